@@ -1,0 +1,142 @@
+"""Who is calling and what they may spend: the gate every client request passes.
+
+The pipeline calls a ``Gate`` in this order, each step raising a ``GatewayError`` that the
+client sees in its own format:
+
+1. ``authenticate(credential, client_ip, policy)`` -> ``Principal`` (401 / 403 for IP)
+2. ``authorize_model(principal, model, policy)`` (403 naming the model)
+3. ``admit(principal, policy, estimated_tokens)`` -> ``Admission`` (429 with headers);
+   the admission holds a concurrency slot until ``release()``
+4. ``reserve(principal, worst_case_usd)`` -> ``Reservation`` (402) before any upstream call
+5. ``settle(reservation, actual_usd)`` after the call, and ``record(rows)`` off the path
+
+``StaticKeyGate`` is the gate before key management: keys from ``TURNOUT_API_KEYS``,
+compared in constant time, no limits, no balances. The database-backed gate lives in
+``engine.state``.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from engine.errors import Unauthorized
+from engine.policy.compiled import CompiledPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str | None  # None for static keys and open mode
+    key_name: str
+    account_id: str | None
+    group: str
+    tags: tuple[str, ...] = ()
+    models: tuple[str, ...] = ("*",)  # the key's own narrowing of its group's globs
+
+
+@dataclass(slots=True)
+class Admission:
+    """A request admitted by the rate limiter; ``headers`` go on the response."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    slot_held: bool = False
+
+
+@dataclass(slots=True)
+class Reservation:
+    reservation_id: str | None
+    account_id: str | None
+    amount_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One row of the usage log: a request (attempt=None) or one attempt of it."""
+
+    request_id: str
+    attempt: int | None
+    at: datetime
+    account_id: str | None
+    key_id: str | None
+    endpoint: str
+    model_requested: str
+    alias_rule: str | None
+    model_served: str | None
+    channel: str | None
+    status: int
+    error_type: str | None
+    latency_ms: float
+    ttfb_ms: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_usd: float
+    policy_version: str
+    byok: bool = False
+
+
+class Gate(Protocol):
+    async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal: ...
+
+    def authorize_model(self, principal: Principal, model: str, policy: CompiledPolicy) -> None: ...
+
+    async def admit(self, principal: Principal, policy: CompiledPolicy, estimated_tokens: int) -> Admission: ...
+
+    async def release(self, principal: Principal, admission: Admission, used_tokens: int) -> None: ...
+
+    async def reserve(self, principal: Principal, amount_usd: float) -> Reservation: ...
+
+    async def settle(self, reservation: Reservation, actual_usd: float) -> None: ...
+
+    def record(self, rows: list[UsageRecord]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class StaticKeyGate:
+    """Keys from settings; with none configured the gateway is open (loopback only)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._keys = [k.encode() for k in keys if k]
+
+    @property
+    def open(self) -> bool:
+        return not self._keys
+
+    async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal:
+        if not self._keys:
+            return Principal(None, "anonymous", None, "default")
+        if not credential:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
+        given = credential.encode()
+        ok = False
+        for key in self._keys:
+            # compare against every key so timing does not reveal which one matched
+            ok = hmac.compare_digest(given, key) | ok
+        if not ok:
+            raise Unauthorized("invalid API key", code="invalid_api_key")
+        return Principal(None, "static", None, "default")
+
+    def authorize_model(self, principal: Principal, model: str, policy: CompiledPolicy) -> None:
+        return None
+
+    async def admit(self, principal: Principal, policy: CompiledPolicy, estimated_tokens: int) -> Admission:
+        return Admission()
+
+    async def release(self, principal: Principal, admission: Admission, used_tokens: int) -> None:
+        return None
+
+    async def reserve(self, principal: Principal, amount_usd: float) -> Reservation:
+        return Reservation(None, None, 0.0)
+
+    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
+        return None
+
+    def record(self, rows: list[UsageRecord]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

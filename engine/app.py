@@ -1,0 +1,144 @@
+"""build_app(settings) -> the Starlette application. The lifespan owns the shared objects
+of a worker: the policy store and its watcher, the upstream session, health, the gate.
+
+``create_app`` is the factory Granian imports in each worker; it reads settings from the
+environment (the CLI puts its flags there before starting Granian).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.access import Gate, StaticKeyGate
+from engine.client_ip import parse_networks
+from engine.errors import GatewayError, ModelNotFound
+from engine.pipeline import Pipeline
+from engine.policy.store import PolicyStore
+from engine.policy.watch import watch_policy
+from engine.routes import Endpoints
+from engine.routing.execute import Executor
+from engine.routing.health import Health
+from engine.routing.transport import Transports
+from engine.settings import Settings
+from providers.registry import build_registry
+
+log = logging.getLogger("turnout")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestContext:
+    """Pure ASGI middleware: a request id for every request, on every response; and the
+    ``/v1/v1`` that clients configured with a base URL ending in /v1 sometimes send."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        while path.startswith("/v1/v1/") or path.startswith("/v1beta/v1beta/"):
+            path = path[path.index("/", 1) :]
+        if path != scope["path"]:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else "req_" + secrets.token_hex(12)
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", raw_id))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _format_of(path: str) -> str:
+    if path.startswith("/v1beta"):
+        return "gemini"
+    if "/messages" in path:
+        return "anthropic"
+    return "openai"
+
+
+def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
+    registry = build_registry()
+    endpoints = Endpoints(None, settings.body_limit, parse_networks(settings.proxy_networks()))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = PolicyStore(settings.policy_dir, dict(os.environ))
+        transports = Transports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
+        health = Health()
+        the_gate = gate or StaticKeyGate(settings.static_keys())
+        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate)
+        endpoints.pipeline = pipeline
+        stop = asyncio.Event()
+        watcher = (
+            asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms))
+            if settings.watch
+            else None
+        )
+        log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await the_gate.close()
+            await transports.close()
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        err = GatewayError(f"{request.method} {request.url.path} is not an endpoint of this gateway", status=status)
+        if status == 404:
+            err = ModelNotFound(f"no such endpoint: {request.method} {request.url.path}", code="unknown_url")
+        codec = registry.codec(_format_of(request.url.path))
+        return Response(codec.encode_error(err), status_code=status, media_type="application/json")
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        request_id = request.state.request_id if hasattr(request.state, "request_id") else "-"
+        log.exception("internal error in request %s", request_id)
+        err = GatewayError(f"internal error (request id {request_id})")
+        codec = registry.codec(_format_of(request.url.path))
+        return Response(codec.encode_error(err), status_code=500, media_type="application/json")
+
+    app = Starlette(
+        routes=endpoints.routes(),
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found, Exception: internal},
+    )
+    app.add_middleware(RequestContext)
+    return app
+
+
+def create_app() -> Starlette:
+    """Granian's factory: settings from the environment."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return build_app(settings)

@@ -1,0 +1,174 @@
+"""The ``turnout`` command: serve, check, explain (and the key/credit/usage/db commands
+of the state store).
+
+``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
+never starts a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import random
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from engine.errors import GatewayError
+from engine.explain import explain_plan, render_text
+from engine.policy.check import run_check
+from engine.policy.load import load_policy
+from engine.routing.facts import request_facts
+from engine.routing.health import Health
+from engine.routing.plan import KeyFacts, plan
+from engine.settings import Settings, settings_help
+
+log = logging.getLogger("turnout")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    overrides = {
+        "TURNOUT_HOST": args.host,
+        "TURNOUT_PORT": None if args.port is None else str(args.port),
+        "TURNOUT_POLICY_DIR": args.policies,
+        "TURNOUT_WORKERS": None if args.workers is None else str(args.workers),
+        "TURNOUT_LOG_LEVEL": args.log_level,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[name] = value
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    result = load_policy(settings.policy_dir, os.environ)
+    for diagnostic in result.diagnostics:
+        print(str(diagnostic), file=sys.stderr)
+    if result.policy is None:
+        print(f"refusing to start: the policy in {settings.policy_dir} has errors (see above)", file=sys.stderr)
+        return 1
+    for channel in result.policy.channels.values():
+        if not channel.enabled:
+            log.warning("channel %s skipped: %s", channel.name, channel.skip_reason)
+    if not settings.static_keys() and not settings.key_management:
+        if not _is_loopback(settings.host):
+            print(
+                f"refusing to bind {settings.host} without API keys: set TURNOUT_API_KEYS "
+                "(or listen on 127.0.0.1)",
+                file=sys.stderr,
+            )
+            return 1
+        log.warning("no API keys configured: the gateway is OPEN to anyone who can reach %s", settings.host)
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    log.info("turnout listening on http://%s:%d (%d worker(s))", settings.host, settings.port, settings.workers)
+    Granian(
+        "engine.app:create_app",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        factory=True,
+        log_enabled=False,
+    ).serve()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    directory = Path(args.directory) if args.directory else Settings().policy_dir
+    code, lines = run_check(directory, os.environ)
+    for line in lines:
+        print(line)
+    return code
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from providers.openai.chat_codec import OpenAIChatCodec
+
+    directory = Path(args.policies) if args.policies else Settings().policy_dir
+    result = load_policy(directory, os.environ)
+    if result.policy is None:
+        for diagnostic in result.diagnostics:
+            print(str(diagnostic), file=sys.stderr)
+        return 1
+    policy = result.policy
+    try:
+        body = orjson.loads(Path(args.request).read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        print(f"cannot read {args.request}: {exc}", file=sys.stderr)
+        return 1
+    if args.model:
+        body["model"] = args.model
+    try:
+        request = OpenAIChatCodec().decode_request(body)
+        facts = request_facts(request, {}, policy.request_headers)
+        route = plan(facts, policy, Health(), KeyFacts(), datetime.now(UTC), random.Random(0))
+    except GatewayError as err:
+        print(f"error: {err.message}", file=sys.stderr)
+        return 1
+    explained = explain_plan(route, facts, policy.version)
+    if args.json:
+        print(orjson.dumps(explained, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(render_text(explained))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnout", description="Turnout: an AI API gateway routed by policy in git")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the gateway",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--policies", help="policy directory (default ./policies)")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check", help="validate a policy directory (for CI): exit 1 on any error")
+    check.add_argument("directory", nargs="?", help="policy directory (default ./policies)")
+    check.set_defaults(func=cmd_check)
+
+    explain = sub.add_parser("explain", help="show how a request would be routed, without calling upstreams")
+    explain.add_argument("request", help="an OpenAI chat completion request body (JSON file)")
+    explain.add_argument("--model", help="override the request's model")
+    explain.add_argument("--policies", help="policy directory (default ./policies)")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.set_defaults(func=cmd_explain)
+
+    try:
+        from engine.state.cli import register
+    except ImportError:  # key management not installed in this build
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

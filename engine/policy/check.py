@@ -1,0 +1,41 @@
+"""``turnout check``: load a policy directory and say what is wrong with it, or what it has.
+
+``run_check`` returns the exit code (0 when the policy loads, warnings or not; 1 on any
+error) and the lines to print: every diagnostic, then one summary line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from engine.policy.compiled import CompiledPolicy
+from engine.policy.load import load_policy
+
+
+def run_check(directory: Path, env: Mapping[str, str]) -> tuple[int, list[str]]:
+    result = load_policy(directory, env)
+    lines = [str(d) for d in result.diagnostics]
+    if result.policy is None:
+        errors = len(result.errors)
+        warnings = len(result.diagnostics) - errors
+        summary = f"error: {_count(errors, 'problem')}"
+        if warnings:
+            summary += f", {_count(warnings, 'warning')}"
+        return 1, [*lines, summary]
+    return 0, [*lines, summarize(result.policy)]
+
+
+def summarize(policy: CompiledPolicy) -> str:
+    """``ok: 3 channels (1 skipped), 12 models, 4 aliases, version 1a2b3c4d5e6f``."""
+    skipped = sum(1 for c in policy.channels.values() if not c.enabled)
+    channels = _count(len(policy.channels), "channel")
+    if skipped:
+        channels += f" ({skipped} skipped)"
+    models = _count(len(policy.models), "model")
+    aliases = _count(len(policy.aliases), "alias", "aliases")
+    return f"ok: {channels}, {models}, {aliases}, version {policy.version}"
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"

@@ -1,0 +1,177 @@
+"""The compiled policy: one immutable object, every reference resolved, every rule compiled.
+
+``engine.policy.compile`` builds it from the raw files; the router (``engine.routing.plan``)
+and the executor read it. Nothing here changes after construction: a reload builds a new
+``CompiledPolicy`` and the store swaps the pointer.
+
+CEL variables a rule sees (plain Python values, built by the router per request):
+
+``request``  dict: model (str), estimated_tokens (int), max_tokens (int), stream (bool),
+             has_tools (bool), has_images (bool), message_count (int), text (str),
+             metadata (dict[str, str]), headers (dict[str, str]; only whitelisted names,
+             lower-cased)
+``candidate`` dict: model (str), channel (str), price (dict: input, output, cached_input
+             as float USD per 1M tokens), context_window (int), capabilities (list[str]),
+             latency_p50_ms (float), latency_p95_ms (float), error_rate (float),
+             in_flight (int)
+``key``      dict: name (str), group (str), tags (list[str])
+``now``      datetime (timezone-aware UTC)
+
+``when`` rules see request/key/now; ``filter``, ``order`` and ``cost`` also see candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+Strategy = Literal["priority", "weighted", "cheapest", "fastest", "least-busy"]
+
+
+class CelProgram(Protocol):
+    """A compiled, type-checked CEL expression (see ``engine.policy.cel``)."""
+
+    source: str
+
+    def evaluate(self, variables: Mapping[str, Any]) -> Any:
+        """Raises ``CelEvalError`` on a runtime error (the caller fails closed)."""
+        ...
+
+
+class CelEvalError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 5.0
+    first_byte: float = 60.0
+    total: float = 300.0
+    idle: float = 30.0  # max silence between stream chunks
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    name: str
+    format: str
+    base_url: str  # no trailing slash; "demo://local" for the built-in demo provider
+    api_key: str | None  # resolved secret; never logged
+    models: Mapping[str, str]  # public model id -> upstream model id
+    weight: float = 1.0
+    priority: int = 0  # lower first among channels serving the same model
+    timeout: Timeouts = field(default_factory=Timeouts)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    max_concurrent: int | None = None
+    enabled: bool = True
+    skip_reason: str | None = None  # why disabled, e.g. "OPENAI_API_KEY is not set"
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float  # USD per 1M tokens
+    output: float
+    cached_input: float | None = None
+    per_image: float | None = None  # USD per input image
+    batch_discount: float = 0.0  # fraction off for batch jobs, 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    id: str
+    price: Price | None
+    context_window: int | None
+    capabilities: frozenset[str]
+    fallback: tuple[str, ...] = ()  # model ids tried after this one when it is asked directly
+    max_output_tokens: int | None = None
+    channels: tuple[str, ...] = ()  # enabled channels serving it, in priority order
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    index: int
+    when: CelProgram
+    use: tuple[str, ...]  # model ids or alias names
+    location: str  # "file:line" for explain output
+
+
+@dataclass(frozen=True, slots=True)
+class AliasSpec:
+    name: str
+    rules: tuple[Rule, ...] = ()
+    candidates: tuple[str, ...] = ()  # used when there are no rules or none matched
+    strategy: Strategy = "priority"
+    fallback: tuple[str, ...] = ()
+    filter: CelProgram | None = None  # keep a candidate when true
+    order: CelProgram | None = None  # ascending sort key (double), overrides strategy
+    cost: CelProgram | None = None  # estimated USD for a candidate, used by "cheapest"
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    on_status: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    on_timeout: bool = True
+    on_connect: bool = True
+    attempts: int = 2  # tries per candidate, the first included
+    backoff_base: float = 0.25
+    backoff_max: float = 8.0
+    max_retry_after: float = 30.0  # a longer Retry-After falls back instead of waiting
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSpec:
+    failures: int = 5  # consecutive failures that open the breaker
+    cooldown: float = 30.0  # seconds before a half-open probe
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """A key group: what its keys may call, how fast and how much (issue: key management)."""
+
+    name: str
+    models: tuple[str, ...] = ("*",)  # globs over model ids and alias names
+    rpm: int | None = None  # requests per minute, per key
+    tpm: int | None = None  # tokens per minute, per key
+    concurrent: int | None = None  # in-flight requests, per key
+    budget_day_usd: float | None = None  # per key per UTC day
+    budget_month_usd: float | None = None  # per key per UTC month
+    price_multiplier: float = 1.0
+    ip_allow: tuple[str, ...] = ()  # CIDRs; empty = any
+    byok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem found in the policy: ``file:line: key.path: message``."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}:{self.line}: {self.path}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    version: str  # hash of the canonical content
+    loaded_at: datetime
+    source_dir: str
+    channels: Mapping[str, ChannelSpec]
+    models: Mapping[str, ModelSpec]
+    aliases: Mapping[str, AliasSpec]
+    retry: RetrySpec = field(default_factory=RetrySpec)
+    breaker: BreakerSpec = field(default_factory=BreakerSpec)
+    request_headers: frozenset[str] = frozenset()  # header names rules may read (lower-case)
+    default_max_tokens: int = 4096  # assumed output size when a request gives none
+    groups: Mapping[str, GroupSpec] = field(default_factory=dict)
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def public_ids(self) -> list[str]:
+        return sorted([*self.models, *self.aliases])

@@ -1,0 +1,84 @@
+"""The policy's source files: find every ``*.toml`` under the directory and parse it.
+
+Files are found recursively through visible names only: names starting with ``.`` are
+skipped, which covers hidden directories and the ``..2026_...``/``..data`` entries of a
+Kubernetes ConfigMap volume (its files are read through the visible symlinks instead, so
+none is read twice). Symlinked directories are followed once each.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.policy.compiled import Diagnostic
+from engine.policy.locate import Positions, locate
+
+_TOML_POSITION = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
+_TOML_AT_END = re.compile(r"^(.*) \(at end of document\)$")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    name: str  # path relative to the policy directory, with "/" separators
+    data: dict[str, Any]
+    positions: Positions
+
+
+def find_files(directory: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of every visible ``*.toml`` under ``directory``, sorted."""
+    found: list[tuple[str, Path]] = []
+    seen_dirs: set[str] = set()
+    for root, dirs, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen_dirs:
+            dirs[:] = []
+            continue
+        seen_dirs.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith(".") or not name.endswith(".toml"):
+                continue
+            path = Path(root) / name
+            if not path.is_dir():  # a broken symlink is kept: reading it reports the problem
+                found.append((path.relative_to(directory).as_posix(), path))
+    return sorted(found)
+
+
+def read_sources(directory: Path) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """Parse every policy file; a file that cannot be read or parsed is a diagnostic."""
+    if not directory.is_dir():
+        return [], [Diagnostic(".", 0, "policy", "the policy directory does not exist")]
+    files = find_files(directory)
+    if not files:
+        return [], [Diagnostic(".", 0, "policy", "no *.toml files in the policy directory")]
+    sources: list[SourceFile] = []
+    problems: list[Diagnostic] = []
+    for name, path in files:
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Diagnostic(name, 1, "file", f"cannot read: {exc}"))
+            continue
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            problems.append(_syntax_problem(name, text, str(exc)))
+            continue
+        sources.append(SourceFile(name, data, locate(text)))
+    return sources, problems
+
+
+def _syntax_problem(name: str, text: str, message: str) -> Diagnostic:
+    at = _TOML_POSITION.match(message)
+    if at is not None:
+        detail = f"invalid TOML: {at.group(1)} (column {at.group(3)})"
+        return Diagnostic(name, int(at.group(2)), "syntax", detail)
+    end = _TOML_AT_END.match(message)
+    last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    detail = end.group(1) if end is not None else message
+    return Diagnostic(name, last_line, "syntax", f"invalid TOML: {detail} (at end of file)")

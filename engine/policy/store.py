@@ -1,0 +1,127 @@
+"""The policy store: the one mutable holder of the current compiled policy.
+
+``current`` is an immutable ``CompiledPolicy``; a request reads it once and uses that
+snapshot throughout. ``reload()`` is a transaction: the directory is loaded and compiled
+in full, and only a policy that passed every check replaces the current one (a plain
+attribute swap, atomic for readers). A failed reload keeps serving the old policy and
+records why in ``last_error``; an unchanged version swaps nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from engine.policy.compiled import CompiledPolicy, Diagnostic
+from engine.policy.load import load_policy
+
+logger = logging.getLogger("turnout.policy")
+
+Listener = Callable[[CompiledPolicy], None]
+
+
+class PolicyLoadError(Exception):
+    """The policy could not be loaded; ``diagnostics`` says why, line by line."""
+
+    def __init__(self, directory: Path, diagnostics: list[Diagnostic]) -> None:
+        lines = "\n".join(str(d) for d in diagnostics)
+        super().__init__(f"policy in {directory} failed to load:\n{lines}")
+        self.diagnostics = diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadOutcome:
+    status: Literal["swapped", "unchanged", "failed"]
+    version: str  # the version serving after this reload
+    previous_version: str
+    diagnostics: tuple[Diagnostic, ...] = ()  # the errors when failed, else the warnings
+
+    @property
+    def swapped(self) -> bool:
+        return self.status == "swapped"
+
+
+class PolicyStore:
+    def __init__(self, directory: Path, env: Mapping[str, str]) -> None:
+        self.directory = directory
+        self._env = env
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        result = load_policy(directory, env)
+        if result.policy is None:
+            raise PolicyLoadError(directory, result.diagnostics)
+        self._current: CompiledPolicy = result.policy
+        self.loaded_at: datetime = result.policy.loaded_at
+        self.last_error: list[str] | None = None
+        self.last_error_at: datetime | None = None
+
+    @property
+    def current(self) -> CompiledPolicy:
+        return self._current
+
+    def subscribe(self, callback: Listener) -> Callable[[], None]:
+        """Call ``callback(new_policy)`` after every swap; returns an unsubscribe function."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+
+        return unsubscribe
+
+    def reload(self) -> ReloadOutcome:
+        with self._lock:
+            previous = self._current
+            result = load_policy(self.directory, self._env)
+            policy = result.policy
+            if policy is None:
+                self.last_error = [str(d) for d in result.diagnostics]
+                self.last_error_at = datetime.now(UTC)
+                outcome = ReloadOutcome(
+                    "failed", previous.version, previous.version, tuple(result.errors)
+                )
+                listeners: list[Listener] = []
+            else:
+                self.last_error = None
+                self.last_error_at = None
+                status: Literal["swapped", "unchanged"] = "unchanged"
+                if policy.version != previous.version:
+                    self._current = policy
+                    self.loaded_at = policy.loaded_at
+                    status = "swapped"
+                outcome = ReloadOutcome(
+                    status, self._current.version, previous.version, policy.warnings
+                )
+                listeners = list(self._listeners) if status == "swapped" else []
+        _log(outcome)
+        for listener in listeners:
+            try:
+                listener(self._current)
+            except Exception:
+                logger.exception("policy swap listener %r failed", listener)
+        return outcome
+
+
+def _log(outcome: ReloadOutcome) -> None:
+    if outcome.status == "swapped":
+        logger.info(
+            "policy reloaded: version %s (was %s), %d warnings",
+            outcome.version,
+            outcome.previous_version,
+            len(outcome.diagnostics),
+        )
+    elif outcome.status == "unchanged":
+        logger.debug("policy unchanged: version %s", outcome.version)
+    else:
+        logger.warning(
+            "policy reload failed, still serving version %s:\n%s",
+            outcome.version,
+            "\n".join(str(d) for d in outcome.diagnostics),
+        )

@@ -1,0 +1,61 @@
+"""Hot reload: watch the policy directory and reload the store on any change in it.
+
+The *directory* is watched, not the files: after an editor's atomic rename-over, or a
+Kubernetes ConfigMap swapping its ``..data`` symlink, a watch on a file path goes silent
+and the file's name may never appear among the changes. Any change triggers
+``store.reload()``, which compares the content hash, so noise (swap files, ``.git``)
+costs one re-read and swaps nothing. Each outcome is logged by the store
+(logger ``turnout.policy``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+
+from watchfiles import Change, awatch
+
+from engine.policy.store import PolicyStore
+
+Changes = set[tuple[Change, str]]
+
+
+async def watch_policy(
+    store: PolicyStore,
+    stop: asyncio.Event,
+    *,
+    debounce_ms: int = 50,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Reload ``store`` on every change under its directory until ``stop`` is set.
+
+    ``ready`` (optional) is set once the watch is in place: changes made after it are seen.
+    """
+    changes = awatch(
+        store.directory,
+        watch_filter=None,
+        debounce=debounce_ms,
+        step=min(50, debounce_ms),
+        stop_event=stop,
+    )
+    pending = asyncio.ensure_future(_next(changes))
+    await asyncio.sleep(0)  # the first step of `pending` creates the watcher, synchronously
+    if ready is not None:
+        ready.set()
+    try:
+        while True:
+            try:
+                await pending
+            except StopAsyncIteration:
+                return
+            store.reload()
+            pending = asyncio.ensure_future(_next(changes))
+    finally:
+        if not pending.done():
+            pending.cancel()
+            await asyncio.wait([pending])
+        await changes.aclose()
+
+
+async def _next(changes: AsyncGenerator[Changes, None]) -> Changes:
+    return await changes.__anext__()

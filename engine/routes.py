@@ -1,0 +1,239 @@
+"""Thin HTTP endpoints: pick the client format by path, read the body and credentials,
+hand over to the pipeline. No routing or vendor logic lives here.
+
+Credentials per format: OpenAI ``Authorization: Bearer``; Anthropic ``x-api-key`` or
+Bearer; Gemini ``x-goog-api-key`` or ``?key=``. Bodies over the limit are refused with 413
+before they are read whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from engine.client_ip import Network, client_ip
+from engine.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLarge
+from engine.explain import explain_plan
+from engine.models_list import anthropic_models, gemini_models, openai_model, openai_models
+from engine.pipeline import Ingress, Pipeline, parse_json
+from engine.status import status_document
+
+GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": None}
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return None
+
+
+def credential_for(fmt: str, request: Request) -> str | None:
+    if fmt == "anthropic":
+        return request.headers.get("x-api-key") or _bearer(request)
+    if fmt == "gemini":
+        return request.headers.get("x-goog-api-key") or request.query_params.get("key") or _bearer(request)
+    return _bearer(request) or request.headers.get("x-api-key")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(data), status_code=status, headers=headers, media_type="application/json")
+
+
+class Endpoints:
+    def __init__(self, pipeline: Pipeline | None, body_limit: int, proxies: tuple[Network, ...]) -> None:
+        self._pipeline = pipeline
+        self.body_limit = body_limit
+        self.proxies = proxies
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """Set by the app's lifespan once the worker's shared objects exist."""
+        if self._pipeline is None:
+            raise RuntimeError("the gateway is not started")
+        return self._pipeline
+
+    @pipeline.setter
+    def pipeline(self, value: Pipeline) -> None:
+        self._pipeline = value
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.body_limit:
+            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {self.body_limit}")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.body_limit:
+                raise PayloadTooLarge(f"request body exceeds the limit of {self.body_limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _ingress(self, request: Request, fmt: str, body: bytes, **path: Any) -> Ingress:
+        peer = request.client.host if request.client else "127.0.0.1"
+        return Ingress(
+            fmt=fmt,
+            endpoint=request.url.path,
+            body=body,
+            credential=credential_for(fmt, request),
+            client_ip=client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies),
+            headers={k.lower(): v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
+            request_id=request.state.request_id,
+            **path,
+        )
+
+    async def _serve(self, request: Request, fmt: str, **path: Any) -> Response:
+        try:
+            body = await self._body(request)
+        except GatewayError as err:
+            policy = self.pipeline.store.current
+            headers = self.pipeline.base_headers(policy, request.state.request_id)
+            return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
+        return await self.pipeline.handle(self._ingress(request, fmt, body, **path))
+
+    async def chat(self, request: Request) -> Response:
+        return await self._serve(request, "openai")
+
+    async def responses(self, request: Request) -> Response:
+        return await self._serve(request, "openai-responses")
+
+    async def messages(self, request: Request) -> Response:
+        return await self._serve(request, "anthropic")
+
+    async def gemini(self, request: Request) -> Response:
+        target = request.path_params["target"]
+        model, _, method = target.partition(":")
+        if method not in GEMINI_METHODS:
+            err = BadRequest(f"unknown method '{method}': use generateContent, streamGenerateContent or countTokens")
+            return await self._fail(request, "gemini", err)
+        if method == "countTokens":
+            return await self._count(request, "gemini", model)
+        return await self._serve(request, "gemini", path_model=model, path_stream=GEMINI_METHODS[method])
+
+    async def count_tokens(self, request: Request) -> Response:
+        return await self._count(request, "anthropic", None)
+
+    async def _count(self, request: Request, fmt: str, model: str | None) -> Response:
+        from providers.anthropic.count_tokens import count_tokens
+        from providers.gemini.models_list import encode_count_tokens
+
+        pipeline = self.pipeline
+        policy = pipeline.store.current
+        headers = pipeline.base_headers(policy, request.state.request_id)
+        try:
+            ingress = self._ingress(request, fmt, await self._body(request), path_model=model, path_stream=False)
+            _, canonical, _ = await pipeline.decode(ingress, policy)
+            if canonical.model not in policy.models and canonical.model not in policy.aliases:
+                raise ModelNotFound(f"The model '{canonical.model}' does not exist", code="model_not_found")
+            tokens = count_tokens(canonical)
+        except GatewayError as err:
+            return pipeline.error_response(pipeline.registry.codec(fmt), err, headers)
+        if fmt == "gemini":
+            return Response(encode_count_tokens(tokens), headers=headers, media_type="application/json")
+        return _json({"input_tokens": tokens}, headers=headers)
+
+    async def _fail(self, request: Request, fmt: str, err: GatewayError) -> Response:
+        policy = self.pipeline.store.current
+        headers = self.pipeline.base_headers(policy, request.state.request_id)
+        return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
+
+    async def _authed(self, request: Request, fmt: str) -> GatewayError | None:
+        policy = self.pipeline.store.current
+        peer = request.client.host if request.client else "127.0.0.1"
+        ip = client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies)
+        try:
+            await self.pipeline.gate.authenticate(credential_for(fmt, request), ip, policy)
+        except GatewayError as err:
+            return err
+        return None
+
+    async def models(self, request: Request) -> Response:
+        fmt = "anthropic" if "anthropic-version" in request.headers else "openai"
+        err = await self._authed(request, fmt)
+        if err is not None:
+            return await self._fail(request, fmt, err)
+        policy = self.pipeline.store.current
+        headers = self.pipeline.base_headers(policy, request.state.request_id)
+        body = anthropic_models(policy) if fmt == "anthropic" else openai_models(policy)
+        return _json(body, headers=headers)
+
+    async def model(self, request: Request) -> Response:
+        fmt = "anthropic" if "anthropic-version" in request.headers else "openai"
+        err = await self._authed(request, fmt)
+        if err is not None:
+            return await self._fail(request, fmt, err)
+        policy = self.pipeline.store.current
+        headers = self.pipeline.base_headers(policy, request.state.request_id)
+        found = openai_model(policy, request.path_params["model_id"])
+        if found is None:
+            known = ", ".join(policy.public_ids())
+            missing = ModelNotFound(
+                f"The model '{request.path_params['model_id']}' does not exist. Known models and aliases: {known}",
+                code="model_not_found",
+                param="model",
+            )
+            return await self._fail(request, fmt, missing)
+        return _json(found, headers=headers)
+
+    async def gemini_models(self, request: Request) -> Response:
+        err = await self._authed(request, "gemini")
+        if err is not None:
+            return await self._fail(request, "gemini", err)
+        policy = self.pipeline.store.current
+        headers = self.pipeline.base_headers(policy, request.state.request_id)
+        return Response(gemini_models(policy), headers=headers, media_type="application/json")
+
+    async def healthz(self, request: Request) -> Response:
+        return _json({"status": "ok", "policy": self.pipeline.store.current.version})
+
+    async def status(self, request: Request) -> Response:
+        return _json(status_document(self.pipeline.store, self.pipeline.health))
+
+    async def explain(self, request: Request) -> Response:
+        err = await self._authed(request, "openai")
+        if err is not None:
+            return await self._fail(request, "openai", err)
+        policy = self.pipeline.store.current
+        headers = self.pipeline.base_headers(policy, request.state.request_id)
+        codec = self.pipeline.registry.codec("openai")
+        try:
+            payload = parse_json(await self._body(request))
+            if not isinstance(payload, dict) or not isinstance(payload.get("request"), dict):
+                raise BadRequest('expected {"model": "...", "request": {<chat completion body>}}')
+            chat = dict(payload["request"])
+            if isinstance(payload.get("model"), str):
+                chat["model"] = payload["model"]
+            principal = await self.pipeline.gate.authenticate(credential_for("openai", request), "127.0.0.1", policy)
+            canonical = codec.decode_request(chat)
+            facts, route = self.pipeline.plan(canonical, principal, policy, {})
+        except GatewayError as error:
+            return self.pipeline.error_response(codec, error, headers)
+        return _json(explain_plan(route, facts, policy.version), headers=headers)
+
+    def routes(self) -> list[Route]:
+        post, get = ["POST"], ["GET"]
+        routes = [
+            Route("/healthz", self.healthz, methods=get),
+            Route("/api/status", self.status, methods=get),
+            Route("/api/explain", self.explain, methods=post),
+            Route("/v1beta/models", self.gemini_models, methods=get),
+            Route("/v1beta/models/{target:path}", self.gemini, methods=post),
+        ]
+        for prefix in ("/v1", ""):
+            routes += [
+                Route(f"{prefix}/chat/completions", self.chat, methods=post),
+                Route(f"{prefix}/responses", self.responses, methods=post),
+                Route(f"{prefix}/messages", self.messages, methods=post),
+                Route(f"{prefix}/messages/count_tokens", self.count_tokens, methods=post),
+                Route(f"{prefix}/models", self.models, methods=get),
+                Route(f"{prefix}/models/{{model_id:path}}", self.model, methods=get),
+            ]
+        return routes
+
+
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie", "proxy-authorization"})

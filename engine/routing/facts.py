@@ -1,0 +1,100 @@
+"""What the router knows about a request: the facts rules read, computed once per request.
+
+Pure: canonical request in, ``RequestFacts`` out. The token estimate is deliberately
+simple (about four characters a token, plus per-message and per-image overheads); it
+drives context-window checks, cost estimates and reservations, never billing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from engine.canonical import ChatRequest, ImagePart, Refusal, TextPart, Thinking, ToolCall, ToolResult
+
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 4
+TOKENS_PER_IMAGE = 765  # a high-detail 1024px tile budget; an estimate, not a bill
+TEXT_LIMIT = 8192  # characters of the last user turn exposed to rules as request.text
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    model: str
+    estimated_tokens: int
+    max_tokens: int | None
+    stream: bool
+    has_tools: bool
+    has_images: bool
+    wants_json: bool
+    message_count: int
+    text: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def cel(self) -> dict[str, Any]:
+        """The ``request`` variable CEL rules see."""
+        return {
+            "model": self.model,
+            "estimated_tokens": self.estimated_tokens,
+            "max_tokens": self.max_tokens or 0,
+            "stream": self.stream,
+            "has_tools": self.has_tools,
+            "has_images": self.has_images,
+            "message_count": self.message_count,
+            "text": self.text,
+            "metadata": dict(self.metadata),
+            "headers": dict(self.headers),
+        }
+
+
+def _tokens(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def request_facts(
+    request: ChatRequest, headers: Mapping[str, str], allowed_headers: frozenset[str]
+) -> RequestFacts:
+    chars = sum(len(p.text) for p in request.system)
+    images = 0
+    last_user_text = ""
+    for message in request.messages:
+        chars += TOKENS_PER_MESSAGE * CHARS_PER_TOKEN
+        texts: list[str] = []
+        for part in message.parts:
+            if isinstance(part, TextPart | Refusal):
+                chars += len(part.text)
+                texts.append(part.text)
+            elif isinstance(part, ImagePart):
+                images += 1
+            elif isinstance(part, ToolCall):
+                chars += len(part.name) + len(part.arguments)
+            elif isinstance(part, ToolResult):
+                for item in part.content:
+                    if isinstance(item, TextPart):
+                        chars += len(item.text)
+                    else:
+                        images += 1
+            elif isinstance(part, Thinking):
+                chars += len(part.text)
+        if message.role == "user" and texts:
+            last_user_text = "\n".join(texts)
+    for tool in request.tools:
+        chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.parameters))
+    picked = {k: v for k, v in headers.items() if k in allowed_headers} if allowed_headers else {}
+    return RequestFacts(
+        model=request.model,
+        estimated_tokens=_tokens(chars) + images * TOKENS_PER_IMAGE,
+        max_tokens=request.max_tokens,
+        stream=request.stream,
+        has_tools=bool(request.tools),
+        has_images=images > 0,
+        wants_json=request.response_format is not None and request.response_format.kind != "text",
+        message_count=len(request.messages),
+        text=last_user_text[-TEXT_LIMIT:],
+        metadata=request.metadata,
+        headers=picked,
+    )

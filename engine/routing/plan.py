@@ -1,0 +1,281 @@
+"""plan(): request facts + compiled policy + live health -> the ordered attempts, with why.
+
+Pure apart from the random source it is given (weighted strategy). Steps:
+
+1. Resolve the requested id: an alias evaluates its ``when`` rules in order (first true
+   wins; a rule that errors does not match: fail closed), else its ``candidates``; a
+   concrete model is its own candidate. Aliases inside ``use`` lists expand recursively.
+2. Expand models to targets (model x enabled channel serving it).
+3. Drop targets that cannot serve this request: no enabled channel, missing capability
+   (tools, vision, json), context window too small for the estimate, breaker open, the
+   alias's ``filter`` rule. Every drop is noted.
+4. Order the primary targets by the alias's ``order`` rule or strategy; append the
+   fallbacks (alias ``fallback`` or the model's own ``fallback`` chain) in order.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from engine.errors import ModelNotFound, NoRoute
+from engine.policy.compiled import AliasSpec, CelEvalError, CelProgram, CompiledPolicy, ModelSpec
+from engine.routing.facts import RequestFacts
+from engine.routing.health import Health
+
+MAX_ALIAS_DEPTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    model: str  # public model id
+    channel: str
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    target: Target
+    role: Literal["primary", "fallback"]
+    estimated_cost_usd: float | None
+    context_window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    model: str
+    channel: str | None
+    kept: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    requested: str
+    alias: str | None
+    rule: str | None  # "1" (1-based rule number), "candidates", or None for a concrete model
+    strategy: str
+    attempts: tuple[Attempt, ...]
+    notes: tuple[Note, ...]
+
+    def route_header(self, served: Attempt | None, attempts_made: int) -> str:
+        parts = []
+        if self.alias:
+            parts.append(f"alias={self.alias}")
+        if self.rule:
+            parts.append(f"rule={self.rule}")
+        if served is not None:
+            parts.append(f"channel={served.target.channel}")
+            parts.append(f"model={served.target.model}")
+        parts.append(f"attempts={attempts_made}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    name: str = "anonymous"
+    group: str = "default"
+    tags: tuple[str, ...] = ()
+
+    def cel(self) -> dict[str, Any]:
+        return {"name": self.name, "group": self.group, "tags": list(self.tags)}
+
+
+def estimated_cost(model: ModelSpec, facts: RequestFacts, default_max_tokens: int) -> float | None:
+    if model.price is None:
+        return None
+    output = facts.max_tokens or default_max_tokens
+    return (facts.estimated_tokens * model.price.input + output * model.price.output) / 1_000_000
+
+
+def plan(
+    facts: RequestFacts,
+    policy: CompiledPolicy,
+    health: Health,
+    key: KeyFacts,
+    now: datetime,
+    rng: random.Random,
+) -> Plan:
+    requested = facts.model
+    variables: dict[str, Any] = {"request": facts.cel(), "key": key.cel(), "now": now}
+    notes: list[Note] = []
+    alias = policy.aliases.get(requested)
+    if alias is not None:
+        rule, primary = _select(alias, policy, variables, notes, 0)
+        fallback = _expand(alias.fallback, policy, variables, notes, 1)
+        strategy = alias.strategy
+    elif requested in policy.models:
+        rule, primary, strategy = None, [requested], "priority"
+        fallback = list(policy.models[requested].fallback)
+    else:
+        known = ", ".join(policy.public_ids())
+        raise ModelNotFound(
+            f"The model '{requested}' does not exist. Known models and aliases: {known}",
+            code="model_not_found",
+            param="model",
+        )
+    kept = _targets(primary, "primary", facts, policy, health, alias, variables, notes)
+    kept = _order(kept, strategy, alias, policy, health, variables, rng)
+    seen = {a.target for a in kept}
+    for attempt in _targets(fallback, "fallback", facts, policy, health, None, variables, notes):
+        if attempt.target not in seen:
+            seen.add(attempt.target)
+            kept.append(attempt)
+    if not kept:
+        reasons = "; ".join(f"{n.model}" + (f"@{n.channel}" if n.channel else "") + f": {n.reason}" for n in notes)
+        raise NoRoute(f"no upstream can serve '{requested}' for this request: {reasons or 'no candidates'}")
+    return Plan(requested, alias.name if alias else None, rule, strategy, tuple(kept), tuple(notes))
+
+
+def _select(
+    alias: AliasSpec, policy: CompiledPolicy, variables: dict[str, Any], notes: list[Note], depth: int
+) -> tuple[str | None, list[str]]:
+    for rule in alias.rules:
+        try:
+            matched = rule.when.evaluate(variables) is True
+        except CelEvalError as exc:
+            notes.append(Note(alias.name, None, False, f"rule {rule.index + 1} failed ({exc}); treated as not matching"))
+            continue
+        if matched:
+            return str(rule.index + 1), _expand(rule.use, policy, variables, notes, depth + 1)
+    return ("candidates" if alias.rules else None), _expand(alias.candidates, policy, variables, notes, depth + 1)
+
+
+def _expand(
+    names: tuple[str, ...], policy: CompiledPolicy, variables: dict[str, Any], notes: list[Note], depth: int
+) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        nested = policy.aliases.get(name)
+        if nested is None:
+            out.append(name)
+        elif depth < MAX_ALIAS_DEPTH:
+            out.extend(_select(nested, policy, variables, notes, depth)[1])
+    return list(dict.fromkeys(out))
+
+
+def _targets(
+    models: list[str],
+    role: Literal["primary", "fallback"],
+    facts: RequestFacts,
+    policy: CompiledPolicy,
+    health: Health,
+    alias: AliasSpec | None,
+    variables: dict[str, Any],
+    notes: list[Note],
+) -> list[Attempt]:
+    kept: list[Attempt] = []
+    needed = facts.estimated_tokens + (facts.max_tokens or 0)
+    for model_id in models:
+        model = policy.models[model_id]
+        reason = _unfit(model, facts, needed)
+        if reason is not None:
+            notes.append(Note(model_id, None, False, reason))
+            continue
+        if not model.channels:
+            notes.append(Note(model_id, None, False, "no enabled channel serves it"))
+            continue
+        cost = estimated_cost(model, facts, policy.default_max_tokens)
+        for channel_name in model.channels:
+            channel = policy.channels[channel_name]
+            target = Target(model_id, channel_name, channel.models[model_id])
+            if not health.available(channel_name, model_id):
+                notes.append(Note(model_id, channel_name, False, "cooling down (breaker open)"))
+                continue
+            if alias is not None and alias.filter is not None:
+                variables["candidate"] = _candidate(target, model, health)
+                try:
+                    keep = alias.filter.evaluate(variables) is True
+                except CelEvalError as exc:
+                    notes.append(Note(model_id, channel_name, False, f"filter failed ({exc})"))
+                    continue
+                if not keep:
+                    notes.append(Note(model_id, channel_name, False, f"filter: {alias.filter.source}"))
+                    continue
+            kept.append(Attempt(target, role, cost, model.context_window))
+            shown = f"${cost:.6f}" if cost is not None else "unpriced"
+            notes.append(Note(model_id, channel_name, True, f"{role}, estimated {shown}"))
+    return kept
+
+
+def _unfit(model: ModelSpec, facts: RequestFacts, needed: int) -> str | None:
+    if facts.has_tools and "tools" not in model.capabilities:
+        return "missing capability: tools"
+    if facts.has_images and "vision" not in model.capabilities:
+        return "missing capability: vision"
+    if facts.wants_json and "json" not in model.capabilities:
+        return "missing capability: json"
+    if model.context_window is not None and needed > model.context_window:
+        return f"context window {model.context_window} < {needed} estimated tokens"
+    return None
+
+
+def _candidate(target: Target, model: ModelSpec, health: Health) -> dict[str, Any]:
+    view = health.view(target.channel, target.model)
+    price = model.price
+    return {
+        "model": target.model,
+        "channel": target.channel,
+        "price": {
+            "input": price.input if price else 0.0,
+            "output": price.output if price else 0.0,
+            "cached_input": (price.cached_input or price.input) if price else 0.0,
+        },
+        "context_window": model.context_window or 0,
+        "capabilities": sorted(model.capabilities),
+        "latency_p50_ms": view.p50_ms or 0.0,
+        "latency_p95_ms": view.p95_ms or 0.0,
+        "error_rate": view.error_rate,
+        "in_flight": view.in_flight,
+    }
+
+
+def _order(
+    attempts: list[Attempt],
+    strategy: str,
+    alias: AliasSpec | None,
+    policy: CompiledPolicy,
+    health: Health,
+    variables: dict[str, Any],
+    rng: random.Random,
+) -> list[Attempt]:
+    if len(attempts) < 2:
+        return attempts
+    if alias is not None and alias.order is not None:
+        order_rule = alias.order
+        return sorted(attempts, key=lambda a: _cel_number(order_rule, a, policy, health, variables))
+    if strategy == "cheapest":
+        if alias is not None and alias.cost is not None:
+            cost_rule = alias.cost
+            return sorted(attempts, key=lambda a: _cel_number(cost_rule, a, policy, health, variables))
+        return sorted(attempts, key=lambda a: math.inf if a.estimated_cost_usd is None else a.estimated_cost_usd)
+    if strategy == "fastest":
+        def latency(a: Attempt) -> tuple[bool, float]:
+            p50 = health.view(a.target.channel, a.target.model).p50_ms
+            return (p50 is None, p50 or 0.0)
+
+        return sorted(attempts, key=latency)
+    if strategy == "least-busy":
+        return sorted(attempts, key=lambda a: health.view(a.target.channel, a.target.model).in_flight)
+    if strategy == "weighted":
+        def draw(a: Attempt) -> float:
+            weight = max(policy.channels[a.target.channel].weight, 1e-9)
+            draw_value: float = rng.random() ** (1.0 / weight)  # Efraimidis-Spirakis weighted shuffle
+            return -draw_value
+
+        return sorted(attempts, key=draw)
+    return attempts
+
+
+def _cel_number(rule: CelProgram, attempt: Attempt, policy: CompiledPolicy, health: Health, variables: Mapping[str, Any]) -> float:
+    scope = dict(variables)
+    scope["candidate"] = _candidate(attempt.target, policy.models[attempt.target.model], health)
+    try:
+        value: object = rule.evaluate(scope)
+    except CelEvalError:
+        return math.inf
+    return float(value) if isinstance(value, int | float) else math.inf

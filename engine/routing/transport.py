@@ -1,0 +1,177 @@
+"""Upstream transports: the only code that touches the network on the data plane.
+
+``Transports.send(request, timeouts)`` returns once response headers arrived (the
+connect and first-byte deadlines apply up to then); the body is read through
+``UpstreamResponse.chunks()`` under the idle and total deadlines. Every low-level failure
+is mapped here, at one boundary, to ``UpstreamError`` ("connect", "timeout",
+"stream_cut"), so nothing above knows aiohttp exists.
+
+``demo://`` base URLs are served in-process by the demo provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Protocol
+
+import aiohttp
+
+from engine.errors import UpstreamError
+from engine.policy.compiled import Timeouts
+from providers.base import UpstreamRequest
+from providers.demo.upstream import respond as demo_respond
+
+
+class UpstreamResponse(Protocol):
+    status: int
+    headers: Mapping[str, str]
+
+    def chunks(self) -> AsyncGenerator[bytes, None]: ...
+
+    async def read(self) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class _Deadline:
+    __slots__ = ("at", "loop")
+
+    def __init__(self, seconds: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.at = self.loop.time() + seconds
+
+    def left(self) -> float:
+        return self.at - self.loop.time()
+
+
+class _HttpResponse:
+    def __init__(self, response: aiohttp.ClientResponse, timeouts: Timeouts, deadline: _Deadline) -> None:
+        self._response = response
+        self._timeouts = timeouts
+        self._deadline = deadline
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        content = self._response.content
+        try:
+            while True:
+                wait = min(self._timeouts.idle, self._deadline.left())
+                if wait <= 0:
+                    raise UpstreamError("timeout", "upstream exceeded the total timeout")
+                try:
+                    async with asyncio.timeout(wait):
+                        chunk = await content.readany()
+                except TimeoutError:
+                    raise UpstreamError(
+                        "timeout", f"upstream went silent for {wait:.1f}s mid-response"
+                    ) from None
+                if not chunk:
+                    return
+                yield chunk
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}") from None
+        finally:
+            self.close()
+
+    async def read(self) -> bytes:
+        parts = [chunk async for chunk in self.chunks()]
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class _DemoResponse:
+    def __init__(self, status: int, headers: Mapping[str, str], body: AsyncIterator[bytes], timeouts: Timeouts) -> None:
+        self.status = status
+        self.headers = headers
+        self._body = body
+        self._timeouts = timeouts
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._timeouts.idle):
+                        chunk = await anext(self._body)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise UpstreamError("timeout", "upstream went silent mid-response") from None
+                except ConnectionError:
+                    raise UpstreamError("stream_cut", "upstream connection reset mid-response") from None
+                yield chunk
+        finally:
+            self.close()
+
+    async def read(self) -> bytes:
+        return b"".join([chunk async for chunk in self.chunks()])
+
+    def close(self) -> None:
+        closer = getattr(self._body, "aclose", None)
+        if closer is not None:
+            task = asyncio.ensure_future(closer())
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+
+
+class Transports:
+    """Owns the pooled aiohttp session of this worker (created in the app lifespan)."""
+
+    def __init__(self, *, pool_size: int = 1000, pool_per_host: int = 0) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=pool_size,
+            limit_per_host=pool_per_host,
+            ttl_dns_cache=300,
+            keepalive_timeout=30,
+            enable_cleanup_closed=True,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def send(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+        deadline = _Deadline(timeouts.total)
+        if request.url.startswith("demo://"):
+            return await self._demo(request, timeouts)
+        client_timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=None
+        )
+        try:
+            async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
+                response = await self._session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=dict(request.headers),
+                    timeout=client_timeout,
+                    allow_redirects=False,
+                )
+        except TimeoutError:
+            raise UpstreamError(
+                "timeout", f"no response headers within {min(timeouts.first_byte, timeouts.total):g}s"
+            ) from None
+        except aiohttp.ServerTimeoutError:
+            raise UpstreamError("timeout", f"connect timed out after {timeouts.connect:g}s") from None
+        except (aiohttp.ClientConnectionError, OSError) as exc:
+            raise UpstreamError("connect", f"could not reach the upstream: {type(exc).__name__}") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("connect", f"upstream request failed: {type(exc).__name__}") from None
+        return _HttpResponse(response, timeouts, deadline)
+
+    async def _demo(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+        try:
+            async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
+                reply = await demo_respond(request)
+        except TimeoutError:
+            raise UpstreamError("timeout", f"no response within {timeouts.first_byte:g}s") from None
+        except ConnectionError:
+            raise UpstreamError("connect", "demo upstream reset the connection") from None
+        return _DemoResponse(reply.status, reply.headers, reply.body, timeouts)

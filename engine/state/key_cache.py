@@ -1,0 +1,121 @@
+"""The in-memory key cache that keeps a database query off the request path.
+
+Lookups hash the presented secret and read a dict. A miss asks the database once; unknown
+hashes are remembered (bounded) since a random secret cannot become valid later. Entries
+are dropped when a key changes: at once on a Redis event (``engine.state.key_events``),
+and in any case on the next poll of the shared ``keys_version`` counter (every
+``poll_interval`` seconds, 0.5 by default), which bounds revocation on every replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from engine.state.ipallow import Network, parse_allowlist
+from engine.state.key_secrets import KeyHasher
+from engine.state.keys import KeyRecord, KeyStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedKey:
+    record: KeyRecord
+    networks: tuple[Network, ...]  # the key's parsed IP allowlist
+
+
+class KeyCache:
+    def __init__(
+        self,
+        store: KeyStore,
+        hasher: KeyHasher,
+        *,
+        poll_interval: float = 0.5,
+        max_unknown: int = 10_000,
+    ) -> None:
+        self._store = store
+        self._hasher = hasher
+        self._poll_interval = poll_interval
+        self._max_unknown = max_unknown
+        self._by_hash: dict[str, CachedKey] = {}
+        self._hash_of: dict[str, str] = {}  # key id -> secret hash
+        self._unknown: dict[str, None] = {}  # insertion-ordered set of unknown hashes
+        self._generation = 0  # bumped by every invalidation, to discard racing fills
+        self._version: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.invalidated = asyncio.Event()  # set whenever an entry is dropped (tests wait on it)
+
+    async def lookup(self, secret: str) -> CachedKey | None:
+        secret_hash = self._hasher.hash(secret)
+        hit = self._by_hash.get(secret_hash)
+        if hit is not None:
+            return hit
+        if secret_hash in self._unknown:
+            return None
+        generation = self._generation
+        record = await self._store.find_by_secret_hash(secret_hash)
+        if record is None:
+            self._remember_unknown(secret_hash)
+            return None
+        entry = CachedKey(record, parse_allowlist(record.ip_allow))
+        if generation == self._generation:  # no invalidation raced the query
+            self._by_hash[secret_hash] = entry
+            self._hash_of[record.id] = secret_hash
+        return entry
+
+    def _remember_unknown(self, secret_hash: str) -> None:
+        if len(self._unknown) >= self._max_unknown:
+            del self._unknown[next(iter(self._unknown))]
+        self._unknown[secret_hash] = None
+
+    def by_id(self, key_id: str) -> CachedKey | None:
+        secret_hash = self._hash_of.get(key_id)
+        return None if secret_hash is None else self._by_hash.get(secret_hash)
+
+    def invalidate(self, key_id: str) -> None:
+        """Forget a key (changed, rotated or deleted); the next use reads the database."""
+        self._generation += 1
+        secret_hash = self._hash_of.pop(key_id, None)
+        if secret_hash is not None:
+            self._by_hash.pop(secret_hash, None)
+        self.invalidated.set()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    async def poll_once(self) -> None:
+        """Drop every cached key whose version changed since it was cached."""
+        version = await self._store.keys_version()
+        if version == self._version:
+            return
+        cached = {entry.record.id: entry.record.version for entry in self._by_hash.values()}
+        current = await self._store.versions(cached) if cached else {}
+        for key_id, seen in cached.items():
+            if current.get(key_id) != seen:
+                self.invalidate(key_id)
+        self._version = version
+
+    async def start(self) -> None:
+        self._version = await self._store.keys_version()
+        self._task = asyncio.create_task(self._poll_loop(), name="turnout-key-cache-poll")
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            try:
+                await self.poll_once()
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("key cache poll failed (%s); retrying", exc)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None

@@ -1,0 +1,43 @@
+"""The ``turnout_meta`` table: named counters and values shared by every replica.
+
+``keys_version`` is bumped in the same transaction as any key change; replicas poll it to
+notice revocations made elsewhere. ``key_hash_fingerprint`` pins the HMAC key the stored
+key hashes were made with, so a replica started with another secret fails loudly.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.state.db import upsert_adding
+from engine.state.schema import meta
+
+KEYS_VERSION = "keys_version"
+KEY_HASH_FINGERPRINT = "key_hash_fingerprint"
+
+
+async def bump_counter(conn: AsyncConnection, name: str) -> int:
+    statement = upsert_adding(
+        conn.dialect.name, meta, [{"name": name, "int_value": 1, "text_value": None}], ["name"], ["int_value"]
+    ).returning(meta.c.int_value)
+    return int((await conn.execute(statement)).scalar_one())
+
+
+async def read_counter(conn: AsyncConnection, name: str) -> int:
+    value = (await conn.execute(sa.select(meta.c.int_value).where(meta.c.name == name))).scalar()
+    return int(value or 0)
+
+
+async def read_text(conn: AsyncConnection, name: str) -> str | None:
+    value = (await conn.execute(sa.select(meta.c.text_value).where(meta.c.name == name))).scalar()
+    return None if value is None else str(value)
+
+
+async def set_text_once(conn: AsyncConnection, name: str, value: str) -> str:
+    """Store ``value`` unless a value is already there; returns the stored value."""
+    current = await read_text(conn, name)
+    if current is not None:
+        return current
+    await conn.execute(sa.insert(meta).values(name=name, int_value=None, text_value=value))
+    return value

@@ -1,0 +1,1 @@
+"""Alembic environment and versioned migrations of the state schema (run via ``engine.state.migrate``)."""

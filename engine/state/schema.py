@@ -1,0 +1,151 @@
+"""The state tables (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
+
+Money columns are ``*_micros`` integers (see ``engine.state.money``); timestamps are
+timezone-aware UTC on the way in and out (``UtcDateTime``); JSON columns hold lists of
+strings. The Alembic migrations in ``engine.state.migrations`` create exactly these tables
+(a test compares them).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+# An autoincrementing 64-bit id that SQLite still treats as its rowid alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes; SQLite stores them naive (in UTC), PostgreSQL as timestamptz."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: state timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+meta = sa.Table(
+    "turnout_meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("int_value", sa.BigInteger, nullable=True),
+    sa.Column("text_value", sa.Text, nullable=True),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column("prepaid", sa.Boolean, nullable=False),
+    sa.Column("balance_micros", sa.BigInteger, nullable=False),  # sum of its ledger rows
+    sa.Column("reserved_micros", sa.BigInteger, nullable=False),  # holds of in-flight requests
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # credit | charge
+    sa.Column("amount_micros", sa.BigInteger, nullable=False),  # credits > 0, charges < 0
+    sa.Column("key_id", sa.String(64), nullable=True),
+    sa.Column("reservation_id", sa.String(64), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_ledger_account_id", "account_id", "id"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("group_name", sa.String(128), nullable=False),
+    sa.Column("models", sa.JSON, nullable=False),
+    sa.Column("ip_allow", sa.JSON, nullable=False),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
+    sa.Column("quota_micros", sa.BigInteger, nullable=True),  # lifetime spend cap
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("spend_micros", sa.BigInteger, nullable=False),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),  # bumped on every change
+)
+
+key_spend = sa.Table(
+    "key_spend",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("period", sa.String(10), primary_key=True),  # "2025-01-31" (day) or "2025-01"
+    sa.Column("spend_micros", sa.BigInteger, nullable=False),
+)
+
+usage_log = sa.Table(
+    "usage_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=True),  # None = the request row
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),  # UTC day of ``at``, for rollups
+    sa.Column("account_id", sa.String(128), nullable=True),
+    sa.Column("key_id", sa.String(64), nullable=True),
+    sa.Column("endpoint", sa.Text, nullable=False),
+    sa.Column("model_requested", sa.Text, nullable=False),
+    sa.Column("alias_rule", sa.Text, nullable=True),
+    sa.Column("model_served", sa.Text, nullable=True),
+    sa.Column("channel", sa.Text, nullable=True),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("error_type", sa.Text, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("ttfb_ms", sa.Float, nullable=True),
+    sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+    sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cached_tokens", sa.BigInteger, nullable=False),
+    sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("policy_version", sa.Text, nullable=False),
+    sa.Column("byok", sa.Boolean, nullable=False),
+    sa.Index("ix_usage_log_at", "at"),
+    sa.Index("ix_usage_log_key_day", "key_id", "day"),
+    sa.Index("ix_usage_log_account_day", "account_id", "day"),
+)
+
+# One row per (UTC day, account, key, model) for pruned usage; "" stands for none.
+usage_daily = sa.Table(
+    "usage_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("account_id", sa.String(128), primary_key=True),
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+    sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cached_tokens", sa.BigInteger, nullable=False),
+    sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
+    sa.Column("cost_micros", sa.BigInteger, nullable=False),
+)

@@ -1,0 +1,124 @@
+"""Per-key spend caps: the key's lifetime quota and its group's day and month budgets.
+
+``SpendBook`` keeps, per key seen by this process, the spend the database knows (lifetime,
+this UTC day, this UTC month), what this process charged but has not flushed yet, and what
+its in-flight requests hold. ``check`` refuses a reservation that would cross a cap.
+Across replicas the caps are soft: another replica's in-flight holds and its last
+unflushed second of charges are not seen, so a cap can be overshot by at most those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.errors import PaymentRequired
+from engine.state.money import format_usd
+from engine.state.schema import api_keys, key_spend
+
+TOTAL = "total"
+
+
+def day_period(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+def month_period(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    quota_micros: int | None = None  # the key's lifetime cap
+    day_micros: int | None = None  # the group's budget per key per UTC day
+    month_micros: int | None = None  # per key per UTC month
+
+    @property
+    def any(self) -> bool:
+        return self.quota_micros is not None or self.day_micros is not None or self.month_micros is not None
+
+
+@dataclass(slots=True)
+class _KeySpend:
+    stored: dict[str, int] = field(default_factory=dict)  # "total" and periods -> micros in the database
+    unflushed: dict[str, int] = field(default_factory=dict)
+    held: int = 0
+
+    def spent(self, period: str) -> int:
+        return self.stored.get(period, 0) + self.unflushed.get(period, 0)
+
+
+class SpendBook:
+    def __init__(self) -> None:
+        self._keys: dict[str, _KeySpend] = {}
+
+    def _entry(self, key_id: str) -> _KeySpend:
+        return self._keys.setdefault(key_id, _KeySpend())
+
+    def needs_load(self, key_id: str, now: datetime) -> bool:
+        entry = self._keys.get(key_id)
+        return entry is None or not {TOTAL, day_period(now), month_period(now)} <= entry.stored.keys()
+
+    async def load(self, conn: AsyncConnection, key_ids: list[str], now: datetime) -> None:
+        """Read the stored spend of ``key_ids`` for the lifetime and the current day and month."""
+        if not key_ids:
+            return
+        periods = [day_period(now), month_period(now)]
+        totals = await conn.execute(sa.select(api_keys.c.id, api_keys.c.spend_micros).where(api_keys.c.id.in_(key_ids)))
+        by_period = await conn.execute(
+            sa.select(key_spend.c.key_id, key_spend.c.period, key_spend.c.spend_micros).where(
+                key_spend.c.key_id.in_(key_ids), key_spend.c.period.in_(periods)
+            )
+        )
+        fresh: dict[str, dict[str, int]] = {k: dict.fromkeys([TOTAL, *periods], 0) for k in key_ids}
+        for key_id, total in totals:
+            fresh[str(key_id)][TOTAL] = int(total)
+        for key_id, period, spent in by_period:
+            fresh[str(key_id)][str(period)] = int(spent)
+        for key_id, stored in fresh.items():
+            self._entry(key_id).stored = stored
+
+    def known_keys(self) -> list[str]:
+        return list(self._keys)
+
+    def check(self, key_id: str, caps: Caps, amount: int, now: datetime) -> None:
+        """Raise ``PaymentRequired`` when holding ``amount`` more would cross a cap."""
+        entry = self._entry(key_id)
+        for cap, period, code, what in (
+            (caps.quota_micros, TOTAL, "quota_exceeded", "the key's quota"),
+            (caps.day_micros, day_period(now), "budget_exceeded", "the key's daily budget"),
+            (caps.month_micros, month_period(now), "budget_exceeded", "the key's monthly budget"),
+        ):
+            if cap is None:
+                continue
+            committed = entry.spent(period) + entry.held
+            if committed + amount > cap:
+                raise PaymentRequired(
+                    f"{what} is exhausted: {format_usd(committed)} of {format_usd(cap)} spent or held, "
+                    f"this request may cost up to {format_usd(amount)}",
+                    code=code,
+                )
+
+    def hold(self, key_id: str, amount: int) -> None:
+        self._entry(key_id).held += amount
+
+    def settle(self, key_id: str, held: int, charged: int, at: datetime) -> None:
+        entry = self._entry(key_id)
+        entry.held -= held
+        for period in (TOTAL, day_period(at), month_period(at)):
+            entry.unflushed[period] = entry.unflushed.get(period, 0) + charged
+
+    def flushed(self, key_id: str, charged: int, at: datetime) -> None:
+        """``charged`` (settled at ``at``) is now in the database: move it from unflushed to stored."""
+        entry = self._keys.get(key_id)
+        if entry is None:
+            return
+        for period in (TOTAL, day_period(at), month_period(at)):
+            entry.unflushed[period] = entry.unflushed.get(period, 0) - charged
+            if not entry.unflushed[period]:
+                del entry.unflushed[period]
+            if period in entry.stored:
+                entry.stored[period] += charged

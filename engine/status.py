@@ -1,0 +1,44 @@
+"""The ``/api/status`` document: policy version and reload state, channel health. Pure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.policy.store import PolicyStore
+from engine.routing.health import Health
+
+
+def status_document(store: PolicyStore, health: Health) -> dict[str, Any]:
+    policy = store.current
+    live = health.snapshot()
+    channels: dict[str, Any] = {}
+    for name in sorted(policy.channels):
+        channel = policy.channels[name]
+        pairs = live.get(name, {})
+        channels[name] = {
+            "format": channel.format,
+            "enabled": channel.enabled,
+            "skip_reason": channel.skip_reason,
+            "models": {
+                model: {
+                    "state": pairs[model].state if model in pairs else "closed",
+                    "latency_p50_ms": pairs[model].p50_ms if model in pairs else None,
+                    "latency_p95_ms": pairs[model].p95_ms if model in pairs else None,
+                    "error_rate": round(pairs[model].error_rate, 4) if model in pairs else 0.0,
+                    "in_flight": pairs[model].in_flight if model in pairs else 0,
+                }
+                for model in sorted(channel.models)
+            },
+        }
+    return {
+        "status": "ok",
+        "policy": {
+            "version": policy.version,
+            "loaded_at": store.loaded_at.isoformat(),
+            "directory": policy.source_dir,
+            "last_error": store.last_error,
+            "last_error_at": store.last_error_at.isoformat() if store.last_error_at else None,
+            "warnings": [str(w) for w in policy.warnings],
+        },
+        "channels": channels,
+    }

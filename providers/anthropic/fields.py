@@ -1,0 +1,108 @@
+"""Typed readers over parsed JSON that fail with ``BadRequest`` naming the exact field path.
+
+Paths use Anthropic's own notation (``messages.2.content.0.source``) so a client sees the
+same kind of pointer the real API would give it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import BadRequest
+
+JsonObject = dict[str, Any]
+
+
+def join(path: str, key: str | int) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def invalid(path: str, expected: str, value: object) -> BadRequest:
+    return BadRequest(f"{path}: expected {expected}, got {_type_name(value)}", param=path)
+
+
+def as_object(value: object, path: str) -> JsonObject:
+    if not isinstance(value, dict):
+        raise invalid(path, "an object", value)
+    return value
+
+
+def as_list(value: object, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid(path, "an array", value)
+    return value
+
+
+def as_str(value: object, path: str) -> str:
+    if not isinstance(value, str):
+        raise invalid(path, "a string", value)
+    return value
+
+
+def as_bool(value: object, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(path, "a boolean", value)
+    return value
+
+
+def as_int(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(path, "an integer", value)
+    return value
+
+
+def as_number(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid(path, "a number", value)
+    return float(value)
+
+
+def required(obj: JsonObject, key: str, path: str) -> Any:
+    if key not in obj:
+        field = join(path, key)
+        raise BadRequest(f"{field}: field required", param=field)
+    return obj[key]
+
+
+def opt_str(obj: JsonObject, key: str, path: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None else as_str(value, join(path, key))
+
+
+def opt_int(obj: JsonObject, key: str, path: str) -> int | None:
+    value = obj.get(key)
+    return None if value is None else as_int(value, join(path, key))
+
+
+def opt_number(obj: JsonObject, key: str, path: str) -> float | None:
+    value = obj.get(key)
+    return None if value is None else as_number(value, join(path, key))
+
+
+def opt_bool(obj: JsonObject, key: str, path: str) -> bool | None:
+    value = obj.get(key)
+    return None if value is None else as_bool(value, join(path, key))
+
+
+def unsupported_block(path: str, block_type: str) -> BadRequest:
+    return BadRequest(
+        f"{path}: content block type '{block_type}' is not supported by this gateway",
+        code="unsupported_feature",
+        param=path,
+    )

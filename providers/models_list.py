@@ -1,0 +1,73 @@
+"""Model-list shapes of each wire format (OpenAI, Anthropic, Gemini) from neutral entries.
+
+OpenAI's list carries Turnout's extra fields (kind, price, context window, capabilities,
+availability) next to the standard ones; SDKs ignore fields they do not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    id: str
+    kind: str  # "model" or "alias"
+    description: str | None
+    price: dict[str, float] | None
+    context_window: int | None
+    max_output_tokens: int | None
+    capabilities: tuple[str, ...]
+    available: bool  # at least one enabled channel can serve it
+
+
+def openai_entry(entry: ModelEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "turnout",
+        "kind": entry.kind,
+        "description": entry.description,
+        "price": entry.price,
+        "context_window": entry.context_window,
+        "max_output_tokens": entry.max_output_tokens,
+        "capabilities": list(entry.capabilities),
+        "available": entry.available,
+    }
+
+
+def openai_list(entries: list[ModelEntry]) -> dict[str, Any]:
+    return {"object": "list", "data": [openai_entry(e) for e in entries]}
+
+
+def anthropic_list(entries: list[ModelEntry]) -> dict[str, Any]:
+    data = [
+        {"type": "model", "id": e.id, "display_name": e.description or e.id, "created_at": "1970-01-01T00:00:00Z"}
+        for e in entries
+    ]
+    return {
+        "data": data,
+        "has_more": False,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+    }
+
+
+def gemini_list(entries: list[ModelEntry]) -> bytes:
+    models = [
+        {
+            "name": f"models/{e.id}",
+            "baseModelId": e.id,
+            "version": "turnout",
+            "displayName": e.description or e.id,
+            "inputTokenLimit": e.context_window or 0,
+            "outputTokenLimit": e.max_output_tokens or 0,
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
+        }
+        for e in entries
+    ]
+    return orjson.dumps({"models": models})

@@ -1,0 +1,107 @@
+"""Same-format forwarding: an OpenAI client's chat body to an OpenAI(-compatible) upstream.
+
+Nothing is translated, so every field the client sent (``n``, ``logprobs``, ``audio``,
+vendor extensions...) reaches the upstream and every field the upstream returns reaches
+the client. Only ``model`` is rewritten (upstream id out, public id back), channel
+``params`` are merged over the body, and streams always ask for usage
+(``stream_options.include_usage``) so the gateway can meter them; the usage-only chunk is
+swallowed again when the client did not ask for it.
+
+Hot path: orjson only, one parse and one dump per chunk, no pydantic, no canonical types.
+SSE comment lines (keep-alives) are not forwarded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from engine.canonical import Usage
+from engine.errors import UpstreamError
+from engine.sse import SSEParser
+from providers.base import Endpoint, UpstreamRequest
+from providers.openai.error_classifier import classify_in_band
+from providers.openai.target import chat_url, request_headers
+from providers.openai.usage import parse_usage
+
+_DONE = b"data: [DONE]\n\n"
+
+
+def build_passthrough(body: dict[str, Any], endpoint: Endpoint) -> UpstreamRequest:
+    out = dict(body)
+    out.update(endpoint.params)
+    out["model"] = endpoint.upstream_model
+    if out.get("stream") is True:
+        options = out.get("stream_options")
+        out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+    return UpstreamRequest(method="POST", url=chat_url(endpoint), headers=request_headers(endpoint), body=orjson.dumps(out))
+
+
+def client_wants_usage(body: dict[str, Any]) -> bool:
+    """Whether the client's own body asked for the usage chunk."""
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+def rewrite_response(body: bytes, public_model: str) -> tuple[bytes, Usage]:
+    """A non-streamed completion with ``model`` set to the public id, and its usage."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("server", "upstream sent a response that is not JSON") from None
+    if not isinstance(data, dict):
+        raise UpstreamError("server", "upstream sent a response that is not a JSON object")
+    if data.get("error"):
+        raise classify_in_band(data["error"])
+    data["model"] = public_model
+    return orjson.dumps(data), parse_usage(data.get("usage"))
+
+
+class PassthroughStream:
+    """One per streamed response: upstream bytes in, client SSE frames out."""
+
+    __slots__ = ("_parser", "_model", "_wants_usage", "usage", "finished")
+
+    def __init__(self, public_model: str, client_wants_usage: bool) -> None:
+        self._parser = SSEParser()
+        self._model = public_model
+        self._wants_usage = client_wants_usage
+        self.usage: Usage | None = None
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self._parser.feed(chunk)
+        if not events:
+            return b""
+        out: list[bytes] = []
+        for event in events:
+            if self.finished:
+                break
+            data = event.data
+            if data == "[DONE]":
+                self.finished = True
+                out.append(_DONE)
+                continue
+            try:
+                obj = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise UpstreamError("server", "upstream stream sent a chunk that is not JSON") from None
+            if not isinstance(obj, dict):
+                raise UpstreamError("server", "upstream stream sent a chunk that is not a JSON object")
+            if obj.get("error"):
+                raise classify_in_band(obj["error"])
+            obj["model"] = self._model
+            usage = obj.get("usage")
+            if usage is not None:
+                self.usage = parse_usage(usage)
+            if not self._wants_usage and "usage" in obj:
+                del obj["usage"]
+                if usage is not None and not obj.get("choices"):
+                    continue  # the usage-only chunk the client did not ask for
+            out.append(b"data: " + orjson.dumps(obj) + b"\n\n")
+        return b"".join(out)
+
+    def close(self) -> None:
+        if not self.finished:
+            raise UpstreamError("stream_cut", "upstream stream ended before [DONE]")

@@ -1,0 +1,44 @@
+"""The Responses API as an upstream: ``ResponsesAdapter`` (channel format ``"openai-responses"``).
+
+``POST {base_url}/responses`` with ``Authorization: Bearer <key>``; the body comes from
+``request_encode``, responses and streams are read by ``response_decode`` and
+``stream_decode``, failures classified by ``error_classify``. Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+
+from engine.canonical import ChatRequest, ChatResponse
+from engine.errors import UpstreamError
+from providers.base import Endpoint, UpstreamRequest
+from providers.openai_responses.error_classify import classify_http
+from providers.openai_responses.request_encode import encode_request
+from providers.openai_responses.response_decode import decode_response
+from providers.openai_responses.stream_decode import ResponsesStreamDecoder
+from providers.openai_responses.wire import FORMAT
+
+
+class ResponsesAdapter:
+    format = FORMAT
+
+    def build_request(self, request: ChatRequest, endpoint: Endpoint) -> UpstreamRequest:
+        body = encode_request(request, endpoint.upstream_model, dict(endpoint.params))
+        headers = {"Content-Type": "application/json"}
+        if request.stream:
+            headers["Accept"] = "text/event-stream"
+        if endpoint.api_key:
+            headers["Authorization"] = f"Bearer {endpoint.api_key}"
+        headers.update(endpoint.headers)
+        return UpstreamRequest("POST", f"{endpoint.base_url}/responses", headers, orjson.dumps(body))
+
+    def decode_response(self, body: bytes, endpoint: Endpoint) -> ChatResponse:
+        return decode_response(body)
+
+    def stream_decoder(self, endpoint: Endpoint) -> ResponsesStreamDecoder:
+        return ResponsesStreamDecoder()
+
+    def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return classify_http(status, headers, body)

@@ -1,0 +1,35 @@
+"""The Responses API as a client-facing format: ``ResponsesCodec`` (``"openai-responses"``).
+
+Decoding lives in ``request_decode`` / ``input_items``, encoding in ``response_encode``
+and ``stream_encode``, the error envelope in ``error_envelope``; this class only binds
+them to the ``ClientCodec`` protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from engine.canonical import ChatRequest, ChatResponse
+from engine.errors import GatewayError
+from providers.openai_responses import request_decode, response_encode
+from providers.openai_responses.error_envelope import error_body
+from providers.openai_responses.stream_encode import ResponsesStreamEncoder
+from providers.openai_responses.wire import FORMAT
+
+
+class ResponsesCodec:
+    format = FORMAT
+
+    def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
+        return request_decode.decode_request(body, model=model, stream=stream)
+
+    def encode_response(self, response: ChatResponse, request: ChatRequest) -> bytes:
+        return orjson.dumps(response_encode.encode_response(response, request))
+
+    def stream_encoder(self, request: ChatRequest) -> ResponsesStreamEncoder:
+        return ResponsesStreamEncoder(request)
+
+    def encode_error(self, err: GatewayError) -> bytes:
+        return orjson.dumps(error_body(err))

@@ -1,0 +1,52 @@
+"""The providers registry: the one place the engine finds a wire format's codec or adapter.
+
+Formats: ``openai`` (chat completions, and every OpenAI-compatible vendor),
+``openai-responses``, ``anthropic``, ``gemini``. Built once at startup and passed around;
+codecs and adapters are stateless (per-request state lives in their stream objects).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from providers.anthropic.adapter import AnthropicAdapter
+from providers.anthropic.codec import AnthropicCodec
+from providers.base import ClientCodec, UpstreamAdapter
+from providers.gemini.adapter import GeminiAdapter
+from providers.gemini.codec import GeminiCodec
+from providers.openai.chat_adapter import OpenAIChatAdapter
+from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai_responses.adapter import ResponsesAdapter
+from providers.openai_responses.codec import ResponsesCodec
+
+FORMATS = ("openai", "openai-responses", "anthropic", "gemini")
+
+
+@dataclass(frozen=True, slots=True)
+class Registry:
+    codecs: Mapping[str, ClientCodec]
+    adapters: Mapping[str, UpstreamAdapter]
+
+    def codec(self, fmt: str) -> ClientCodec:
+        return self.codecs[fmt]
+
+    def adapter(self, fmt: str) -> UpstreamAdapter:
+        return self.adapters[fmt]
+
+
+def build_registry() -> Registry:
+    return Registry(
+        codecs={
+            "openai": OpenAIChatCodec(),
+            "openai-responses": ResponsesCodec(),
+            "anthropic": AnthropicCodec(),
+            "gemini": GeminiCodec(),
+        },
+        adapters={
+            "openai": OpenAIChatAdapter(),
+            "openai-responses": ResponsesAdapter(),
+            "anthropic": AnthropicAdapter(),
+            "gemini": GeminiAdapter(),
+        },
+    )

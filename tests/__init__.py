@@ -1,0 +1,1 @@
+"""Turnout's test suite (a package so ``tests.support`` is importable from every test)."""

@@ -1,0 +1,1 @@
+"""End-to-end tests: the real gateway process against fake upstreams, through real SDKs."""

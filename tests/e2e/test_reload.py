@@ -1,0 +1,126 @@
+"""Hot reload: good policies swap in under load without a failed request; a broken one
+is kept out and reported, while the old version keeps serving."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import StartGateway
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway import GatewayProcess
+from tests.support.policy_files import write_policy
+
+POLICY = """
+[channels.only]
+format = "openai"
+base_url = "{a}"
+api_key = "${{FAKE_KEY}}"
+models = ["echo-model"]
+
+[models.echo-model]
+price = {{ input = {price}, output = 1.0 }}
+context_window = 8000
+
+[aliases.echo]
+candidates = ["echo-model"]
+"""
+BROKEN = '[channels.only\nformat = "openai"\n'  # line 1: unterminated table header
+WORKERS = 16
+REQUESTS = 300
+PICKUP_DEADLINE = 3.0  # generous: how long we wait for a reload before calling it missed
+
+
+@pytest.fixture(scope="module")
+def gateway(launch: StartGateway, fake_a: FakeUpstream) -> Iterator[GatewayProcess]:
+    yield launch(POLICY.format(a=fake_a.base_url, price="0.5"))
+
+
+def _policy_file(gateway: GatewayProcess) -> Path:
+    return gateway.workdir.parent / "policies" / "policy.toml"
+
+
+async def _status(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/api/status")
+    assert response.status_code == 200
+    policy = response.json()["policy"]
+    assert isinstance(policy, dict)
+    return policy
+
+
+async def _wait_status(
+    http: httpx.AsyncClient, done: Callable[[dict[str, Any]], object], what: str
+) -> dict[str, Any]:
+    deadline = time.monotonic() + PICKUP_DEADLINE
+    while True:
+        policy = await _status(http)
+        if done(policy):
+            return policy
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: /api/status still says {policy}")
+        await asyncio.sleep(0.02)
+
+
+async def _chat(http: httpx.AsyncClient) -> httpx.Response:
+    body = {"model": "echo", "messages": [{"role": "user", "content": "during reload"}]}
+    return await http.post("/v1/chat/completions", json=body)
+
+
+async def test_good_reloads_under_load_fail_no_request(gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
+    path = _policy_file(gateway)
+    limits = httpx.Limits(max_connections=WORKERS)
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30, limits=limits) as http:
+        versions = [(await _status(http))["version"]]
+        responses: list[httpx.Response] = []
+        writer_done = asyncio.Event()
+
+        async def worker() -> None:
+            while len(responses) < REQUESTS or not writer_done.is_set():
+                responses.append(await _chat(http))
+
+        async def writer() -> None:
+            for round_ in range(1, 6):
+                await asyncio.sleep(0.05)
+                write_policy(path.parent, POLICY.format(a=fake_a.base_url, price=f"{round_}.25"))
+                new = await _wait_status(http, lambda p: p["version"] != versions[-1], f"reload {round_}")
+                assert new["last_error"] is None
+                versions.append(new["version"])
+            writer_done.set()
+
+        await asyncio.gather(writer(), *(worker() for _ in range(WORKERS)))
+
+    assert len(responses) >= REQUESTS
+    failed = [(r.status_code, r.text) for r in responses if r.status_code != 200]
+    assert failed == []
+    assert len(set(versions)) == 6
+    seen = {r.headers["x-turnout-policy"] for r in responses}
+    assert seen <= set(versions)
+    assert len(seen) >= 3  # requests ran on several versions while the policy changed
+    assert responses[-1].headers["x-turnout-policy"] == versions[-1]
+
+
+async def test_broken_policy_is_kept_out_and_reported(gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
+    path = _policy_file(gateway)
+    async with httpx.AsyncClient(base_url=gateway.base_url, timeout=30) as http:
+        before = await _status(http)
+        write_policy(path.parent, BROKEN)
+        broken = await _wait_status(http, lambda p: p["last_error"], "broken policy not reported")
+        assert broken["version"] == before["version"]
+        assert isinstance(broken["last_error"], list) and broken["last_error"]
+        assert any(re.search(r"policy\.toml:\d+", line) for line in broken["last_error"]), broken["last_error"]
+
+        served = [await _chat(http) for _ in range(5)]
+        assert [r.status_code for r in served] == [200] * 5
+        assert {r.headers["x-turnout-policy"] for r in served} == {before["version"]}
+
+        write_policy(path.parent, POLICY.format(a=fake_a.base_url, price="9.5"))
+        fixed = await _wait_status(http, lambda p: p["version"] != before["version"], "fixed policy not loaded")
+        assert fixed["last_error"] is None
+        assert (await _chat(http)).headers["x-turnout-policy"] == fixed["version"]
