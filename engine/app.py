@@ -29,6 +29,7 @@ from engine.policy.watch import watch_policy
 from engine.routes import Endpoints
 from engine.routing.execute import Executor
 from engine.routing.health import Health
+from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import Transports
 from engine.settings import Settings
 from providers.registry import build_registry
@@ -91,7 +92,8 @@ def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
         transports = Transports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         the_gate = gate or StaticKeyGate(settings.static_keys())
-        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate)
+        images = ImageFetcher()
+        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
         stop = asyncio.Event()
         watcher = (
@@ -109,6 +111,7 @@ def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await the_gate.close()
+            await images.close()
             await transports.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -17,6 +17,10 @@ Conventions every codec follows:
   does not. Only an adapter whose format equals ``extras_format`` may forward them;
   any other adapter must raise ``UnsupportedFeature`` naming them (nothing is dropped
   silently).
+* ``metadata`` and ``user`` are the caller's bookkeeping (tags, an end-user id for abuse
+  monitoring); they never change the answer. An adapter forwards them where its format
+  has a field and leaves them out where it has none; they are kept in the usage log's
+  request context, not lost to the operator.
 """
 
 from __future__ import annotations

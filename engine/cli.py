@@ -22,11 +22,14 @@ import orjson
 from engine.errors import GatewayError
 from engine.explain import explain_plan, render_text
 from engine.policy.check import run_check
+from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
 from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
 from engine.settings import Settings, settings_help
+from engine.state.cli import StateConfig
+from engine.state.cli import register as register_state_commands
 
 log = logging.getLogger("turnout")
 
@@ -155,13 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
     explain.set_defaults(func=cmd_explain)
 
-    try:
-        from engine.state.cli import register
-    except ImportError:  # key management not installed in this build
-        pass
-    else:
-        register(sub)
+    register_state_commands(sub, _state_config)
     return parser
+
+
+def _state_config() -> StateConfig:
+    settings = Settings()
+
+    def policy() -> CompiledPolicy:
+        result = load_policy(settings.policy_dir, os.environ)
+        if result.policy is None:
+            raise ValueError(f"the policy in {settings.policy_dir} has errors: run `turnout check`")
+        return result.policy
+
+    return StateConfig(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        secret_key=settings.secret_key,
+        load_policy=policy,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

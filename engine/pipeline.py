@@ -31,7 +31,8 @@ from engine.routing.health import Health
 from engine.routing.plan import Attempt, KeyFacts, Plan, plan
 from engine.streaming import StreamResponse
 from providers.base import ClientCodec, Endpoint
-from providers.registry import Registry
+from engine.routing.image_fetch import ImageFetcher, remote_image_urls
+from providers.registry import INLINE_IMAGES_ONLY, Registry
 
 log = logging.getLogger("turnout.request")
 
@@ -60,9 +61,16 @@ def parse_json(body: bytes) -> Any:
 
 class Pipeline:
     def __init__(
-        self, store: PolicyStore, registry: Registry, executor: Executor, health: Health, gate: Gate
+        self,
+        store: PolicyStore,
+        registry: Registry,
+        executor: Executor,
+        health: Health,
+        gate: Gate,
+        images: ImageFetcher,
     ) -> None:
         self.store = store
+        self.images = images
         self.registry = registry
         self.executor = executor
         self.health = health
@@ -136,9 +144,15 @@ class Pipeline:
                 for a in route.attempts
             )
             reservation = await self.gate.reserve(principal, worst)
+            inlined = request
+            if remote_image_urls(request) and any(
+                policy.channels[a.target.channel].format in INLINE_IMAGES_ONLY for a in route.attempts
+            ):
+                inlined = await self.images.inline(request)
 
             def make(attempt: Attempt) -> Exchange:
-                return self._exchange(attempt, policy, codec, request, body)
+                inline = policy.channels[attempt.target.channel].format in INLINE_IMAGES_ONLY
+                return self._exchange(attempt, policy, codec, inlined if inline else request, body)
 
             result = await self.executor.run(route, policy, make, request.stream, records)
         except GatewayError as err:
@@ -225,6 +239,7 @@ class Pipeline:
         cost = usage_cost(usage, price, multiplier)
         await self.gate.settle(reservation, cost)
         await self.gate.release(principal, admission, usage.total_tokens)
+        error_type: str | None
         if outcome.error is not None:
             status, error_type = outcome.error.status, outcome.error.kind
         elif disconnected:

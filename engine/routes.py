@@ -20,6 +20,7 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLar
 from engine.explain import explain_plan
 from engine.models_list import anthropic_models, gemini_models, openai_model, openai_models
 from engine.pipeline import Ingress, Pipeline, parse_json
+from engine.routing.facts import request_facts
 from engine.status import status_document
 
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": None}
@@ -119,23 +120,34 @@ class Endpoints:
         return await self._count(request, "anthropic", None)
 
     async def _count(self, request: Request, fmt: str, model: str | None) -> Response:
-        from providers.anthropic.count_tokens import count_tokens
-        from providers.gemini.models_list import encode_count_tokens
+        """Token counting is an estimate (the one routing uses), in the client's shape."""
+        from providers.anthropic.count_tokens import decode_count_tokens_request, encode_count_tokens
+        from providers.gemini.models_list import encode_count_tokens as gemini_count
 
         pipeline = self.pipeline
         policy = pipeline.store.current
         headers = pipeline.base_headers(policy, request.state.request_id)
         try:
             ingress = self._ingress(request, fmt, await self._body(request), path_model=model, path_stream=False)
-            _, canonical, _ = await pipeline.decode(ingress, policy)
+            principal = await pipeline.gate.authenticate(ingress.credential, ingress.client_ip, policy)
+            body = parse_json(ingress.body)
+            if fmt == "anthropic":
+                canonical = decode_count_tokens_request(body)
+            else:
+                inner = body.get("generateContentRequest", body) if isinstance(body, dict) else body
+                canonical = pipeline.registry.codec(fmt).decode_request(inner, model=model, stream=False)
+            pipeline.gate.authorize_model(principal, canonical.model, policy)
             if canonical.model not in policy.models and canonical.model not in policy.aliases:
-                raise ModelNotFound(f"The model '{canonical.model}' does not exist", code="model_not_found")
-            tokens = count_tokens(canonical)
+                known = ", ".join(policy.public_ids())
+                raise ModelNotFound(
+                    f"The model '{canonical.model}' does not exist. Known models and aliases: {known}",
+                    code="model_not_found",
+                )
+            tokens = request_facts(canonical, {}, frozenset()).estimated_tokens
         except GatewayError as err:
             return pipeline.error_response(pipeline.registry.codec(fmt), err, headers)
-        if fmt == "gemini":
-            return Response(encode_count_tokens(tokens), headers=headers, media_type="application/json")
-        return _json({"input_tokens": tokens}, headers=headers)
+        encoded = gemini_count(tokens) if fmt == "gemini" else encode_count_tokens(tokens)
+        return Response(encoded, headers=headers, media_type="application/json")
 
     async def _fail(self, request: Request, fmt: str, err: GatewayError) -> Response:
         policy = self.pipeline.store.current

@@ -1,4 +1,5 @@
-"""Model-list shapes of each wire format (OpenAI, Anthropic, Gemini) from neutral entries.
+"""Model-list shapes of OpenAI and Anthropic from neutral entries (Gemini's is in
+``providers.gemini.models_list``).
 
 OpenAI's list carries Turnout's extra fields (kind, price, context window, capabilities,
 availability) next to the standard ones; SDKs ignore fields they do not know.
@@ -9,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,19 +55,3 @@ def anthropic_list(entries: list[ModelEntry]) -> dict[str, Any]:
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
     }
-
-
-def gemini_list(entries: list[ModelEntry]) -> bytes:
-    models = [
-        {
-            "name": f"models/{e.id}",
-            "baseModelId": e.id,
-            "version": "turnout",
-            "displayName": e.description or e.id,
-            "inputTokenLimit": e.context_window or 0,
-            "outputTokenLimit": e.max_output_tokens or 0,
-            "supportedGenerationMethods": ["generateContent", "streamGenerateContent", "countTokens"],
-        }
-        for e in entries
-    ]
-    return orjson.dumps({"models": models})

@@ -21,6 +21,7 @@ from providers.openai_responses.adapter import ResponsesAdapter
 from providers.openai_responses.codec import ResponsesCodec
 
 FORMATS = ("openai", "openai-responses", "anthropic", "gemini")
+INLINE_IMAGES_ONLY = frozenset({"gemini"})  # upstream formats that cannot fetch image URLs themselves
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from engine.policy.compiled import AliasSpec, CelProgram, ModelSpec, Rule, Strategy
-from engine.policy.document import Problems
 from engine.policy.cel import CelRule, ResultType
+from engine.policy.compiled import AliasSpec, ModelSpec, Rule, Strategy
+from engine.policy.document import Problems
 from engine.policy.rules import check_rule
 from engine.policy.schema import AliasRaw
 from engine.policy.shape import RawPolicy
@@ -51,7 +51,7 @@ def _alias(
     name: str, alias: AliasRaw, raw: RawPolicy, problems: Problems, headers: frozenset[str]
 ) -> AliasSpec | None:
     path = ["aliases", name]
-    errors_before = _errors(problems)
+    errors_before = problems.error_count
     known_models = raw.written.get("models", set())
     targets = known_models | raw.written.get("aliases", set())
     if name in known_models:
@@ -68,7 +68,7 @@ def _alias(
         problems.add([*path, "candidates"], f"never used: rules.{always} always matches")
     _check_names(problems, [*path, "candidates"], alias.candidates, targets, name)
     _check_names(problems, [*path, "fallback"], alias.fallback, targets, name)
-    programs: dict[str, CelProgram | None] = {}
+    programs: dict[str, CelRule | None] = {}
     for field, result in _CANDIDATE_RULES:
         source = getattr(alias, field)
         programs[field] = None if source is None else check_rule(
@@ -76,9 +76,9 @@ def _alias(
             whitelisted_headers=headers,
         )
     keep = programs["filter"]
-    if keep is not None and isinstance(keep, CelRule) and not keep.reads and not keep.evaluate({}):
+    if keep is not None and not keep.reads and not keep.evaluate({}):
         problems.warn([*path, "filter"], "filters out every candidate (always false)")
-    if _errors(problems) > errors_before:
+    if problems.error_count > errors_before:
         return None
     return AliasSpec(
         name=name,
@@ -136,10 +136,6 @@ def _check_names(
             problems.add(where, "an alias cannot refer to itself")
         elif target not in targets:
             problems.unknown(where, "model or alias", target, targets)
-
-
-def _errors(problems: Problems) -> int:
-    return sum(1 for d in problems.items if d.severity == "error")
 
 
 def _references(alias: AliasRaw, *, with_fallback: bool) -> list[str]:

@@ -48,7 +48,7 @@ def _channel(
     presence: dict[str, bool],
 ) -> ChannelSpec | None:
     path = ["channels", name]
-    errors_before = len(problems.items)
+    errors_before = problems.error_count
     if channel.format not in FORMATS:
         problems.unknown([*path, "format"], "format", channel.format, FORMATS)
     base_url = _base_url(problems, path, channel)
@@ -58,7 +58,7 @@ def _channel(
     models = _models(problems, path, channel, raw)
     if not channel.enabled:
         skip_reasons.append("disabled in the policy")
-    if base_url is None or any(d.severity == "error" for d in problems.items[errors_before:]):
+    if base_url is None or problems.error_count > errors_before:
         return None
     return ChannelSpec(
         name=name,

@@ -89,5 +89,9 @@ class Problems:
         self.add(path, f"unknown {what} {name!r} (known: {names})")
 
     @property
+    def error_count(self) -> int:
+        return sum(1 for d in self.items if d.severity == "error")
+
+    @property
     def has_errors(self) -> bool:
-        return any(d.severity == "error" for d in self.items)
+        return self.error_count > 0

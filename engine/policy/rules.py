@@ -21,6 +21,8 @@ from engine.policy.document import Problems
 
 _MISSING_KEY = re.compile(r'Key not found in map : "(.*)"')
 _MAX_PROBES = 8
+_HEADER_INDEX = re.compile(r"""request\s*\.\s*headers\s*\[\s*\??\s*(['"])([^'"]*)\1\s*\]""")
+_HEADER_IN = re.compile(r"""(['"])([^'"]*)\1\s+in\s+request\s*\.\s*headers\b""")
 
 
 def sample_variables(headers: dict[str, str], metadata: dict[str, str]) -> dict[str, Any]:
@@ -70,6 +72,8 @@ def check_rule(
         for error in (exc, *exc.others):
             problems.add(path, f"CEL {error.line}:{error.col}: {error.message}")
         return None
+    if not _headers_whitelisted(problems, path, source, whitelisted_headers):
+        return None
     headers: dict[str, str] = {}
     metadata: dict[str, str] = {}
     for _ in range(_MAX_PROBES):
@@ -85,12 +89,7 @@ def check_rule(
             name = missing.group(1)
             if _reads_header(rule, headers, metadata, name):
                 if name not in whitelisted_headers:
-                    listed = ", ".join(sorted(whitelisted_headers)) or "none"
-                    problems.add(
-                        path,
-                        f"reads header {name!r}, which is not in router.request_headers "
-                        f"(listed: {listed})",
-                    )
+                    problems.add(path, _not_listed(name, whitelisted_headers))
                     return None
                 headers[name] = ""
                 problems.warn(path, _guard_advice("request.headers", name))
@@ -98,6 +97,28 @@ def check_rule(
                 metadata[name] = ""
                 problems.warn(path, _guard_advice("request.metadata", name))
     return rule
+
+
+def _headers_whitelisted(
+    problems: Problems, path: Sequence[str], source: str, whitelisted: frozenset[str]
+) -> bool:
+    """Header names written literally in the rule must be listed (and lower-case)."""
+    names = [m.group(2) for m in _HEADER_INDEX.finditer(source)]
+    names += [m.group(2) for m in _HEADER_IN.finditer(source)]
+    ok = True
+    for name in dict.fromkeys(names):
+        if name != name.lower():
+            problems.add(path, f"header names are lower-case: write {name.lower()!r}")
+            ok = False
+        elif name not in whitelisted:
+            problems.add(path, _not_listed(name, whitelisted))
+            ok = False
+    return ok
+
+
+def _not_listed(name: str, whitelisted: frozenset[str]) -> str:
+    listed = ", ".join(sorted(whitelisted)) or "none"
+    return f"reads header {name!r}, which is not in router.request_headers (listed: {listed})"
 
 
 def _reads_header(

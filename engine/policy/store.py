@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.policy.compiled import CompiledPolicy, Diagnostic
-from engine.policy.load import load_policy
+from engine.policy.load import LoadResult, load_policy
 
 logger = logging.getLogger("turnout.policy")
 
@@ -79,7 +79,7 @@ class PolicyStore:
     def reload(self) -> ReloadOutcome:
         with self._lock:
             previous = self._current
-            result = load_policy(self.directory, self._env)
+            result = self._load()
             policy = result.policy
             if policy is None:
                 self.last_error = [str(d) for d in result.diagnostics]
@@ -107,6 +107,16 @@ class PolicyStore:
             except Exception:
                 logger.exception("policy swap listener %r failed", listener)
         return outcome
+
+
+    def _load(self) -> LoadResult:
+        """Load the directory; a bug in the loader is a failed reload, not a dead watcher."""
+        try:
+            return load_policy(self.directory, self._env)
+        except Exception as exc:
+            logger.exception("policy loader crashed")
+            problem = Diagnostic(".", 0, "policy", f"internal error while loading: {exc!r}")
+            return LoadResult(None, [problem])
 
 
 def _log(outcome: ReloadOutcome) -> None:

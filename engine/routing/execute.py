@@ -77,7 +77,7 @@ class Streaming:
 
 def backoff_delay(retry: RetrySpec, try_index: int, rng: random.Random) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
-    cap = min(retry.backoff_max, retry.backoff_base * (2**try_index))
+    cap: float = min(retry.backoff_max, retry.backoff_base * (2.0**try_index))
     return cap / 2 + rng.uniform(0, cap / 2)
 
 

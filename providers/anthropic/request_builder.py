@@ -19,7 +19,7 @@ Choices this module makes (each is the documented behaviour, not an accident):
   honoured and not sent.
 * ``temperature`` above 1 is a ``BadRequest`` (Anthropic's range is 0..1).
 * ``user`` is ``metadata.user_id``; canonical ``metadata`` (OpenAI-style stored-completion
-  tags) has no Anthropic field and is an ``UnsupportedFeature``.
+  tags) is caller bookkeeping with no Anthropic field: not sent (see ``engine.canonical``).
 * ``extras`` are forwarded only when ``extras_format == "anthropic"`` (see
   ``request_decoder`` for the ``tools[...]`` keys); otherwise they are an
   ``UnsupportedFeature`` naming them. ``endpoint.params`` are merged last and win.
@@ -102,8 +102,6 @@ def _forwardable_extras(request: ChatRequest) -> dict[str, Any]:
     unsupported: list[str] = []
     if request.extras and request.extras_format != "anthropic":
         unsupported.extend(request.extras)
-    if request.metadata:
-        unsupported.append("metadata")
     if request.response_format is not None and request.response_format.kind == "json_object":
         unsupported.append("response_format json_object")
     if unsupported:

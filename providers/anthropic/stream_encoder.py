@@ -74,13 +74,12 @@ class AnthropicStreamEncoder:
     def encode(self, event: StreamEvent) -> bytes:
         if self._finished:
             return b""
-        out: list[bytes] = []
         if isinstance(event, StreamStart):
             self._started = True
-            out.append(_frame(_message_start(event)))
-            return b"".join(out)
+            return _frame(_message_start(event))
         if not self._started:
             raise ValueError(f"{type(event).__name__} before StreamStart")
+        out: list[bytes] = []
         if isinstance(event, PartStart):
             if self._active is None:
                 self._open(event.index, event.part, out)
@@ -110,7 +109,8 @@ class AnthropicStreamEncoder:
     def _open(self, index: int, part: TextPart | ToolCall | Thinking | Refusal, out: list[bytes]) -> None:
         self._active, self._active_block = index, self._blocks
         self._blocks += 1
-        out.append(_frame({"type": "content_block_start", "index": self._active_block, "content_block": _start_block(part)}))
+        start = {"type": "content_block_start", "index": self._active_block, "content_block": _start_block(part)}
+        out.append(_frame(start))
         if not self._pinged:
             self._pinged = True
             out.append(_frame({"type": "ping"}))

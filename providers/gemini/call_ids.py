@@ -17,8 +17,9 @@ place for it, but they all echo the call id back verbatim, so the signature ride
 id: ``<base>_ts_<signature as unpadded base64url>_<length of that>``. Every character
 stays in ``[A-Za-z0-9_-]`` (Anthropic's id alphabet) and the trailing length makes the
 split unambiguous. Gemini's own codec and adapter take the signature back out and never
-show such ids on the Gemini wire; a synthesised base is not sent as ``functionCall.id``
-either.
+show such ids on the Gemini wire. ``wire_id`` gives the id to show a Gemini *client*
+(none for a synthesised base); requests to the Gemini API carry no ids at all (see
+``part_encoding``).
 """
 
 from __future__ import annotations

@@ -27,12 +27,12 @@ _UPPER = re.compile(r"([A-Z])")
 
 def bad_request(path: str, problem: str) -> GatewayError:
     """The failure for a client's request."""
-    return BadRequest(f"invalid request: {path}: {problem}", param=path)
+    return BadRequest(f"invalid request: {path or 'body'}: {problem}", param=path or None)
 
 
 def bad_upstream(path: str, problem: str) -> GatewayError:
     """The failure for an upstream's response."""
-    return UpstreamError("server", f"malformed Gemini response: {path}: {problem}")
+    return UpstreamError("server", f"malformed Gemini response: {path or 'body'}: {problem}")
 
 
 def snake(name: str) -> str:

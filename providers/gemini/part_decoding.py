@@ -78,40 +78,58 @@ class CallLedger:
         return queue.popleft() if queue else None
 
 
+_DATA_KINDS = ("text", "inlineData", "fileData", "functionCall", "functionResponse")
+
+
 def check_part_keys(part: JsonObject) -> None:
-    """Refuse part fields the gateway cannot carry (named by path)."""
+    """Refuse part fields the gateway cannot carry, and parts holding two kinds of data."""
     extra = [k for k in part.data if k not in _PART_KEYS]
     if extra:
         raise part.error(extra[0], "this part type is not supported by the gateway")
+    kinds = [k for k in _DATA_KINDS if part.has(k)]
+    if len(kinds) > 1:
+        raise part.fail(part.path, f"a part holds one kind of data, got {' and '.join(kinds)}")
+
+
+def refuse_unread(obj: JsonObject) -> None:
+    """In a client's request, a field we did not read would be lost: refuse it."""
+    rest = obj.unread()
+    if rest:
+        raise obj.error(next(iter(rest)), "not supported by the gateway")
 
 
 def decode_part(part: JsonObject, ledger: CallLedger, *, requests: bool) -> list[Part]:
-    """One Gemini part as canonical parts. ``requests``: function responses allowed."""
+    """One Gemini part as canonical parts. ``requests``: decoding a client's request
+    (function responses allowed, unknown nested fields refused)."""
     check_part_keys(part)
     signature = part.string("thoughtSignature")
+    out: list[Part] = []
     if part.has("functionCall"):
-        return [_call(part, ledger, signature)]
-    if part.has("functionResponse"):
+        out.append(_call(part, ledger, signature, requests))
+        signature = None  # it rides in the call id
+    elif part.has("functionResponse"):
         if not requests:
             raise part.error("functionResponse", "not expected in a response")
-        return [_result(part, ledger)]
-    out: list[Part] = []
-    if part.has("inlineData") or part.has("fileData"):
-        out.append(_image(part))
+        out.append(_result(part, ledger))
+    elif part.has("inlineData") or part.has("fileData"):
+        out.append(_image(part, requests))
     elif part.has("text"):
         text = part.string("text") or ""
         if part.boolean("thought"):
-            return [Thinking(text, signature=signature)]
-        if text:
+            out.append(Thinking(text, signature=signature))
+            signature = None
+        elif text:
             out.append(TextPart(text))
     else:
         raise part.fail(part.path, "a part needs text, inlineData, fileData, functionCall or functionResponse")
+    if requests:
+        refuse_unread(part)  # e.g. "thought" on a non-text part
     if signature:
         out.append(Thinking("", signature=signature))
     return out
 
 
-def _call(part: JsonObject, ledger: CallLedger, signature: str | None) -> ToolCall:
+def _call(part: JsonObject, ledger: CallLedger, signature: str | None, requests: bool) -> ToolCall:
     call = part.obj("functionCall")
     assert call is not None
     name = call.require_string("name")
@@ -119,6 +137,8 @@ def _call(part: JsonObject, ledger: CallLedger, signature: str | None) -> ToolCa
     if signature and not call_ids.is_base64(signature):
         raise part.error("thoughtSignature", "expected base64")
     call_id = ledger.call(name, call.string("id") or None, signature)
+    if requests:
+        refuse_unread(call)
     return ToolCall(call_id, name, orjson.dumps(args if args is not None else {}).decode())
 
 
@@ -137,11 +157,13 @@ def _result(part: JsonObject, ledger: CallLedger) -> ToolResult:
         blob = item.obj("inlineData")
         if blob is None:
             raise item.fail(item.path, "only inlineData parts are supported in a functionResponse")
-        content.append(_inline_image(blob))
+        content.append(_inline_image(blob, True))
+        refuse_unread(item)
+    refuse_unread(resp)
     return ToolResult(call_id, content, is_error=set(response) == {"error"}, name=name)
 
 
-def _image(part: JsonObject) -> ImagePart:
+def _image(part: JsonObject, requests: bool) -> ImagePart:
     detail = None
     resolution = part.obj("mediaResolution")
     if resolution is not None:
@@ -150,20 +172,28 @@ def _image(part: JsonObject) -> ImagePart:
             if level not in media.DETAIL_FROM_LEVEL:
                 raise resolution.error("level", f"unknown media resolution {level!r}")
             detail = media.DETAIL_FROM_LEVEL[level]
+        if requests:
+            refuse_unread(resolution)
     blob = part.obj("inlineData")
     if blob is not None:
-        image = _inline_image(blob)
+        image = _inline_image(blob, requests)
         image.detail = detail
         return image
     file_data = part.obj("fileData")
     assert file_data is not None
     _check_image_type(file_data, required=False)
-    return ImagePart(file_data.require_string("fileUri"), detail=detail)
+    image = ImagePart(file_data.require_string("fileUri"), detail=detail)
+    if requests:
+        refuse_unread(file_data)
+    return image
 
 
-def _inline_image(blob: JsonObject) -> ImagePart:
+def _inline_image(blob: JsonObject, requests: bool) -> ImagePart:
     mime = _check_image_type(blob, required=True)
-    return ImagePart(media.data_url(mime, blob.require_string("data")))
+    image = ImagePart(media.data_url(mime, blob.require_string("data")))
+    if requests:
+        refuse_unread(blob)
+    return image
 
 
 def _check_image_type(obj: JsonObject, *, required: bool) -> str:

@@ -8,8 +8,12 @@
   "thoughtSignature"}`` ; a redacted ``Thinking`` (another vendor's opaque payload) has
   no Gemini form and is refused where it matters (see ``encode_parts``) ;
 * ``ToolCall`` -> ``{"functionCall": {"name", "args", "id"?}, "thoughtSignature"?}``
-  (``args`` must be a JSON object; id and signature per ``call_ids``) ;
-* ``ToolResult`` -> ``{"functionResponse": {"name", "response", "id"?, "parts"?}}``:
+  (``args`` must be a JSON object; id and signature per ``call_ids``). The ``id`` goes
+  to clients only: the Gemini API rejects ``functionCall.id`` / ``functionResponse.id``
+  in requests ("Unknown name "id" at 'contents[..].parts[..].function_call'", reported
+  across many client projects) and pairs calls with responses by order and name, which
+  the canonical message order already gives ;
+* ``ToolResult`` -> ``{"functionResponse": {"name", "response", "parts"?}}``:
   ``response`` must be an object, so content that is a JSON object is sent as is and
   anything else (other JSON, plain text) as ``{"result": <value>}``; an error result as
   ``{"error": <value>}`` (Gemini's convention) unless it already is one; images inside
@@ -46,7 +50,7 @@ def encode_parts(parts: list[Part], side: Side, names: dict[str, str] | None = N
         elif isinstance(part, ToolCall):
             out.append(tool_call(part, side))
         elif isinstance(part, ToolResult):
-            out.append(tool_result(part, names or {}))
+            out.append(tool_result(part, names or {}))  # only in requests: never with an id
         else:
             out.append(image(part, side))
     return out
@@ -80,7 +84,7 @@ def tool_call(call: ToolCall, side: Side) -> dict[str, Any]:
     args = _arguments(call, side)
     wire_id, signature = call_ids.wire_id(call.id, call.name)
     fc: dict[str, Any] = {"name": call.name, "args": args}
-    if wire_id:
+    if wire_id and side == "response":
         fc["id"] = wire_id
     item: dict[str, Any] = {"functionCall": fc}
     if signature:
@@ -118,9 +122,6 @@ def tool_result(result: ToolResult, names: dict[str, str]) -> dict[str, Any]:
     else:
         response = value if isinstance(value, dict) else {"result": value}
     fr: dict[str, Any] = {"name": name, "response": response}
-    wire_id, _ = call_ids.wire_id(result.call_id, name)
-    if wire_id:
-        fr["id"] = wire_id
     blobs = []
     for p in result.content:
         if isinstance(p, ImagePart):

@@ -30,6 +30,7 @@ from engine.canonical import (
     Part,
     Reasoning,
     ResponseFormat,
+    Role,
     TextPart,
     Tool,
     ToolChoice,
@@ -37,7 +38,7 @@ from engine.canonical import (
 )
 from providers.gemini import extras as ex
 from providers.gemini.fields import JsonObject, bad_request
-from providers.gemini.part_decoding import CallLedger, decode_content_parts
+from providers.gemini.part_decoding import CallLedger, decode_content_parts, refuse_unread
 from providers.gemini.schema import to_json_schema
 from providers.gemini.wire import LEVEL_FROM_WIRE
 
@@ -82,6 +83,7 @@ def _messages(req: JsonObject) -> list[Message]:
         if role not in ("user", "model", "function"):
             raise content.error("role", f"must be 'user' or 'model', got {role!r}")
         parts = decode_content_parts(content, ledger, requests=True)
+        refuse_unread(content)
         if role == "model":
             messages.append(Message("assistant", parts))
         else:
@@ -93,7 +95,7 @@ def _user_runs(parts: list[Part]) -> list[Message]:
     """Split a user turn into runs: tool results -> ``tool``, the rest -> ``user``."""
     out: list[Message] = []
     for part in parts:
-        role: Any = "tool" if isinstance(part, ToolResult) else "user"
+        role: Role = "tool" if isinstance(part, ToolResult) else "user"
         if out and out[-1].role == role:
             out[-1].parts.append(part)
         else:
@@ -152,21 +154,25 @@ def _tool_choice(req: JsonObject, extras: dict[str, Any]) -> ToolChoice | None:
     if calling is not None:
         mode = calling.string("mode") or "AUTO"
         names = calling.strings("allowedFunctionNames")
-        if calling.unread():
-            choice = None  # fields this gateway does not know: Gemini-only
-        elif mode == "AUTO" and not names:
-            choice = ToolChoice("auto")
-        elif mode == "NONE" and not names:
-            choice = ToolChoice("none")
-        elif mode == "ANY" and not names:
-            choice = ToolChoice("required")
-        elif mode == "ANY" and len(names) == 1:
-            choice = ToolChoice("tool", names[0])
+        if not calling.unread():  # with fields this gateway does not know, it is Gemini-only
+            choice = _choice(mode, names)
         if choice is None:
             extras[ex.TOOL_CONFIG + "functionCallingConfig"] = calling.data
     for key, value in config.unread().items():
         extras[ex.TOOL_CONFIG + key] = value
     return choice
+
+
+def _choice(mode: str, names: list[str]) -> ToolChoice | None:
+    if mode == "AUTO" and not names:
+        return ToolChoice("auto")
+    if mode == "NONE" and not names:
+        return ToolChoice("none")
+    if mode == "ANY" and not names:
+        return ToolChoice("required")
+    if mode == "ANY" and len(names) == 1:
+        return ToolChoice("tool", names[0])
+    return None  # VALIDATED, several allowed names...: no canonical equivalent
 
 
 def _generation(gen: JsonObject, out: ChatRequest, extras: dict[str, Any]) -> None:

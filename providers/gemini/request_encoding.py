@@ -3,8 +3,9 @@
 * ``system`` -> ``systemInstruction``; messages -> ``contents`` (``assistant`` ->
   ``model``; ``user`` and ``tool`` -> ``user``; consecutive turns of one role are merged,
   so all results of one step form one turn as Gemini requires). Parts per
-  ``part_encoding``; a tool result without ``name`` takes the name of the conversation's
-  tool call with that id.
+  ``part_encoding`` (no call ids: Gemini rejects them in requests and pairs by order and
+  name); a tool result without ``name`` takes the name of the conversation's tool call
+  with that id.
 * ``tools`` -> ``functionDeclarations`` with ``parametersJsonSchema``. A ``strict`` tool
   under automatic choice selects mode ``VALIDATED`` (Gemini's constrained decoding of
   calls); ``ANY`` is always constrained. ``tool_choice``: auto -> ``AUTO``, none ->
@@ -18,8 +19,9 @@
   over ``effort``: Gemini refuses both at once); ``effort`` -> ``thinkingLevel``, or for
   Gemini 1.x/2.x models (budget only) the budget Google's OpenAI-compatible endpoint
   uses; ``include_thoughts`` -> ``includeThoughts``.
-* Refused (``UnsupportedFeature``): ``parallel_tool_calls=false``, ``metadata``,
-  ``user``, redacted thinking, remote image URLs, extras from another format, and
+* ``metadata`` and ``user`` are caller bookkeeping with no Gemini field; they do not
+  change the answer, so they are not sent (see ``engine.canonical``).
+* Refused (``UnsupportedFeature``): ``parallel_tool_calls=false``, redacted thinking, remote image URLs, extras from another format, and
   ``generationConfig.candidateCount`` > 1 (a canonical response holds one candidate).
 * Gemini extras are applied per ``extras``; then the channel's ``params`` override:
   ``safetySettings``, ``cachedContent``, ``toolConfig`` and ``labels`` at the top level,
@@ -64,10 +66,6 @@ def _refuse_unsupported(request: ChatRequest) -> None:
     refused: list[str] = []
     if request.parallel_tool_calls is False:
         refused.append("parallel_tool_calls=false")
-    if request.metadata:
-        refused.append("metadata")
-    if request.user is not None:
-        refused.append("user")
     if request.extras and request.extras_format != FMT:
         refused.extend(request.extras)
     count = request.extras.get(ex.GENERATION + "candidateCount") if request.extras_format == FMT else None

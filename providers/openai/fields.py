@@ -27,65 +27,71 @@ def unsupported(path: str, what: str) -> BadRequest:
 
 
 def as_object(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise fail(path, "an object")
-    return value
+    if type(value) is dict:
+        return value
+    raise fail(path, "an object")
 
 
 def as_array(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise fail(path, "an array")
-    return value
+    if type(value) is list:
+        return value
+    raise fail(path, "an array")
 
 
 def as_str(value: Any, path: str) -> str:
-    if not isinstance(value, str):
-        raise fail(path, "a string")
-    return value
+    if type(value) is str:
+        return value
+    raise fail(path, "a string")
+
+
+# The helpers below check first and build the field's path only to report a failure.
 
 
 def req_str(obj: dict[str, Any], key: str, path: str) -> str:
-    if key not in obj or obj[key] is None:
-        where = _join(path, key)
+    value = obj.get(key)
+    if type(value) is str:
+        return value
+    where = _join(path, key)
+    if value is None:
         raise BadRequest(f"{where}: required", param=where)
-    return as_str(obj[key], _join(path, key))
+    raise fail(where, "a string")
 
 
 def opt_str(obj: dict[str, Any], key: str, path: str) -> str | None:
     value = obj.get(key)
-    return None if value is None else as_str(value, _join(path, key))
+    if value is None or type(value) is str:
+        return value
+    raise fail(_join(path, key), "a string")
 
 
 def opt_bool(obj: dict[str, Any], key: str, path: str) -> bool | None:
     value = obj.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise fail(_join(path, key), "a boolean")
-    return value
+    if value is None or type(value) is bool:
+        return value
+    raise fail(_join(path, key), "a boolean")
 
 
 def opt_int(obj: dict[str, Any], key: str, path: str) -> int | None:
     value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(_join(path, key), "an integer")
-    return value
+    if value is None or type(value) is int:
+        return value
+    raise fail(_join(path, key), "an integer")
 
 
 def opt_number(obj: dict[str, Any], key: str, path: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail(_join(path, key), "a number")
-    return float(value)
+    if type(value) is float or type(value) is int:
+        return float(value)
+    raise fail(_join(path, key), "a number")
 
 
 def opt_object(obj: dict[str, Any], key: str, path: str) -> dict[str, Any] | None:
     value = obj.get(key)
-    return None if value is None else as_object(value, _join(path, key))
+    if value is None or type(value) is dict:
+        return value
+    raise fail(_join(path, key), "an object")
 
 
 def _join(path: str, key: str) -> str:

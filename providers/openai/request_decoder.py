@@ -86,6 +86,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 _EFFORTS: dict[str, Effort] = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high"}
 _CHOICE_MODES: dict[str, ChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
+_PLAIN_MESSAGE_KEYS = frozenset({"role", "content", "tool_calls", "tool_call_id", "refusal", "reasoning_content"})
 _NO_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 
 
@@ -161,34 +162,50 @@ def _messages(raw: Any) -> tuple[list[TextPart], list[Message]]:
     system: list[TextPart] = []
     messages: list[Message] = []
     tool_names: dict[str, str] = {}
-    for i, item in enumerate(items):
-        path = f"messages[{i}]"
-        msg = as_object(item, path)
-        role = req_str(msg, "role", path)
-        for key in ("name", "audio", "function_call"):
-            if msg.get(key) is not None:
-                raise unsupported(f"{path}.{key}", f"the message field {key!r}")
-        if role in ("system", "developer"):
-            system.extend(_text_parts(msg.get("content"), f"{path}.content"))
-        elif role == "user":
-            messages.append(Message("user", _user_content(msg.get("content"), f"{path}.content")))
+    for i, msg in enumerate(items):
+        if type(msg) is not dict:
+            raise fail(f"messages[{i}]", "an object")
+        if not msg.keys() <= _PLAIN_MESSAGE_KEYS:
+            _refuse_message_fields(msg, i)
+        role = msg.get("role")
+        content = msg.get("content")
+        if role == "user":
+            user: list[Part] = (
+                [TextPart(content)] if type(content) is str else _user_content(content, f"messages[{i}].content")
+            )
+            messages.append(Message("user", user))
         elif role == "assistant":
-            parts = _assistant_parts(msg, path)
+            parts = _assistant_parts(msg, f"messages[{i}]")
             tool_names.update((p.id, p.name) for p in parts if isinstance(p, ToolCall))
             messages.append(Message("assistant", parts))
         elif role == "tool":
-            call_id = req_str(msg, "tool_call_id", path)
-            content: list[TextPart | ImagePart] = list(_text_parts(msg.get("content"), f"{path}.content"))
-            result = ToolResult(call_id=call_id, content=content, name=tool_names.get(call_id))
-            messages.append(Message("tool", [result]))
-        elif role == "function":
-            raise unsupported(f"{path}.role", "the legacy 'function' role (use 'tool')")
-        else:
-            raise BadRequest(
-                f"{path}.role: unknown role {role!r}; expected system, developer, user, assistant or tool",
-                param=f"{path}.role",
+            call_id = req_str(msg, "tool_call_id", f"messages[{i}]")
+            texts: list[TextPart | ImagePart] = (
+                [TextPart(content)] if type(content) is str else list(_text_parts(content, f"messages[{i}].content"))
             )
+            messages.append(Message("tool", [ToolResult(call_id=call_id, content=texts, name=tool_names.get(call_id))]))
+        elif role == "system" or role == "developer":
+            system.extend([TextPart(content)] if type(content) is str else _text_parts(content, f"messages[{i}].content"))
+        else:
+            _bad_role(msg, i)
     return system, messages
+
+
+def _refuse_message_fields(msg: dict[str, Any], i: int) -> None:
+    for key in ("name", "audio", "function_call"):
+        if msg.get(key) is not None:
+            raise unsupported(f"messages[{i}].{key}", f"the message field {key!r}")
+
+
+def _bad_role(msg: dict[str, Any], i: int) -> None:
+    path = f"messages[{i}]"
+    role = req_str(msg, "role", path)
+    if role == "function":
+        raise unsupported(f"{path}.role", "the legacy 'function' role (use 'tool')")
+    raise BadRequest(
+        f"{path}.role: unknown role {role!r}; expected system, developer, user, assistant or tool",
+        param=f"{path}.role",
+    )
 
 
 def _text_parts(raw: Any, path: str) -> list[TextPart]:

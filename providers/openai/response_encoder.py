@@ -2,11 +2,13 @@
 
 ``model`` is ``ChatResponse.model`` as given: the executor sets it to the public model id
 that served, as the passthrough path reports it. Text parts are concatenated into
-``message.content`` as produced; refusals go to ``message.refusal`` (finish reason "stop");
-thinking text goes to ``message.reasoning_content`` (DeepSeek's convention, read by most
-OpenAI-compatible clients). Thinking signatures and redacted thinking have no place in this
-format and are not sent. An image or tool result in the output cannot be represented and
-fails the response rather than vanish.
+``message.content`` as produced. Refusals go to ``message.refusal`` with finish reason
+"stop"; a refusal stop without refusal text reads as "content_filter". A tool call without
+arguments gets ``"{}"`` (what OpenAI sends; clients parse it as JSON). Thinking text goes to
+``message.reasoning_content`` (DeepSeek's convention, read by most OpenAI-compatible
+clients); thinking signatures and redacted thinking have no place in this format and are not
+sent. An image or tool result in the output cannot be represented and fails the response
+rather than vanish.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from providers.openai.usage import usage_to_wire
-from providers.openai.wire import FINISH_REASON, WireCompletion, WireMessage, WireToolCall
+from providers.openai.wire import WireCompletion, WireMessage, WireToolCall, finish_reason
 
 
 def encode_chat_response(response: ChatResponse) -> bytes:
+    message = wire_message(response.parts)
     body: WireCompletion = {
         "id": response.id,
         "object": "chat.completion",
@@ -36,9 +39,9 @@ def encode_chat_response(response: ChatResponse) -> bytes:
         "choices": [
             {
                 "index": 0,
-                "message": wire_message(response.parts),
+                "message": message,
                 "logprobs": None,
-                "finish_reason": FINISH_REASON[response.stop_reason],
+                "finish_reason": finish_reason(response.stop_reason, has_refusal_text=bool(message.get("refusal"))),
             }
         ],
         "usage": usage_to_wire(response.usage),
@@ -61,7 +64,11 @@ def wire_message(parts: list[Part]) -> WireMessage:
                 thoughts.append(part.text)
         elif isinstance(part, ToolCall):
             calls.append(
-                {"id": part.id, "type": "function", "function": {"name": part.name, "arguments": part.arguments}}
+                {
+                    "id": part.id,
+                    "type": "function",
+                    "function": {"name": part.name, "arguments": part.arguments or "{}"},
+                }
             )
         else:
             what = "an image" if isinstance(part, ImagePart) else "a tool result"

@@ -122,10 +122,14 @@ class OpenAIChatStreamDecoder:
                 self._stop_open(out)
 
     def _delta(self, delta: dict[str, Any], out: list[StreamEvent]) -> None:
+        content = delta.get("content")
+        if len(delta) == 1 and type(content) is str and self._open_kind == "text" and self._open is not None:
+            if content:  # the common case: one more piece of the open text part
+                out.append(TextDelta(self._open, content))
+            return
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             out.append(ThinkingDelta(self._ensure("thinking", out), reasoning))
-        content = delta.get("content")
         if isinstance(content, str) and content:
             out.append(TextDelta(self._ensure("text", out), content))
         refusal = delta.get("refusal")

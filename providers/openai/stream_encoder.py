@@ -4,7 +4,8 @@ The frames look like OpenAI's own: the first chunk carries ``delta.role = "assis
 ``content: ""``; text, refusal and ``reasoning_content`` (thinking) deltas follow; a tool
 call gets the OpenAI tool index (0, 1, 2... in order of tool calls, not the canonical part
 index) with ``id``, ``type`` and ``function.name`` on its first delta and argument fragments
-after; the last choice chunk has an empty delta and the finish reason. With
+after (a call that streamed no arguments gets ``"{}"``, as OpenAI sends for a call without
+parameters); the last choice chunk has an empty delta and the finish reason. With
 ``include_usage`` every earlier chunk carries ``"usage": null`` and a final
 ``"choices": []`` chunk carries the usage. Then ``data: [DONE]``.
 
@@ -37,7 +38,7 @@ from engine.canonical import (
 from engine.errors import GatewayError
 from providers.openai.errors import error_envelope
 from providers.openai.usage import usage_to_wire
-from providers.openai.wire import FINISH_REASON
+from providers.openai.wire import finish_reason
 
 _DONE = b"data: [DONE]\n\n"
 _ROLE_DELTA = b'{"role":"assistant","content":"","refusal":null}'
@@ -49,13 +50,15 @@ class OpenAIChatStreamEncoder:
     """One per response. The ``model`` shown is ``StreamStart.model`` (the executor sets the
     public id that served)."""
 
-    __slots__ = ("_include_usage", "_prefix", "_usage_tail", "_tool_index", "_ended")
+    __slots__ = ("_include_usage", "_prefix", "_usage_tail", "_tool_index", "_silent_tools", "_refused", "_ended")
 
     def __init__(self, *, include_usage: bool) -> None:
         self._include_usage = include_usage
         self._prefix = b""
         self._usage_tail = b',"usage":null}' if include_usage else b"}"
         self._tool_index: dict[int, int] = {}  # canonical part index -> OpenAI tool index
+        self._silent_tools: set[int] = set()  # tool parts that have sent no argument text yet
+        self._refused = False  # refusal text was sent
         self._ended = False
 
     def encode(self, event: StreamEvent) -> bytes:
@@ -68,7 +71,10 @@ class OpenAIChatStreamEncoder:
         if isinstance(event, ThinkingDelta):
             return self._delta(b'{"reasoning_content":' + orjson.dumps(event.text) + b"}") if event.text else b""
         if isinstance(event, RefusalDelta):
-            return self._delta(b'{"refusal":' + orjson.dumps(event.text) + b"}") if event.text else b""
+            if not event.text:
+                return b""
+            self._refused = True
+            return self._delta(b'{"refusal":' + orjson.dumps(event.text) + b"}")
         if isinstance(event, PartStart):
             return self._part_start(event)
         if isinstance(event, StreamStart):
@@ -77,8 +83,13 @@ class OpenAIChatStreamEncoder:
             return self._delta(_ROLE_DELTA)
         if isinstance(event, StreamEnd):
             return self._end(event)
-        if isinstance(event, PartStop | SignatureDelta):
-            return b""  # no OpenAI counterpart: parts just stop; signatures cannot be carried
+        if isinstance(event, PartStop):
+            if event.index in self._silent_tools:  # a call without arguments: OpenAI sends "{}"
+                self._silent_tools.discard(event.index)
+                return self._tool_args(event.index, "{}")
+            return b""  # no OpenAI counterpart: parts just stop
+        if isinstance(event, SignatureDelta):
+            return b""  # signatures cannot be carried in this format
         raise TypeError(f"unknown stream event {type(event).__name__}")
 
     def error(self, err: GatewayError) -> bytes:
@@ -95,6 +106,8 @@ class OpenAIChatStreamEncoder:
         if isinstance(part, ToolCall):
             index = len(self._tool_index)
             self._tool_index[event.index] = index
+            if not part.arguments:
+                self._silent_tools.add(event.index)
             call = {
                 "index": index,
                 "id": part.id,
@@ -110,6 +123,7 @@ class OpenAIChatStreamEncoder:
             key = b'{"content":'
         else:
             key = b'{"refusal":'
+            self._refused = True
         return self._delta(key + orjson.dumps(part.text) + b"}")
 
     def _tool_args(self, part_index: int, fragment: str) -> bytes:
@@ -118,6 +132,7 @@ class OpenAIChatStreamEncoder:
             raise RuntimeError(f"ToolArgsDelta for part {part_index} before its PartStart")
         if not fragment:
             return b""
+        self._silent_tools.discard(part_index)
         call = b'{"index":' + str(index).encode() + b',"function":{"arguments":' + orjson.dumps(fragment) + b"}}"
         return self._delta(b'{"tool_calls":[' + call + b"]}")
 
@@ -125,7 +140,7 @@ class OpenAIChatStreamEncoder:
         self._ended = True
         if not self._prefix:
             raise RuntimeError("StreamEnd before StreamStart")
-        reason = orjson.dumps(FINISH_REASON[event.stop_reason])
+        reason = orjson.dumps(finish_reason(event.stop_reason, has_refusal_text=self._refused))
         out = (
             self._prefix
             + _CHOICE_OPEN

@@ -74,15 +74,23 @@ class WireErrorEnvelope(TypedDict):
     error: WireError
 
 
-# canonical -> OpenAI. A refusal ends with "stop"; the text is in message.refusal.
-FINISH_REASON: dict[StopReason, str] = {
+# canonical -> OpenAI; "refusal" is decided by ``finish_reason`` below.
+_FINISH_REASON: dict[StopReason, str] = {
     "end": "stop",
     "length": "length",
     "tool_use": "tool_calls",
     "stop_sequence": "stop",
     "content_filter": "content_filter",
-    "refusal": "stop",
 }
+
+
+def finish_reason(stop: StopReason, *, has_refusal_text: bool) -> str:
+    """A refusal with refusal text ends with "stop", as OpenAI's own do (the text is in
+    ``message.refusal``); one without (e.g. Anthropic's classifier stopping the answer)
+    reads as "content_filter"."""
+    if stop == "refusal":
+        return "stop" if has_refusal_text else "content_filter"
+    return _FINISH_REASON[stop]
 
 # OpenAI (and OpenAI-compatible servers) -> canonical. Anything else reads as "end".
 STOP_REASON: dict[str, StopReason] = {

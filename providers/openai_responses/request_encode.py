@@ -26,7 +26,8 @@ Decided here:
 * A json_schema format without a name is sent as ``"response"`` (the API requires one).
 
 Refused with ``UnsupportedFeature``: ``stop`` (no stop sequences in Responses), a tool
-result flagged ``is_error`` (no such flag), assistant images, and any ``extras`` from
+result flagged ``is_error`` (no such flag), assistant images, refusals outside assistant
+turns, and any ``extras`` from
 another client format. ``extras`` from a Responses client are merged back: ``"tools"``
 extends the tool list, dotted keys (``"reasoning.summary"``) set nested fields, other
 keys are top-level fields. The channel's ``params`` are merged last, over everything.
@@ -79,9 +80,9 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
     _set(body, "top_p", request.top_p)
     if request.response_format is not None:
         body["text"] = {"format": _format(request.response_format)}
-    if request.reasoning is not None:
-        body["reasoning"] = _reasoning(request.reasoning)
-        body["include"] = [_ENCRYPTED_REASONING]
+    reasoning = _reasoning(request.reasoning) if request.reasoning is not None else {}
+    if reasoning:
+        body["reasoning"] = reasoning
     if request.metadata:
         body["metadata"] = dict(request.metadata)
     _set(body, "user", request.user)
@@ -89,6 +90,9 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
         body["stream"] = True
     if request.extras_format == FORMAT:
         _merge_extras(body, request.extras)
+    reasoning = body.get("reasoning") or {}
+    if reasoning and reasoning.get("effort") != "none":
+        body["include"] = list(dict.fromkeys([_ENCRYPTED_REASONING, *body.get("include", [])]))
     body.update(params)
     return body
 
@@ -133,8 +137,6 @@ def _merge_extras(body: JSONObject, extras: dict[str, Any]) -> None:
     for key, value in extras.items():
         if key == "tools":
             body.setdefault("tools", []).extend(value)
-        elif key == "include":
-            body["include"] = list(dict.fromkeys([*body.get("include", []), *value]))
         elif "." in key:
             *parents, leaf = key.split(".")
             node = body

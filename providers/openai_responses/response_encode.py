@@ -28,6 +28,7 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from providers.openai_responses.wire import (
+    FORMAT,
     JSONObject,
     encrypted_content,
     item_id,
@@ -93,7 +94,7 @@ def response_object(
 
 
 def settings_echo(request: ChatRequest) -> JSONObject:
-    extras = request.extras if request.extras_format == "openai-responses" else {}
+    extras = request.extras if request.extras_format == FORMAT else {}
     instructions = "\n\n".join(p.text for p in request.system) if request.system else None
     echo: JSONObject = {
         "instructions": instructions,

@@ -1,6 +1,7 @@
 """An upstream Responses SSE stream as canonical stream events.
 
-``response.created`` -> ``StreamStart``. Each ``output_text`` / ``refusal`` content part
+``response.created`` (or ``response.in_progress``, whichever comes first) ->
+``StreamStart``; output or a terminal event before it is a malformed stream. Each ``output_text`` / ``refusal`` content part
 of a message, each ``function_call`` item and each ``reasoning`` item that has any
 summary text or encrypted content becomes one canonical part, numbered in order of first
 appearance. Reasoning starts lazily on its first text (summary parts after the first are
@@ -18,9 +19,7 @@ Other events (annotations, hosted-tool progress, keep-alives) carry nothing cano
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
+from dataclasses import dataclass
 import orjson
 
 from engine.canonical import (
@@ -61,9 +60,10 @@ from providers.openai_responses.wire import (
     usage_from_wire,
 )
 
-# A part's key: ("c", output_index, content_index) for message content, ("i", output_index)
+# A part's key: (output_index, content_index) for message content, (output_index, ITEM)
 # for a function call or reasoning item.
-_Key = tuple[Any, ...]
+_Key = tuple[int, int]
+ITEM = -1
 
 
 @dataclass(slots=True)
@@ -73,17 +73,20 @@ class _Open:
     streamed: str = ""
 
 
-@dataclass(slots=True)
 class ResponsesStreamDecoder:
-    _parser: SSEParser = field(default_factory=SSEParser)
-    _next: int = 0
-    _parts: dict[_Key, _Open] = field(default_factory=dict)  # the open ones
-    _seen: set[_Key] = field(default_factory=set)
-    _summaries: dict[int, int] = field(default_factory=dict)  # output_index -> last summary_index
-    _has_tool: bool = False
-    _has_refusal: bool = False
-    _finished: bool = False
-    _out: list[StreamEvent] = field(default_factory=list)
+    """One per upstream stream: ``feed`` bytes as they arrive, ``close`` at the end."""
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self._next = 0  # the next canonical part index
+        self._parts: dict[_Key, _Open] = {}  # the open parts
+        self._seen: set[_Key] = set()  # every part ever started
+        self._summaries: dict[int, int] = {}  # output_index -> last summary_index
+        self._started = False
+        self._has_tool = False
+        self._has_refusal = False
+        self._finished = False
+        self._out: list[StreamEvent] = []
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         for sse in self._parser.feed(chunk):
@@ -114,10 +117,12 @@ class ResponsesStreamDecoder:
 
     def _event(self, event: JSONObject) -> None:
         kind = req_str(event, "type", "event")
-        if kind == "response.created":
-            resp = as_object(event.get("response"), "event.response")
-            created = int(opt_float(resp, "created_at", "event.response") or 0)
-            self._out.append(StreamStart(req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created))
+        if kind in ("response.created", "response.in_progress"):
+            if not self._started:
+                self._started = True
+                resp = as_object(event.get("response"), "event.response")
+                created = int(opt_float(resp, "created_at", "event.response") or 0)
+                self._out.append(StreamStart(req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created))
         elif kind == "response.output_item.added":
             self._item_added(as_object(event.get("item"), "event.item"), _oi(event))
         elif kind == "response.content_part.added":
@@ -134,11 +139,11 @@ class ResponsesStreamDecoder:
         elif kind == "response.refusal.done":
             self._complete(self._content(event, "refusal"), opt_str(event, "refusal", "event"))
         elif kind == "response.content_part.done":
-            self._stop(("c", _oi(event), opt_int(event, "content_index", "event") or 0))
+            self._stop((_oi(event), opt_int(event, "content_index", "event") or 0))
         elif kind == "response.function_call_arguments.delta":
-            self._delta(self._parts.get(("i", _oi(event))), req_str(event, "delta", "event"))
+            self._delta(self._parts.get((_oi(event), ITEM)), req_str(event, "delta", "event"))
         elif kind == "response.function_call_arguments.done":
-            self._complete(self._parts.get(("i", _oi(event))), opt_str(event, "arguments", "event"))
+            self._complete(self._parts.get((_oi(event), ITEM)), opt_str(event, "arguments", "event"))
         elif kind == "response.reasoning_summary_part.added":
             self._summary_part(_oi(event), opt_int(event, "summary_index", "event") or 0)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
@@ -162,8 +167,8 @@ class ResponsesStreamDecoder:
         if kind == "function_call":
             call = ToolCall(req_str(item, "call_id", "event.item"), req_str(item, "name", "event.item"), "")
             self._has_tool = True
-            self._start(("i", oi), "tool", call)
-            self._delta(self._parts[("i", oi)], opt_str(item, "arguments", "event.item") or "")
+            self._start((oi, ITEM), "tool", call)
+            self._delta(self._parts[(oi, ITEM)], opt_str(item, "arguments", "event.item") or "")
         elif kind not in ("message", "reasoning"):
             check_item_kind(kind)
 
@@ -173,15 +178,15 @@ class ResponsesStreamDecoder:
             for j, raw in enumerate(as_list(item.get("content", []), "event.item.content")):
                 content = as_object(raw, f"event.item.content[{j}]")
                 ckind = content.get("type")
-                if ("c", oi, j) in self._seen or ckind not in ("output_text", "refusal"):
-                    self._stop(("c", oi, j))
+                if (oi, j) in self._seen or ckind not in ("output_text", "refusal"):
+                    self._stop((oi, j))
                     continue
                 opened = self._content_at(oi, j, "text" if ckind == "output_text" else "refusal")
                 self._complete(opened, opt_str(content, "text" if ckind == "output_text" else "refusal", "event.item"))
-                self._stop(("c", oi, j))
+                self._stop((oi, j))
         elif kind == "function_call":
-            self._complete(self._parts.get(("i", oi)), opt_str(item, "arguments", "event.item"))
-            self._stop(("i", oi))
+            self._complete(self._parts.get((oi, ITEM)), opt_str(item, "arguments", "event.item"))
+            self._stop((oi, ITEM))
         elif kind == "reasoning":
             done = reasoning_part(item, "event.item")
             opened = self._thinking(oi) if done is not None else None
@@ -190,16 +195,18 @@ class ResponsesStreamDecoder:
                     self._delta(opened, done.text)
                 if done.signature:
                     self._out.append(SignatureDelta(opened.index, done.signature))
-            self._stop(("i", oi))
+            self._stop((oi, ITEM))
 
     def _summary_part(self, oi: int, summary_index: int) -> None:
         last = self._summaries.get(oi)
         self._summaries[oi] = summary_index
-        opened = self._parts.get(("i", oi))
+        opened = self._parts.get((oi, ITEM))
         if last is not None and summary_index != last and opened is not None and opened.streamed:
             self._delta(opened, "\n\n")
 
     def _end(self, response: JSONObject) -> None:
+        if not self._started:
+            raise UpstreamError("server", "the upstream stream ended before response.created")
         for key in list(self._parts):
             self._stop(key)
         reason: StopReason = stop_reason(response, [])
@@ -217,7 +224,7 @@ class ResponsesStreamDecoder:
 
     def _content_at(self, oi: int, ci: int, kind: str) -> _Open | None:
         """The open part for this content, started on first sight; None once stopped."""
-        key = ("c", oi, ci)
+        key = (oi, ci)
         if key not in self._seen:
             if kind == "refusal":
                 self._has_refusal = True
@@ -225,12 +232,14 @@ class ResponsesStreamDecoder:
         return self._parts.get(key)
 
     def _thinking(self, oi: int) -> _Open | None:
-        key = ("i", oi)
+        key = (oi, ITEM)
         if key not in self._seen:
             self._start(key, "thinking", Thinking(""))
         return self._parts.get(key)
 
     def _start(self, key: _Key, kind: str, part: TextPart | Refusal | ToolCall | Thinking) -> None:
+        if not self._started:
+            raise UpstreamError("server", "the upstream stream sent output before response.created")
         self._parts[key] = _Open(self._next, kind)
         self._seen.add(key)
         self._out.append(PartStart(self._next, part))

@@ -21,7 +21,7 @@ was recorded sending). Before ``StreamStart`` there is no response to fail, so o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
@@ -66,19 +66,21 @@ class _Part:
     summary_open: bool = False
 
 
-@dataclass(slots=True)
 class ResponsesStreamEncoder:
-    request: ChatRequest
-    _seq: int = 0
-    _resp_id: str = ""
-    _model: str = ""
-    _created: int = 0
-    _started: bool = False
-    _parts: dict[int, _Part] = field(default_factory=dict)
-    _queue: list[int] = field(default_factory=list)
-    _active: int | None = None
-    _output: list[JSONObject] = field(default_factory=list)
-    _out: list[bytes] = field(default_factory=list)
+    """One per streamed request: ``encode`` each canonical event, or ``error`` once."""
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.request = request
+        self._seq = 0
+        self._resp_id = ""
+        self._model = ""
+        self._created = 0
+        self._started = False
+        self._parts: dict[int, _Part] = {}  # canonical index -> state
+        self._queue: list[int] = []  # started, not yet opened as an item
+        self._active: int | None = None  # the part whose item is open
+        self._output: list[JSONObject] = []  # finished items
+        self._out: list[bytes] = []
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, StreamStart):
@@ -129,18 +131,17 @@ class ResponsesStreamEncoder:
             self._close(index)
         self._queue.clear()
         kind = "response.incomplete" if event.stop_reason in ("length", "content_filter") else "response.completed"
-        snapshot = self._snapshot(stop_reason=event)
-        self._emit({"type": kind, "response": snapshot})
+        self._emit({"type": kind, "response": self._snapshot(end=event)})
 
-    def _snapshot(self, stop_reason: StreamEnd | None = None, failed: JSONObject | None = None) -> JSONObject:
+    def _snapshot(self, end: StreamEnd | None = None, failed: JSONObject | None = None) -> JSONObject:
         return response_object(
             self._resp_id,
             model=self._model,
             created=self._created,
             request=self.request,
             output=list(self._output),
-            stop_reason=stop_reason.stop_reason if stop_reason else None,
-            usage=stop_reason.usage if stop_reason else None,
+            stop_reason=end.stop_reason if end else None,
+            usage=end.usage if end else None,
             failed=failed,
         )
 

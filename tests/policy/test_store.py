@@ -133,3 +133,19 @@ def test_reloads_are_logged_with_versions(policy_dir: Path, caplog: pytest.LogCa
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0] == f"policy reloaded: version {new} (was {old}), 0 warnings"
     assert messages[1].startswith(f"policy reload failed, still serving version {new}:\n")
+
+
+def test_a_crashing_loader_is_a_failed_reload(
+    policy_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = PolicyStore(policy_dir, {})
+    serving = store.current
+
+    def crash(directory: Path, env: object) -> None:
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr("engine.policy.store.load_policy", crash)
+    outcome = store.reload()
+    assert outcome.status == "failed"
+    assert store.current is serving
+    assert store.last_error == [".:0: policy: internal error while loading: RecursionError('too deep')"]

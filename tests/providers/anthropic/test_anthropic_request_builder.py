@@ -205,7 +205,6 @@ def test_json_schema_response_format_is_native_structured_output() -> None:
     ("request_fields", "feature"),
     [
         ({"response_format": ResponseFormat("json_object")}, "response_format json_object"),
-        ({"metadata": {"tag": "x"}}, "metadata"),
         ({"extras": {"logprobs": True, "seed": 1}, "extras_format": "openai"}, "logprobs, seed"),
     ],
 )
@@ -213,6 +212,11 @@ def test_what_anthropic_cannot_carry_is_unsupported(request_fields: dict[str, An
     with pytest.raises(UnsupportedFeature) as caught:
         body_of(_chat(**request_fields))
     assert caught.value.message.endswith(f"(anthropic format): {feature}")
+
+
+def test_caller_metadata_tags_are_not_sent_and_not_refused() -> None:
+    body = body_of(_chat(metadata={"tag": "x"}))
+    assert "metadata" not in body
 
 
 def test_low_image_detail_and_assistant_images_are_unsupported() -> None:

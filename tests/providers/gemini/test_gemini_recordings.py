@@ -68,7 +68,7 @@ def test_trailing_signature_becomes_signature_only_thinking() -> None:
     events = decode_stream(sse_bytes("google-text.chunks.txt"))
     starts = [e for e in events if isinstance(e, PartStart) and isinstance(e.part, Thinking)]
     sigs = [e for e in events if isinstance(e, SignatureDelta)]
-    assert len(starts) == 1 and starts[0].part.text == ""
+    assert len(starts) == 1 and starts[0].part == Thinking("")
     assert sigs[0].signature.startswith("EqsFCqgFAb4+9vvt")
     assert sigs[0].index == starts[0].index
 

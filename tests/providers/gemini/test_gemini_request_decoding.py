@@ -43,7 +43,7 @@ def sdk_request(**kw: Any) -> tuple[str, dict[str, Any]]:
 
 def constructed_example() -> dict[str, Any]:
     """The constructed request, its placeholder signature replaced by a real (recorded) one."""
-    body = fixture_json("generateContent-request-constructed.json")
+    body: dict[str, Any] = fixture_json("generateContent-request-constructed.json")
     body["contents"][1]["parts"][0]["thoughtSignature"] = REAL_SIGNATURE
     return body
 
@@ -305,6 +305,18 @@ def test_text_plain_and_enum_mime_types() -> None:
         ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseSchema": {"type": "STRING"}}}, "generationConfig.responseSchema"),
         ({"contents": [{"parts": [{"text": "x"}]}], "systemInstruction": {"parts": [{"inlineData": {}}]}}, "systemInstruction.parts[0]"),
         ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topP": 1, "top_p": 1}}, "generationConfig.topP"),
+        ({"contents": [{"parts": [{"text": "x", "inlineData": {"mimeType": "image/png", "data": "AA"}}]}]}, "contents[0].parts[0]"),
+        ({"contents": [{"parts": [{"functionCall": {"name": "f"}, "thought": True}]}]}, "contents[0].parts[0].thought"),
+        (
+            {
+                "contents": [
+                    {"role": "model", "parts": [{"functionCall": {"name": "f"}}]},
+                    {"parts": [{"functionResponse": {"name": "f", "response": {}, "willContinue": True}}]},
+                ]
+            },
+            "contents[1].parts[0].functionResponse.willContinue",
+        ),
+        ({"contents": [{"parts": [{"text": "x"}], "extra": 1}]}, "contents[0].extra"),
     ],
 )
 def test_malformed_requests_name_the_field(body: dict[str, Any], path: str) -> None:
@@ -312,3 +324,8 @@ def test_malformed_requests_name_the_field(body: dict[str, Any], path: str) -> N
         decode(body)
     assert info.value.param == path
     assert path in info.value.message
+
+
+def test_body_must_be_an_object() -> None:
+    with pytest.raises(BadRequest, match="invalid request: body: expected an object, got array"):
+        decode([])

@@ -109,6 +109,9 @@ def test_openai_style_conversation(snapshot: SnapshotAssertion) -> None:
     assert results[2]["functionResponse"]["response"] == {"error": "timeout"}
     assert body["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "HIGH", "includeThoughts": True}
     assert body["generationConfig"]["mediaResolution"] == "MEDIA_RESOLUTION_HIGH"
+    # the Gemini API rejects functionCall.id / functionResponse.id in requests
+    assert body["contents"][1]["parts"][1] == {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    assert all("id" not in p["functionResponse"] for p in results)
 
 
 def test_effort_becomes_a_budget_for_gemini_2_models() -> None:
@@ -183,7 +186,6 @@ def test_tool_result_images_ride_in_function_response_parts() -> None:
     validate_with_sdk(body)
     assert body["contents"][1]["parts"][0]["functionResponse"] == {
         "name": "shot",
-        "id": "c1",
         "response": {},
         "parts": [{"inlineData": {"mimeType": "image/jpeg", "data": "/9j/"}}],
     }
@@ -226,7 +228,7 @@ def test_extras_that_contradict_standard_fields_are_refused() -> None:
         (chat(Message("user", [ImagePart("https://example.com/cat.png")])), ["image_url (remote)"]),
         (chat(Message("user", [TextPart("x")]), extras={"logit_bias": {"1": 2}}, extras_format="openai"), ["logit_bias"]),
         (chat(Message("user", [TextPart("x")]), extras={"generationConfig.candidateCount": 3}, extras_format="gemini"), ["generationConfig.candidateCount"]),
-        (chat(Message("user", [TextPart("x")]), parallel_tool_calls=False, metadata={"a": "b"}), ["metadata", "parallel_tool_calls=false"]),
+        (chat(Message("user", [TextPart("x")]), parallel_tool_calls=False, metadata={"a": "b"}), ["parallel_tool_calls=false"]),
         (chat(Message("assistant", [Thinking("", redacted="opaque")])), ["redacted thinking"]),
         (
             chat(Message("user", [ImagePart("data:image/png;base64,AA", detail="low"), ImagePart("data:image/png;base64,AA", detail="high")])),
@@ -249,3 +251,8 @@ def test_result_for_an_unknown_call_needs_a_name() -> None:
 def test_arguments_must_be_a_json_object() -> None:
     with pytest.raises(BadRequest, match="not a JSON object"):
         body_of(chat(Message("assistant", [ToolCall("c", "f", "[1]")])))
+
+
+def test_caller_bookkeeping_is_not_sent_and_not_refused() -> None:
+    body = body_of(chat(Message("user", [TextPart("x")]), metadata={"team": "a"}, user="end-user-7"))
+    assert "metadata" not in body and "user" not in str(body.get("labels", ""))

@@ -82,8 +82,9 @@ def test_tool_calls_and_reasoning() -> None:
 
 
 def test_tool_calls_only_has_null_content() -> None:
-    data = orjson.loads(codec.encode_response(response([ToolCall("c", "f", "{}")], "tool_use"), REQUEST))
+    data = orjson.loads(codec.encode_response(response([ToolCall("c", "f", "")], "tool_use"), REQUEST))
     assert data["choices"][0]["message"]["content"] is None
+    assert data["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == "{}"
     assert "reasoning_content" not in data["choices"][0]["message"]
 
 
@@ -103,7 +104,7 @@ def test_refusal() -> None:
         ("tool_use", "tool_calls"),
         ("stop_sequence", "stop"),
         ("content_filter", "content_filter"),
-        ("refusal", "stop"),
+        ("refusal", "content_filter"),  # a refusal stop without refusal text: the answer was cut
     ],
 )
 def test_finish_reason_mapping(stop: StopReason, finish: str) -> None:

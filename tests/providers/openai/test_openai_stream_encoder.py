@@ -131,6 +131,18 @@ def test_refusal_stream() -> None:
     assert sdk[-1].choices[0].finish_reason == "stop"
 
 
+def test_refusal_stop_without_refusal_text_is_content_filter() -> None:
+    events: list[StreamEvent] = [
+        StreamStart("c", "m", 1),
+        PartStart(0, TextPart("")),
+        TextDelta(0, "Sure, here is"),
+        PartStop(0),
+        StreamEnd("refusal", Usage()),
+    ]
+    chunks = [orjson.loads(d) for d in payloads(encode_all(events, include_usage=False))[:-1]]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
 def test_part_start_with_text_is_sent() -> None:
     events: list[StreamEvent] = [StreamStart("c", "m", 1), PartStart(0, TextPart("Hi")), TextDelta(0, "")]
     chunks = [orjson.loads(d) for d in payloads(encode_all(events, include_usage=False))]

@@ -18,6 +18,7 @@ from engine.canonical import (
     Reasoning,
     Refusal,
     ResponseFormat,
+    StreamStart,
     TextPart,
     Thinking,
     Tool,
@@ -26,7 +27,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import UnsupportedFeature
-from providers.base import Endpoint
+from providers.base import ClientCodec, Endpoint, StreamDecoder, StreamEncoder, UpstreamAdapter
 from providers.openai_responses.adapter import ResponsesAdapter
 from providers.openai_responses.codec import ResponsesCodec
 
@@ -234,3 +235,27 @@ def test_tool_call_and_result_items_order() -> None:
         ("function_call", None),
         ("function_call_output", None),
     ]
+
+
+@pytest.mark.parametrize(("effort", "include"), [("xhigh", ["reasoning.encrypted_content"]), ("none", None)])
+def test_encrypted_reasoning_is_requested_only_when_the_model_reasons(effort: str, include: list[str] | None) -> None:
+    request = ResponsesCodec().decode_request({"model": "m", "input": "x", "reasoning": {"effort": effort}})
+    body = _body(request)
+    assert body["reasoning"] == {"effort": effort}
+    assert body.get("include") == include
+
+
+def test_the_classes_satisfy_the_provider_protocols() -> None:
+    codec: ClientCodec = ResponsesCodec()  # checked by mypy
+    adapter: UpstreamAdapter = ADAPTER
+    encoder: StreamEncoder = codec.stream_encoder(ChatRequest(model="m", messages=[]))
+    decoder: StreamDecoder = adapter.stream_decoder(ENDPOINT)
+    assert (codec.format, adapter.format) == ("openai-responses", "openai-responses")
+    assert encoder.encode(StreamStart("resp_1", "m", 1)).startswith(b"event: response.created\n")
+    assert decoder.feed(b"") == []
+
+
+def test_reasoning_settings_without_effort_or_summary_send_nothing() -> None:
+    request = ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(include_thoughts=False))
+    body = _body(request)
+    assert "reasoning" not in body and "include" not in body

@@ -243,3 +243,13 @@ def test_reasoning_without_text_or_state_is_not_a_part() -> None:
         ]
     )
     assert not any(isinstance(e, (PartStart, ThinkingDelta)) for e in events)
+
+
+def test_content_before_response_created_is_malformed() -> None:
+    keepalive = {"type": "keepalive"}
+    delta = {"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": "hi", "item_id": "m"}
+    decoder = ResponsesStreamDecoder()
+    assert decoder.feed(sse([keepalive])) == []  # events carrying nothing are fine
+    with pytest.raises(UpstreamError) as info:
+        decoder.feed(sse([delta]))
+    assert info.value.failure == "server" and "output before response.created" in info.value.message

@@ -1,0 +1,98 @@
+"""Latency of the gate's request path: authenticate + authorize + admit + reserve + settle + release.
+
+Not a test. Run: ``python tests/bench/bench_gate.py`` (needs the local PostgreSQL and Redis
+for the second half; override with TURNOUT_BENCH_PG_URL / TURNOUT_BENCH_REDIS_URL).
+Prints p50/p99 in microseconds for the embedded store (SQLite, in-process limits and
+holds) and for PostgreSQL + Redis (shared limits, a conditional-UPDATE hold).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from engine.policy.compiled import CompiledPolicy, GroupSpec
+from engine.state.db import create_engine
+from engine.state.keys import NewKey
+from engine.state.migrate import upgrade
+from engine.state.state import open_state
+
+PG_URL = os.environ.get("TURNOUT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TURNOUT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROUNDS, WARMUP = 5000, 500
+
+POLICY = CompiledPolicy(
+    version="bench",
+    loaded_at=datetime.now(UTC),
+    source_dir=".",
+    channels={},
+    models={},
+    aliases={},
+    groups={"default": GroupSpec("default", models=("gpt-*",), rpm=10**9, tpm=10**12, concurrent=1000)},
+)
+
+
+async def _cycle(kwargs: dict[str, Any]) -> list[float]:
+    state = await open_state(secret_key="bench-secret-key-0123456789", workers=1, **kwargs)
+    try:
+        created = await state.keys.create(NewKey("bench-" + secrets.token_hex(4), prepaid=True))
+        await state.ledger.credit(created.key.account_id, 10**12)
+        gate, secret = state.gate, created.secret
+        samples: list[float] = []
+        for i in range(ROUNDS + WARMUP):
+            start = time.perf_counter()
+            principal = await gate.authenticate(secret, "127.0.0.1", POLICY)
+            gate.authorize_model(principal, "gpt-4o", POLICY)
+            admission = await gate.admit(principal, POLICY, 500)
+            reservation = await gate.reserve(principal, 0.01)
+            await gate.settle(reservation, 0.004)
+            await gate.release(principal, admission, 400)
+            if i >= WARMUP:
+                samples.append(time.perf_counter() - start)
+        return samples
+    finally:
+        await state.close()
+
+
+def _report(name: str, samples: list[float]) -> None:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered) * 1e6
+    p99 = ordered[int(len(ordered) * 0.99)] * 1e6
+    print(f"{name:<28} p50 {p50:8.1f} us   p99 {p99:8.1f} us   ({len(samples)} cycles)")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        _report("embedded (SQLite)", await _cycle({"data_dir": data_dir, "database_url": None, "redis_url": None}))
+        schema = "bench_" + secrets.token_hex(4)
+        admin = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            engine = create_engine(PG_URL, schema=schema)
+            await upgrade(engine)
+            await engine.dispose()
+            kwargs = {
+                "data_dir": data_dir,
+                "database_url": PG_URL,
+                "redis_url": REDIS_URL,
+                "db_schema": schema,
+                "redis_prefix": f"bench:{schema}:",
+            }
+            _report("PostgreSQL + Redis", await _cycle(kwargs))
+        finally:
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,115 @@
+"""The usage log: batched off the request path, flushed on close, pruned into daily rollups."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from engine.access import UsageRecord
+from engine.state.schema import usage_daily, usage_log
+from engine.state.state import State
+from engine.state.usage_log import UsageLog
+from engine.state.usage_report import UsageQuery, usage_rollups
+from tests.state.conftest import Backend, count_rows
+
+
+def usage(request_id: str, at: datetime, **overrides: object) -> UsageRecord:
+    fields: dict[str, object] = dict(
+        request_id=request_id,
+        attempt=None,
+        at=at,
+        account_id="acct",
+        key_id="k1",
+        endpoint="/v1/chat/completions",
+        model_requested="fast",
+        alias_rule="fast#0",
+        model_served="gpt-4o-mini",
+        channel="openai",
+        status=200,
+        error_type=None,
+        latency_ms=120.5,
+        ttfb_ms=30.25,
+        prompt_tokens=100,
+        completion_tokens=20,
+        cached_tokens=10,
+        reasoning_tokens=5,
+        cost_usd=0.000123,
+        policy_version="v1",
+    )
+    fields.update(overrides)
+    return UsageRecord(**fields)  # type: ignore[arg-type]
+
+
+async def test_rows_are_written_in_the_background_and_flushed_on_close(backend: Backend) -> None:
+    state = await backend.open()
+    try:
+        log = UsageLog(state.engine, flush_interval=3600, max_batch=10_000)  # only close() will write
+        log.start()
+        now = datetime.now(UTC)
+        log.record([usage(f"r{i}", now) for i in range(250)])
+        log.record([usage("r0", now, attempt=1, status=502, error_type="upstream_error", cost_usd=0.0)])
+        assert log.pending == 251
+        assert await count_rows(state.engine, usage_log) == 0  # nothing on the request path
+        await log.close()
+        assert log.pending == 0
+        assert await count_rows(state.engine, usage_log) == 251
+        async with state.engine.connect() as conn:
+            row = (await conn.execute(sa.select(usage_log).where(usage_log.c.request_id == "r7"))).mappings().one()
+        assert row["cost_micros"] == 123 and row["day"] == now.date()
+        assert (row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"], row["reasoning_tokens"]) == (
+            100, 20, 10, 5,
+        )
+        assert row["latency_ms"] == 120.5 and row["ttfb_ms"] == 30.25 and row["alias_rule"] == "fast#0"
+        assert row["at"] == now and row["byok"] is False
+    finally:
+        await state.close()
+
+
+async def test_gate_record_reaches_the_database_on_state_close(backend: Backend) -> None:
+    state = await backend.open()
+    state.gate.record([usage("g1", datetime.now(UTC)), usage("g1", datetime.now(UTC), attempt=0)])
+    await state.gate.close()  # closes the whole state, flushing first
+    engine = backend.engine()
+    try:
+        assert await count_rows(engine, usage_log) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_prune_rolls_up_then_deletes(state: State) -> None:
+    day1 = datetime(2025, 3, 1, 10, tzinfo=UTC)
+    day2 = datetime(2025, 3, 2, 23, 30, tzinfo=UTC)
+    recent = datetime.now(UTC)
+    state.usage.record(
+        [
+            usage("a", day1),
+            usage("a", day1, attempt=0, status=503, cost_usd=0.0),  # attempt rows are detail
+            usage("b", day1 + timedelta(hours=1), status=500, prompt_tokens=50, cost_usd=0.5),
+            usage("c", day1, key_id="k2", model_served=None, model_requested="gpt-x"),
+            usage("d", day2),
+            usage("e", recent),
+        ]
+    )
+    await state.usage.flush()
+    before_prune = await usage_rollups(state.engine, UsageQuery())
+    result = await state.usage.prune(datetime(2025, 3, 3, tzinfo=UTC))
+    assert result.deleted_rows == 5 and result.rollup_rows == 3
+    assert await count_rows(state.engine, usage_log) == 1
+    async with state.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(usage_daily).order_by(usage_daily.c.day, usage_daily.c.key_id))).mappings().all()
+    summary = [(r["day"], r["key_id"], r["model"], r["requests"], r["errors"], r["prompt_tokens"], r["cost_micros"]) for r in rows]
+    assert summary == [
+        (date(2025, 3, 1), "k1", "gpt-4o-mini", 2, 1, 150, 500_123),
+        (date(2025, 3, 1), "k2", "gpt-x", 1, 0, 100, 123),
+        (date(2025, 3, 2), "k1", "gpt-4o-mini", 1, 0, 100, 123),
+    ]
+    # reports read the same totals from the rollups as they did from the raw rows
+    after_prune = await usage_rollups(state.engine, UsageQuery())
+    assert [r.to_json() for r in after_prune] == [r.to_json() for r in before_prune]
+    # pruning again adds to the existing rollups instead of replacing them
+    state.usage.record([usage("f", day1)])
+    await state.usage.flush()
+    await state.usage.prune(datetime(2025, 3, 3, tzinfo=UTC))
+    march_first = await usage_rollups(state.engine, UsageQuery(since=date(2025, 3, 1), until=date(2025, 3, 1), key_id="k1"))
+    assert [(r.requests, r.cost_micros) for r in march_first] == [(3, 500_246)]
