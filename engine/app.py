@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -39,11 +39,15 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestContext:
-    """Pure ASGI middleware: a request id for every request, on every response; and the
-    ``/v1/v1`` that clients configured with a base URL ending in /v1 sometimes send."""
+    """Pure ASGI middleware: a request id and the policy version on every response; and the
+    ``/v1/v1`` that clients configured with a base URL ending in /v1 sometimes send.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Routed responses set ``x-turnout-policy`` themselves (the snapshot they ran on); the
+    middleware adds the current version only where a response has none."""
+
+    def __init__(self, app: ASGIApp, version: Callable[[], str | None]) -> None:
         self.app = app
+        self.version = version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,9 +70,13 @@ class RequestContext:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                if not any(k == b"x-request-id" for k, _ in headers):
+                names = {k for k, _ in headers}
+                if b"x-request-id" not in names:
                     headers.append((b"x-request-id", raw_id))
-                    message = {**message, "headers": headers}
+                version = self.version() if b"x-turnout-policy" not in names else None
+                if version is not None:
+                    headers.append((b"x-turnout-policy", version.encode()))
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -134,7 +142,7 @@ def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )
-    app.add_middleware(RequestContext)
+    app.add_middleware(RequestContext, version=endpoints.policy_version)
     return app
 
 

@@ -62,6 +62,9 @@ class Endpoints:
     def pipeline(self, value: Pipeline) -> None:
         self._pipeline = value
 
+    def policy_version(self) -> str | None:
+        return self._pipeline.store.current.version if self._pipeline is not None else None
+
     async def _body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.body_limit:

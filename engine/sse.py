@@ -46,9 +46,11 @@ class SSEParser:
         out: list[SSEEvent] = []
         start = 0
         n = len(buf)
+        cr = buf.find(b"\r")  # -1 for the usual \n-only stream: no rescans, stays linear
         while start < n:
             nl = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start)
+            if cr != -1 and cr < start:
+                cr = buf.find(b"\r", start)
             if nl == -1 and cr == -1:
                 break
             if cr != -1 and (nl == -1 or cr < nl):

@@ -5,7 +5,9 @@ Kubernetes ConfigMap swapping its ``..data`` symlink, a watch on a file path goe
 and the file's name may never appear among the changes. Any change triggers
 ``store.reload()``, which compares the content hash, so noise (swap files, ``.git``)
 costs one re-read and swaps nothing. Each outcome is logged by the store
-(logger ``turnout.policy``).
+(logger ``turnout.policy``). The reload runs in a worker thread so that reading and
+compiling a large policy never stalls requests in flight; the swap itself is one
+attribute assignment.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ async def watch_policy(
                 await pending
             except StopAsyncIteration:
                 return
-            store.reload()
+            # load + compile off the event loop: requests keep flowing during a reload
+            await asyncio.to_thread(store.reload)
             pending = asyncio.ensure_future(_next(changes))
     finally:
         if not pending.done():

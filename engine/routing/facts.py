@@ -35,12 +35,13 @@ class RequestFacts:
     metadata: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
 
-    def cel(self) -> dict[str, Any]:
-        """The ``request`` variable CEL rules see."""
+    def cel(self, default_max_tokens: int) -> dict[str, Any]:
+        """The ``request`` variable CEL rules see; ``max_tokens`` falls back to the policy's
+        assumed output size, so cost rules price the output of requests that give none."""
         return {
             "model": self.model,
             "estimated_tokens": self.estimated_tokens,
-            "max_tokens": self.max_tokens or 0,
+            "max_tokens": self.max_tokens or default_max_tokens,
             "stream": self.stream,
             "has_tools": self.has_tools,
             "has_images": self.has_images,

@@ -101,7 +101,7 @@ def plan(
     rng: random.Random,
 ) -> Plan:
     requested = facts.model
-    variables: dict[str, Any] = {"request": facts.cel(), "key": key.cel(), "now": now}
+    variables: dict[str, Any] = {"request": facts.cel(policy.default_max_tokens), "key": key.cel(), "now": now}
     notes: list[Note] = []
     alias = policy.aliases.get(requested)
     if alias is not None:

@@ -49,7 +49,10 @@ class Batcher(Generic[T]):
 
     def extend(self, items: Iterable[T]) -> None:
         if self._closed:
-            raise RuntimeError(f"{self._name} writer is closed")
+            late = list(items)
+            self.dropped += len(late)
+            log.error("%s: %d items arrived after shutdown and were not written", self._name, len(late))
+            return
         self._pending.extend(items)
         overflow = len(self._pending) - self._max_pending
         if overflow > 0:
@@ -78,11 +81,16 @@ class Batcher(Generic[T]):
                 log.exception("%s: write failed, retrying at the next interval", self._name)
 
     async def flush(self) -> None:
-        """Write everything pending now; on failure the items go back and the error propagates."""
+        """Write what is pending when called (items arriving meanwhile wait for the next flush).
+
+        On failure the unwritten items go back to the front and the error propagates.
+        """
         async with self._lock:
-            while self._pending:
-                batch = self._pending[: self._max_items]
+            due = len(self._pending)
+            while due > 0:
+                batch = self._pending[: min(self._max_items, due)]
                 del self._pending[: len(batch)]
+                due -= len(batch)
                 try:
                     await self._write(batch)
                 except BaseException:
@@ -97,7 +105,8 @@ class Batcher(Generic[T]):
             await self._task  # lets a write in progress finish: never cut a commit in half
             self._task = None
         try:
-            await self.flush()
+            while self._pending:
+                await self.flush()
         except Exception:
             log.exception("%s: %d items could not be written at shutdown", self._name, len(self._pending))
             raise

@@ -1,8 +1,10 @@
 """Database engines for the state store: URL defaults, SQLite pragmas, dialect helpers.
 
 SQLite (the embedded default) runs in WAL mode; every transaction that is not
-``AUTOCOMMIT`` starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the
-database lock instead of failing halfway. PostgreSQL takes an optional ``schema`` (the
+``AUTOCOMMIT`` starts with ``BEGIN IMMEDIATE`` so concurrent writers (the server and a
+CLI process) queue on the database lock instead of failing halfway. Short read
+transactions take the lock too: simple and safe, and the embedded request path does
+not touch the database. PostgreSQL takes an optional ``schema`` (the
 ``search_path``), which the tests use to isolate themselves in a shared database.
 """
 

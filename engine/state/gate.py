@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from engine.access import Admission, Principal, Reservation, UsageRecord
 from engine.errors import Forbidden, Unauthorized
@@ -193,3 +194,9 @@ class DatabaseGate:
 
 def _micros(usd: float | None) -> int | None:
     return None if usd is None else usd_to_micros(usd)
+
+
+if TYPE_CHECKING:
+    from engine.access import Gate
+
+    _conforms: type[Gate] = DatabaseGate  # mypy checks the protocol here

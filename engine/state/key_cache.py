@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.state.ipallow import Network, parse_allowlist
 from engine.state.key_secrets import KeyHasher
 from engine.state.keys import KeyRecord, KeyStore
+from engine.state.single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ class KeyCache:
         self._unknown: dict[str, None] = {}  # insertion-ordered set of unknown hashes
         self._generation = 0  # bumped by every invalidation, to discard racing fills
         self._version: int | None = None
+        self._loads: SingleFlight[str, CachedKey | None] = SingleFlight()
         self._task: asyncio.Task[None] | None = None
-        self.invalidated = asyncio.Event()  # set whenever an entry is dropped (tests wait on it)
+        self._stop = asyncio.Event()
 
     async def lookup(self, secret: str) -> CachedKey | None:
         secret_hash = self._hasher.hash(secret)
@@ -56,6 +58,9 @@ class KeyCache:
             return hit
         if secret_hash in self._unknown:
             return None
+        return await self._loads.run(secret_hash, lambda: self._load(secret_hash))
+
+    async def _load(self, secret_hash: str) -> CachedKey | None:
         generation = self._generation
         record = await self._store.find_by_secret_hash(secret_hash)
         if record is None:
@@ -82,7 +87,6 @@ class KeyCache:
         secret_hash = self._hash_of.pop(key_id, None)
         if secret_hash is not None:
             self._by_hash.pop(secret_hash, None)
-        self.invalidated.set()
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -104,18 +108,19 @@ class KeyCache:
         self._task = asyncio.create_task(self._poll_loop(), name="turnout-key-cache-poll")
 
     async def _poll_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._poll_interval)
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self._poll_interval)
+                return
+            except TimeoutError:
+                pass
             try:
                 await self.poll_once()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("key cache poll failed (%s); retrying", exc)
 
     async def close(self) -> None:
+        self._stop.set()
         if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await self._task  # a poll in progress finishes its query first
             self._task = None

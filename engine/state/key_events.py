@@ -13,6 +13,8 @@ from collections.abc import Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from engine.state.errors import StateConfigError
+
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +48,11 @@ class KeyEventSubscriber:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="turnout-key-events")
-        await asyncio.wait_for(self._ready.wait(), timeout=5.0)
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout=5.0)
+        except TimeoutError:
+            await self.close()
+            raise StateConfigError("Redis did not confirm the key-change subscription within 5 s") from None
 
     async def _run(self) -> None:
         while True:

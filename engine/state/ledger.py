@@ -36,9 +36,10 @@ from engine.access import Reservation
 from engine.errors import PaymentRequired
 from engine.state.batcher import Batcher
 from engine.state.errors import NotFound
-from engine.state.lanes import ConnectionLanes
-from engine.state.ledger_store import HOLD, Charge, apply_charges, credit, read_accounts, reconcile
+from engine.state.lanes import HoldLanes
+from engine.state.ledger_store import Charge, apply_charges, credit, read_accounts, reconcile
 from engine.state.money import format_usd, micros_to_usd
+from engine.state.single_flight import SingleFlight
 from engine.state.spend import Caps, SpendBook
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,11 @@ class Ledger:
     ) -> None:
         self._engine = engine
         self.shared = shared
-        self._lanes = ConnectionLanes(engine, lanes) if shared else None
+        self._lanes = HoldLanes(engine, lanes) if shared else None
         self._views: dict[str, _AccountView] = {}
         self._spend = SpendBook()
+        self._view_loads: SingleFlight[str, _AccountView] = SingleFlight()
+        self._spend_loads: SingleFlight[str, None] = SingleFlight()
         self._sync = asyncio.Lock()  # orders flushes, refreshes and credits against the views
         self._writer: Batcher[Charge] = Batcher(self._write, name="ledger", interval=flush_interval)
         self._refresh_interval = refresh_interval
@@ -110,18 +113,17 @@ class Ledger:
         """Hold ``amount_micros`` or raise ``PaymentRequired`` (insufficient_balance, quota_exceeded, budget_exceeded)."""
         amount = max(amount_micros, 0)
         now = datetime.now(UTC)
-        view = self._views.get(account_id) or await self._load_view(account_id)
+        view = self._views.get(account_id) or await self._view_loads.run(
+            account_id, lambda: self._load_view(account_id)
+        )
         if key_id is not None and caps.any:
             if self._spend.needs_load(key_id, now):
-                async with self._engine.connect() as conn:
-                    await self._spend.load(conn, [key_id], now)
+                await self._spend_loads.run(key_id, lambda: self._load_spend(key_id, now))
             self._spend.check(key_id, caps, amount, now)
         in_database = in_memory = False
         if view.prepaid:
             if self._lanes is not None:
-                async with self._lanes.lane() as conn:
-                    left = (await conn.execute(HOLD, {"account_id": account_id, "amount": amount})).scalar()
-                if left is None:
+                if await self._lanes.hold(account_id, amount) is None:
                     raise self._insufficient(amount, None)
                 in_database = True
             else:
@@ -179,6 +181,11 @@ class Ledger:
             raise NotFound(f"no account {account_id!r}")
         prepaid, balance, _reserved = found[account_id]
         return self._views.setdefault(account_id, _AccountView(prepaid, balance))
+
+    async def _load_spend(self, key_id: str, now: datetime) -> None:
+        async with self._sync:  # not while a flush moves unflushed spend to stored
+            async with self._engine.connect() as conn:
+                await self._spend.load(conn, [key_id], now)
 
     async def _write(self, charges: list[Charge]) -> None:
         async with self._sync:

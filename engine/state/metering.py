@@ -12,6 +12,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 
 from engine.canonical import Usage
 from engine.policy.compiled import Price
+from engine.state.money import micros_to_usd
 
 
 def _d(value: float) -> Decimal:
@@ -60,3 +61,15 @@ def worst_case_micros(
     )
     total *= _check_multiplier(multiplier)
     return int(total.quantize(Decimal(1), rounding=ROUND_CEILING))
+
+
+def cost_usd(usage: Usage, price: Price, multiplier: float = 1.0, *, images: int = 0) -> float:
+    """``cost_micros`` as USD, for ``UsageRecord.cost_usd`` and ``Gate.settle``."""
+    return micros_to_usd(cost_micros(usage, price, multiplier, images=images))
+
+
+def worst_case_usd(
+    prompt_tokens: int, max_output_tokens: int, price: Price, multiplier: float = 1.0, *, images: int = 0
+) -> float:
+    """``worst_case_micros`` as USD, for ``Gate.reserve`` (converted back exactly)."""
+    return micros_to_usd(worst_case_micros(prompt_tokens, max_output_tokens, price, multiplier, images=images))

@@ -8,9 +8,13 @@ Semantics are those of ``engine.state.ratelimit.LocalRateLimiter``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from engine.errors import GatewayError
 
 from engine.state.ratelimit import SLOT_LEASE_S, Decision, Exceeded, Limits
 
@@ -77,6 +81,7 @@ return 1
 )
 
 
+log = logging.getLogger(__name__)
 _EXCEEDED: dict[str, Exceeded] = {"requests": "requests", "tokens": "tokens", "concurrent": "concurrent"}
 
 
@@ -100,7 +105,12 @@ class RedisRateLimiter:
             return Decision(True)
         slot = secrets.token_hex(8) if limits.concurrent else ""
         args: list[str | int | float] = [limits.rpm or 0, limits.tpm or 0, limits.concurrent or 0, max(tokens, 0), slot, SLOT_LEASE_S]
-        fail, requests, tokens_left, in_flight, retry = await self._admit(keys=self._keys(subject), args=args)
+        try:
+            fail, requests, tokens_left, in_flight, retry = await self._admit(keys=self._keys(subject), args=args)
+        except (RedisError, OSError) as exc:  # fail closed, and say why
+            raise GatewayError(
+                f"rate limiter unavailable (Redis: {exc}); try again shortly", status=503, kind="overloaded"
+            ) from exc
         exceeded = _EXCEEDED.get(_text(fail))
         return Decision(
             allowed=exceeded is None,
@@ -116,7 +126,10 @@ class RedisRateLimiter:
         if slot is None and not (token_delta and limits.tpm):
             return
         keys = self._keys(subject)
-        await self._release(keys=[keys[1], keys[2]], args=[limits.tpm or 0, token_delta, slot or ""])
+        try:
+            await self._release(keys=[keys[1], keys[2]], args=[limits.tpm or 0, token_delta, slot or ""])
+        except (RedisError, OSError) as exc:
+            log.warning("could not release a rate-limit slot on Redis (%s); its lease expires in %d s", exc, SLOT_LEASE_S)
 
     async def close(self) -> None:
         return None

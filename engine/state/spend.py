@@ -64,22 +64,24 @@ class SpendBook:
 
     async def load(self, conn: AsyncConnection, key_ids: list[str], now: datetime) -> None:
         """Read the stored spend of ``key_ids`` for the lifetime and the current day and month."""
-        if not key_ids:
-            return
         periods = [day_period(now), month_period(now)]
-        totals = await conn.execute(sa.select(api_keys.c.id, api_keys.c.spend_micros).where(api_keys.c.id.in_(key_ids)))
-        by_period = await conn.execute(
-            sa.select(key_spend.c.key_id, key_spend.c.period, key_spend.c.spend_micros).where(
-                key_spend.c.key_id.in_(key_ids), key_spend.c.period.in_(periods)
+        for start in range(0, len(key_ids), 500):
+            chunk = key_ids[start : start + 500]
+            totals = await conn.execute(
+                sa.select(api_keys.c.id, api_keys.c.spend_micros).where(api_keys.c.id.in_(chunk))
             )
-        )
-        fresh: dict[str, dict[str, int]] = {k: dict.fromkeys([TOTAL, *periods], 0) for k in key_ids}
-        for key_id, total in totals:
-            fresh[str(key_id)][TOTAL] = int(total)
-        for key_id, period, spent in by_period:
-            fresh[str(key_id)][str(period)] = int(spent)
-        for key_id, stored in fresh.items():
-            self._entry(key_id).stored = stored
+            by_period = await conn.execute(
+                sa.select(key_spend.c.key_id, key_spend.c.period, key_spend.c.spend_micros).where(
+                    key_spend.c.key_id.in_(chunk), key_spend.c.period.in_(periods)
+                )
+            )
+            fresh: dict[str, dict[str, int]] = {k: dict.fromkeys([TOTAL, *periods], 0) for k in chunk}
+            for key_id, total in totals:
+                fresh[str(key_id)][TOTAL] = int(total)
+            for key_id, period, spent in by_period:
+                fresh[str(key_id)][str(period)] = int(spent)
+            for key_id, stored in fresh.items():
+                self._entry(key_id).stored = stored
 
     def known_keys(self) -> list[str]:
         return list(self._keys)

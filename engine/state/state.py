@@ -142,7 +142,11 @@ async def open_state(
         subscriber = None
         if redis is not None:
             subscriber = KeyEventSubscriber(redis, key_events_channel(redis_prefix), key_cache.invalidate)
-            await subscriber.start()
+            try:
+                await subscriber.start()
+            except BaseException:
+                await key_cache.close()
+                raise
         ledger = Ledger(
             engine,
             shared=not sqlite or workers > 1,

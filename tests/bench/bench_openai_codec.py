@@ -54,7 +54,7 @@ REQUEST: dict[str, Any] = {
 }
 
 
-def per_call(label: str, fn: Callable[[], object], *, units: int = 1, rounds: int = 7, seconds: float = 0.1) -> None:
+def per_call(label: str, fn: Callable[[], object], *, units: int = 1, rounds: int = 40, seconds: float = 0.02) -> None:
     """Best of ``rounds`` timed rounds (the minimum is the least disturbed by other load)."""
     fn()
     best = float("inf")

@@ -26,11 +26,13 @@ REPO = Path(__file__).resolve().parents[2]
 TURNOUT = REPO / ".venv" / "bin" / "turnout"
 BENCH_KEY = "sk-bench-gateway"
 # What ``turnout serve`` runs, without the CLI (``launch="granian"``): for when the CLI is
-# mid-change, or to try Granian options.
+# mid-change, or to try Granian options (``BENCH_GRANIAN_KW``: JSON keyword arguments,
+# e.g. '{"loop": "uvloop", "task_impl": "rust"}').
 _GRANIAN = (
-    "import sys; from granian import Granian; from granian.constants import Interfaces; "
+    "import json, os, sys; from granian import Granian; from granian.constants import Interfaces; "
+    "kw = json.loads(os.environ.get('BENCH_GRANIAN_KW') or '{}'); "
     "Granian('engine.app:create_app', address='127.0.0.1', port=int(sys.argv[1]), interface=Interfaces.ASGI, "
-    "workers=1, factory=True, log_enabled=False).serve()"
+    "workers=1, factory=True, log_enabled=False, **kw).serve()"
 )
 
 
@@ -104,6 +106,8 @@ class Stack:
     gateway_url: str
     gateway_pid: int
     logs: Path
+    floor_url: str | None = None  # the minimal forwarding proxy (see floor_proxy.py), if started
+    floor_pid: int | None = None
 
 
 @contextlib.contextmanager
@@ -113,12 +117,14 @@ def bench_stack(
     *,
     mock_server: str = "granian-rsgi",
     launch: str = "cli",
+    floor: bool = False,
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start the mock and a 1-worker Turnout in front of it; stop both on exit.
 
     ``launch``: ``cli`` runs ``turnout serve``; ``granian`` starts the same app factory
-    with Granian directly (environment ``BENCH_LAUNCH`` overrides)."""
+    with Granian directly (environment ``BENCH_LAUNCH`` overrides). ``floor`` also starts
+    the minimal forwarding proxy in front of the mock."""
     launch = os.environ.get("BENCH_LAUNCH", launch)
     mock_port, gateway_port = free_port(), free_port()
     mock_root = f"http://127.0.0.1:{mock_port}"
@@ -143,8 +149,16 @@ def bench_stack(
         workdir / "mock.log",
     )
     gateway: subprocess.Popen[bytes] | None = None
+    floor_proc: subprocess.Popen[bytes] | None = None
     try:
         wait_http(f"{mock_root}/healthz", mock)
+        floor_root = None
+        if floor:
+            floor_port = free_port()
+            floor_root = f"http://127.0.0.1:{floor_port}"
+            floor_argv = [sys.executable, "-m", "tests.bench.floor_proxy", "--port", str(floor_port)]
+            floor_proc = _spawn(floor_argv, {**env, "FLOOR_UPSTREAM": mock_root}, workdir / "floor.log")
+            wait_http(f"{floor_root}/healthz", floor_proc)
         env["TURNOUT_POLICY_DIR"] = str(policies)
         if launch == "granian":
             argv = [sys.executable, "-c", _GRANIAN, str(gateway_port)]
@@ -156,11 +170,25 @@ def bench_stack(
         except RuntimeError as exc:
             tail = (workdir / "turnout.log").read_text(errors="replace")[-2000:]
             raise RuntimeError(f"{exc}\n--- turnout output ---\n{tail}") from None
-        yield Stack(mock_root, gateway_root, gateway.pid, workdir)
+        yield Stack(mock_root, gateway_root, gateway.pid, workdir, floor_root, floor_proc.pid if floor_proc else None)
     finally:
         if gateway is not None:
             _stop(gateway)
+        if floor_proc is not None:
+            _stop(floor_proc)
         _stop(mock)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its direct children (Granian's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for one in [pid, *map(int, children)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def worker_pid(parent: int) -> int:

@@ -83,8 +83,13 @@ async def _chat(http: aiohttp.ClientSession) -> Served:
 
 
 def _session(gateway: GatewayProcess) -> aiohttp.ClientSession:
-    # aiohttp rather than httpx.AsyncClient: the latter's pool is slow at 16 concurrent requests
-    return aiohttp.ClientSession(base_url=gateway.base_url, connector=aiohttp.TCPConnector(limit=WORKERS))
+    # aiohttp rather than httpx.AsyncClient: the latter's pool is slow at 16 concurrent
+    # requests. Room beyond WORKERS so /api/status polls never queue behind the workers.
+    return aiohttp.ClientSession(
+        base_url=gateway.base_url,
+        connector=aiohttp.TCPConnector(limit=WORKERS + 4),
+        timeout=aiohttp.ClientTimeout(total=15),
+    )
 
 
 async def test_good_reloads_under_load_fail_no_request(gateway: GatewayProcess, fake_a: FakeUpstream) -> None:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from redis.asyncio import Redis
@@ -80,8 +79,16 @@ class Backend:
         return create_engine(self.database_url, schema=self.schema)
 
 
-def _pg_dsn() -> str:
-    return PG_URL.replace("+asyncpg", "")
+async def pg_execute(*statements: str) -> None:
+    """Run statements on the test database outside any schema (autocommit)."""
+    engine = create_engine(PG_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -90,27 +97,16 @@ def pg_schema() -> Iterator[str]:
     schema = f"turnout_test_{secrets.token_hex(4)}"
 
     async def create() -> None:
-        conn = await asyncpg.connect(_pg_dsn())
-        try:
-            await conn.execute(f'CREATE SCHEMA "{schema}"')
-        finally:
-            await conn.close()
+        await pg_execute(f'CREATE SCHEMA "{schema}"')
         engine = create_engine(PG_URL, schema=schema)
         try:
             await upgrade(engine)
         finally:
             await engine.dispose()
 
-    async def drop() -> None:
-        conn = await asyncpg.connect(_pg_dsn())
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
     asyncio.run(create())
     yield schema
-    asyncio.run(drop())
+    asyncio.run(pg_execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 @pytest.fixture(scope="session")
@@ -131,12 +127,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def truncate_pg(schema: str) -> None:
-    conn = await asyncpg.connect(_pg_dsn())
-    try:
-        tables = ", ".join(f'"{schema}"."{t.name}"' for t in metadata.sorted_tables)
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-    finally:
-        await conn.close()
+    tables = ", ".join(f'"{schema}"."{t.name}"' for t in metadata.sorted_tables)
+    await pg_execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 async def delete_redis_prefix(prefix: str) -> None:

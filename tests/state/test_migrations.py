@@ -6,7 +6,6 @@ import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -18,19 +17,17 @@ from engine.state.errors import StateConfigError
 from engine.state.migrate import check_current, head_revision, schema_status, upgrade
 from engine.state.schema import metadata
 from engine.state.state import open_state
-from tests.state.conftest import PG_URL, REDIS_URL, SECRET_KEY, Backend
+from tests.state.conftest import PG_URL, REDIS_URL, SECRET_KEY, Backend, pg_execute
 
 
 @pytest.fixture
 async def empty_pg_schema() -> AsyncIterator[str]:
     schema = f"turnout_empty_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await pg_execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
     finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
+        await pg_execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _diff(connection: Connection) -> list[object]:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
+from engine.errors import GatewayError
 from engine.policy.compiled import ChannelSpec
 from engine.state.channel_limits import ChannelLimiter
 from engine.state.ratelimit import Limits, LocalRateLimiter, RateLimiter, rate_headers, rejection
@@ -106,3 +107,14 @@ def test_channel_saturation() -> None:
     channels.release("c1")
     assert not channels.saturated(spec) and channels.in_flight("c1") == 1
     assert all(channels.try_acquire(unlimited) for _ in range(100)) and not channels.saturated(unlimited)
+
+
+async def test_redis_down_fails_closed_with_a_clear_error() -> None:
+    redis = Redis.from_url("redis://127.0.0.1:1/0")
+    try:
+        limiter = RedisRateLimiter(redis, "turnout-test:down:")
+        with pytest.raises(GatewayError) as caught:
+            await limiter.admit("k", Limits(rpm=1), 0)
+        assert caught.value.status == 503 and "rate limiter unavailable" in caught.value.message
+    finally:
+        await redis.aclose()

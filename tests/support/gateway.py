@@ -8,6 +8,7 @@ a clean environment (PATH, HOME and locale from the outer one, never provider ke
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from tests.support.ports import free_port
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "SYSTEMROOT")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
+_PR_SET_PDEATHSIG = 1
 
 
 class GatewayStartError(RuntimeError):
@@ -77,6 +79,14 @@ class GatewayProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the test process dies (Linux), so an
+    interrupted test run leaves no gateway behind."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _kill_group(pgid: int) -> None:
@@ -139,6 +149,7 @@ def start_gateway(
             stdout=out,
             stderr=err,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     gateway = GatewayProcess(process, port, work, owns)
     try:

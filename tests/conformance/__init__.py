@@ -1,0 +1,1 @@
+"""The conformance matrix: every client format against every upstream format."""

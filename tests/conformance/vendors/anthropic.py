@@ -1,0 +1,170 @@
+"""The Anthropic Messages upstream fake: recorded ``message`` bodies and event streams
+(claude-sonnet-4 / 4.5, claude-haiku-4.5), and a reader for ``/messages`` requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from engine.canonical import StopReason, Usage
+from tests.conformance import transcripts
+from tests.conformance.vendors.base import (
+    Call,
+    ErrorReply,
+    Expected,
+    MidStream,
+    Scripted,
+    SeenCall,
+    SeenImage,
+    SeenRequest,
+    SeenResult,
+    ToolSpec,
+    text_of,
+)
+from tests.support.fake_upstream import Received
+from tests.support.replies import Json, Status, Stream
+
+V = "anthropic"
+
+GET_WEATHER = ToolSpec(
+    "get_weather",
+    "Get the current weather in a given location",
+    {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]},
+)
+JSON_TOOL = ToolSpec(
+    "json",
+    "Respond with a JSON object.",
+    {
+        "type": "object",
+        "properties": {"elements": {"type": "array", "items": {"type": "object"}}},
+        "required": ["elements"],
+    },
+)
+
+
+def usage_of(raw: dict[str, Any]) -> Usage:
+    cache_read = raw.get("cache_read_input_tokens") or 0
+    cache_write = raw.get("cache_creation_input_tokens") or 0
+    return Usage(
+        input_tokens=raw["input_tokens"] + cache_read + cache_write,
+        output_tokens=raw["output_tokens"],
+        cached_input_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
+
+
+def expect_body(body: dict[str, Any], stop: StopReason) -> Expected:
+    text = "".join(b["text"] for b in body["content"] if b["type"] == "text")
+    calls = tuple(Call(b["name"], b["input"]) for b in body["content"] if b["type"] == "tool_use")
+    return Expected(text, calls, stop, usage_of(body["usage"]))
+
+
+def expect_events(events: list[dict[str, Any]], stop: StopReason) -> Expected:
+    text = ""
+    names: dict[int, str] = {}
+    args: dict[int, str] = {}
+    usage: dict[str, Any] = {}
+    for event in events:
+        kind = event["type"]
+        if kind == "message_start":
+            usage = dict(event["message"]["usage"])
+        elif kind == "message_delta":
+            usage.update({k: v for k, v in event["usage"].items() if v is not None})
+        elif kind == "content_block_start" and event["content_block"]["type"] == "tool_use":
+            names[event["index"]] = event["content_block"]["name"]
+        elif kind == "content_block_delta":
+            delta = event["delta"]
+            if delta["type"] == "text_delta":
+                text += delta["text"]
+            elif delta["type"] == "input_json_delta":
+                args[event["index"]] = args.get(event["index"], "") + delta["partial_json"]
+    calls = tuple(Call(names[i], orjson.loads(args[i])) for i in sorted(names))
+    return Expected(text, calls, stop, usage_of(usage))
+
+
+class AnthropicVendor:
+    format = "anthropic"
+    upstream_model = "claude-sonnet-4-5-20250929"
+    prefix = "/v1"
+    tools = (GET_WEATHER, JSON_TOOL)
+
+    def _json(self, name: str, stop: StopReason) -> Scripted:
+        body = transcripts.load_json(V, name)
+        return Scripted(Json(200, body), expect_body(body, stop))
+
+    def _sse(self, name: str, stop: StopReason) -> Scripted:
+        return Scripted(Stream(transcripts.sse_frames(V, name)), expect_events(transcripts.sse_payloads(V, name), stop))
+
+    def _chunks(self, name: str, stop: StopReason) -> Scripted:
+        events = transcripts.payloads(V, name)
+        return Scripted(Stream(transcripts.event_frames(events)), expect_events(events, stop))
+
+    def text(self, *, stream: bool) -> Scripted:
+        return self._chunks("text.chunks.txt", "end") if stream else self._json("text.json", "end")
+
+    def usage(self, *, stream: bool) -> Scripted:
+        return self._chunks("text.chunks.txt", "end") if stream else self._json("text-usage-matched.json", "end")
+
+    def tool_call(self) -> Scripted:
+        return self._json("tool-call.json", "tool_use")
+
+    def parallel_tool_calls(self, *, stream: bool) -> Scripted:
+        if stream:
+            return self._sse("parallel-tool-calls.sse", "tool_use")
+        return self._json("parallel-tool-calls.json", "tool_use")
+
+    def streamed_tool_args(self) -> Scripted:
+        return self._sse("tool-call.sse", "tool_use")
+
+    def length(self, *, stream: bool) -> Scripted:
+        return self._chunks("length.chunks.txt", "length") if stream else self._json("length.json", "length")
+
+    def error_400(self) -> ErrorReply:
+        body = transcripts.load_json(V, "error-400.json")
+        return ErrorReply(Status(400, body, {"request-id": body["request_id"]}), body["error"]["message"])
+
+    def error_429(self) -> ErrorReply:
+        body = transcripts.load_json(V, "error-429.json")
+        return ErrorReply(Status(429, body, {"request-id": body["request_id"]}), body["error"]["message"])
+
+    def midstream_error(self) -> MidStream:
+        events = transcripts.payloads(V, "midstream-error.chunks.txt")
+        text = "".join(
+            e["delta"]["text"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"
+        )
+        return MidStream(Stream(transcripts.event_frames(events), delay_s=0.02), text)
+
+    def read_request(self, received: Received) -> SeenRequest:
+        body = received.json
+        users: list[str] = []
+        images: list[SeenImage] = []
+        calls: list[SeenCall] = []
+        results: list[SeenResult] = []
+        for message in body["messages"]:
+            content = message["content"]
+            blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            if message["role"] == "user":
+                users.append("".join(b["text"] for b in blocks if b["type"] == "text"))
+            for block in blocks:
+                if block["type"] == "image":
+                    source = block["source"]
+                    assert source["type"] == "base64", source
+                    images.append(SeenImage(source["media_type"], source["data"]))
+                elif block["type"] == "tool_use":
+                    calls.append(SeenCall(block["id"], block["name"], block["input"]))
+                elif block["type"] == "tool_result":
+                    results.append(SeenResult(block["tool_use_id"], None, text_of(block.get("content", ""))))
+        system = body.get("system")
+        return SeenRequest(
+            system=None if system is None else text_of(system),
+            user_texts=users,
+            images=images,
+            tool_names=[t["name"] for t in body.get("tools") or []],
+            tool_strict=[t.get("strict") is True for t in body.get("tools") or []],
+            calls=calls,
+            results=results,
+            max_tokens=body.get("max_tokens"),
+            stream=body.get("stream") is True,
+            stop=list(body.get("stop_sequences") or []),
+        )
