@@ -18,9 +18,11 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
+from engine.keyed_gate import KeyedGate
 from engine.client_ip import parse_networks
 from engine.errors import GatewayError, ModelNotFound
 from engine.pipeline import Pipeline
@@ -32,6 +34,8 @@ from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import Transports
 from engine.settings import Settings
+from engine.state import State, open_state
+from engine.state_routes import state_routes
 from providers.registry import build_registry
 
 log = logging.getLogger("turnout")
@@ -90,16 +94,43 @@ def _format_of(path: str) -> str:
     return "openai"
 
 
-def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
+async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
+    """The key store behind the static keys, or static keys alone without key management."""
+    static = StaticKeyGate(settings.static_keys())
+    if not settings.key_management:
+        return static, None
+    state = await open_state(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        secret_key=settings.secret_key,
+        workers=settings.workers,
+    )
+
+    async def count_keys() -> int:
+        return len(await state.keys.list())
+
+    gate = KeyedGate(static, state.gate, count_keys)
+    if await gate.refresh_open():
+        log.warning("no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`")
+    return gate, state
+
+
+def build_app(settings: Settings) -> Starlette:
     registry = build_registry()
-    endpoints = Endpoints(None, settings.body_limit, parse_networks(settings.proxy_networks()))
+    proxies = parse_networks(settings.proxy_networks())
+    endpoints = Endpoints(None, settings.body_limit, proxies)
+    extra_routes: list[BaseRoute] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = PolicyStore(settings.policy_dir, dict(os.environ))
+        the_gate, state = await open_gate(settings)
+        if state is not None:
+            extra_routes[:] = state_routes(state, settings, store, proxies)
+            app.router.routes.extend(extra_routes)
         transports = Transports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
-        the_gate = gate or StaticKeyGate(settings.static_keys())
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
@@ -119,6 +150,8 @@ def build_app(settings: Settings, gate: Gate | None = None) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await the_gate.close()
+            if state is not None:
+                await state.close()
             await images.close()
             await transports.close()
 

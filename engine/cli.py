@@ -8,6 +8,7 @@ never starts a server.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ipaddress
 import logging
 import os
@@ -28,6 +29,7 @@ from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
 from engine.settings import Settings, settings_help
+from engine.state import StateConfigError, open_state
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
 
@@ -65,15 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for channel in result.policy.channels.values():
         if not channel.enabled:
             log.warning("channel %s skipped: %s", channel.name, channel.skip_reason)
-    if not settings.static_keys() and not settings.key_management:
-        if not _is_loopback(settings.host):
-            print(
-                f"refusing to bind {settings.host} without API keys: set TURNOUT_API_KEYS "
-                "(or listen on 127.0.0.1)",
-                file=sys.stderr,
-            )
-            return 1
-        log.warning("no API keys configured: the gateway is OPEN to anyone who can reach %s", settings.host)
+    problem = asyncio.run(_preflight(settings))
+    if problem is not None:
+        print(f"refusing to start: {problem}", file=sys.stderr)
+        return 1
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -88,6 +85,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_enabled=False,
     ).serve()
     return 0
+
+
+async def _preflight(settings: Settings) -> str | None:
+    """What would make the server unsafe or broken, said before any worker starts: the
+    state store cannot open (schema, Redis for several workers), or the gateway would be
+    open (no key at all) on a non-loopback address."""
+    keys = len(settings.static_keys())
+    if settings.key_management:
+        try:
+            state = await open_state(
+                data_dir=settings.data_dir,
+                database_url=settings.database_url,
+                redis_url=settings.redis_url,
+                secret_key=settings.secret_key,
+                workers=settings.workers,
+            )
+        except StateConfigError as exc:
+            return str(exc)
+        try:
+            keys += len(await state.keys.list())
+        finally:
+            await state.close()
+    if keys == 0 and not _is_loopback(settings.host):
+        return (
+            f"no API key is configured, so the gateway would be open to anyone on {settings.host}: "
+            "set TURNOUT_API_KEYS or create a key with `turnout keys create`, or listen on 127.0.0.1"
+        )
+    if keys == 0:
+        log.warning("no API keys configured: the gateway is OPEN to anyone who can reach %s", settings.host)
+    return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:

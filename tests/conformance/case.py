@@ -9,6 +9,11 @@ from tests.conformance.vendors import Vendor
 from tests.support.fake_upstream import FakeUpstream
 
 
+def public_model(upstream: str) -> str:
+    """The public model id the conformance policy routes to the ``upstream`` format."""
+    return f"via-{upstream}"
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     client: ClosableDriver

@@ -45,6 +45,6 @@ def ask_or_refuse(case: Case, capability: str, turn: Turn, *, stream: bool) -> A
     failure = case.client.fail(case.model, turn, stream=stream)
     assert issubclass(failure.exception, case.client.error_classes(400)), failure
     case.client.check_error_shape(failure, 400)
-    assert feature in failure.message, failure.message
+    assert f"not supported by the routed upstream ({case.vendor.format} format): {feature}" in failure.message
     assert case.fake.requests == [], "an unsupported feature must be refused before any upstream call"
     return None

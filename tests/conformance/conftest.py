@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conformance.case import Case
+from tests.conformance.case import Case, public_model
 from tests.conformance.clients import ClosableDriver, all_drivers
 from tests.conformance.ledger import ledger_of
 from tests.conformance.matrix import MARKER, REPORT_MARKER, UPSTREAMS
@@ -41,10 +41,6 @@ attempts = 1
 failures = 100000
 cooldown = 0
 """
-
-
-def public_model(upstream: str) -> str:
-    return f"via-{upstream}"
 
 
 def policy_toml(vendors: dict[str, Vendor], fakes: dict[str, FakeUpstream]) -> str:

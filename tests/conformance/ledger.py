@@ -44,7 +44,7 @@ class Ledger:
                 self.xfail_reasons[report.nodeid] = str(report.wasxfail)
                 outcome = "xfailed" if report.outcome == "skipped" else "failed"
             else:
-                outcome = "passed" if report.outcome == "passed" else report.outcome  # type: ignore[assignment]
+                outcome = report.outcome
             previous = self.outcomes.get(report.nodeid)
             if previous is None or _SEVERITY[outcome] > _SEVERITY[previous]:
                 self.outcomes[report.nodeid] = outcome

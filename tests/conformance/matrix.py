@@ -79,7 +79,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def cell_test(capability: str, defects: Mapping[tuple[str, str], str] | None = None) -> Callable[[F], F]:
     """Mark a test as (part of) the ``capability`` row and parametrize it over every pair
     whose client format can express the capability. ``defects`` maps a pair to the precise
-    known defect that makes it fail (strict xfail: the cell shows as failing until fixed)."""
+    known defect that makes an assertion fail (strict xfail: the cell shows as failing
+    until it is fixed, and any other error is still an error)."""
     if capability not in CAPABILITIES:
         raise ValueError(f"unknown capability {capability!r}")
     known = dict(defects or {})
@@ -90,7 +91,7 @@ def cell_test(capability: str, defects: Mapping[tuple[str, str], str] | None = N
         pytest.param(
             pair,
             id=f"{pair[0]}->{pair[1]}",
-            marks=[pytest.mark.xfail(strict=True, reason=known[pair])] if pair in known else [],
+            marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=known[pair])] if pair in known else [],
         )
         for pair in PAIRS
         if (pair[0], capability) not in NOT_EXPRESSIBLE

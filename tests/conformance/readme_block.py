@@ -66,10 +66,10 @@ def render(results: Mapping[Cell, CellResult]) -> str:
 
 def _notes(results: Mapping[Cell, CellResult]) -> list[str]:
     refused: dict[tuple[str, str], list[Cell]] = {}
-    for (client, upstream, capability), feature in sorted(UNSUPPORTED.items()):
+    for (client, upstream, capability), feature in sorted(UNSUPPORTED.items(), key=lambda i: _order(Cell(*i[0]))):
         refused.setdefault((capability, feature), []).append(Cell(client, upstream, capability))
     failing: dict[tuple[str, str], list[Cell]] = {}
-    for cell, result in sorted(results.items()):
+    for cell, result in sorted(results.items(), key=lambda item: _order(item[0])):
         if not result.passed:
             for defect in result.defects or ("failed in this run (no declared defect)",):
                 failing.setdefault((cell.capability, defect), []).append(cell)
@@ -81,6 +81,10 @@ def _notes(results: Mapping[Cell, CellResult]) -> list[str]:
     for (client, capability), why in sorted(NOT_EXPRESSIBLE.items()):
         out.append(f"- {NOT_APPLICABLE} {CAPABILITIES[capability]} ({client} client): {why}.")
     return out
+
+
+def _order(cell: Cell) -> tuple[int, int, int]:
+    return list(CAPABILITIES).index(cell.capability), CLIENTS.index(cell.client), UPSTREAMS.index(cell.upstream)
 
 
 def _pairs(cells: list[Cell]) -> str:

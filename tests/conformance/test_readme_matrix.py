@@ -18,7 +18,10 @@ from tests.conformance.matrix import NOT_EXPRESSIBLE, REPORT_MARKER, all_cells
 from tests.conformance.readme_block import README, CellResult, read_block, render, replace_block
 
 
-@getattr(pytest.mark, REPORT_MARKER)
+RUNS_LAST: pytest.MarkDecorator = getattr(pytest.mark, REPORT_MARKER)
+
+
+@RUNS_LAST
 def test_readme_matrix_is_this_runs_results(request: pytest.FixtureRequest) -> None:
     ledger = ledger_of(request.config)
     cells = [c for c in all_cells() if (c.client, c.capability) not in NOT_EXPRESSIBLE]

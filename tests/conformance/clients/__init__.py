@@ -6,6 +6,8 @@ from typing import Protocol
 
 from tests.conformance.clients.anthropic import AnthropicDriver
 from tests.conformance.clients.base import Driver
+
+__all__ = ["ClosableDriver", "all_drivers"]
 from tests.conformance.clients.gemini import GeminiDriver
 from tests.conformance.clients.openai_chat import OpenAIChatDriver
 from tests.conformance.clients.openai_responses import OpenAIResponsesDriver

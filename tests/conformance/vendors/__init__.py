@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.conformance.vendors.anthropic import AnthropicVendor
 from tests.conformance.vendors.base import Vendor
+
+__all__ = ["Vendor", "all_vendors"]
 from tests.conformance.vendors.gemini import GeminiVendor
 from tests.conformance.vendors.openai_chat import OpenAIChatVendor
 from tests.conformance.vendors.openai_responses import OpenAIResponsesVendor

@@ -87,7 +87,7 @@ class AnthropicVendor:
     format = "anthropic"
     upstream_model = "claude-sonnet-4-5-20250929"
     prefix = "/v1"
-    tools = (GET_WEATHER, JSON_TOOL)
+    tools: tuple[ToolSpec, ...] = (GET_WEATHER, JSON_TOOL)
 
     def _json(self, name: str, stop: StopReason) -> Scripted:
         body = transcripts.load_json(V, name)
@@ -143,7 +143,7 @@ class AnthropicVendor:
         results: list[SeenResult] = []
         for message in body["messages"]:
             content = message["content"]
-            blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": content}] if isinstance(content, str) else content
             if message["role"] == "user":
                 users.append("".join(b["text"] for b in blocks if b["type"] == "text"))
             for block in blocks:

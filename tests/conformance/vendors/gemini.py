@@ -72,7 +72,7 @@ class GeminiVendor:
     format = "gemini"
     upstream_model = "gemini-3-pro-preview"
     prefix = "/v1beta"
-    tools = (WEATHER, GET_WEATHER)
+    tools: tuple[ToolSpec, ...] = (WEATHER, GET_WEATHER)
 
     def _json(self, name: str, stop: StopReason) -> Scripted:
         body = transcripts.load_json(V, name)

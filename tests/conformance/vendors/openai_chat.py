@@ -82,7 +82,7 @@ class OpenAIChatVendor:
     format = "openai"
     upstream_model = "gpt-4o-2024-08-06"
     prefix = "/v1"
-    tools = (WEATHER,)
+    tools: tuple[ToolSpec, ...] = (WEATHER,)
 
     def _json(self, name: str, stop: StopReason) -> Scripted:
         body = transcripts.load_json(V, name)

@@ -86,7 +86,7 @@ class OpenAIResponsesVendor:
     format = "openai-responses"
     upstream_model = "gpt-5.1-codex-max"
     prefix = "/v1"
-    tools = (CALCULATOR,)
+    tools: tuple[ToolSpec, ...] = (CALCULATOR,)
 
     def _pick(self, name: str, stop: StopReason, *, stream: bool) -> Scripted:
         if stream:

@@ -1,0 +1,30 @@
+"""The HTTP routes of the key store: ``/admin/...`` (admin token) and the key-scoped
+self-service ``GET /v1/usage`` and ``GET /v1/credits``. Mounted by the app's lifespan once
+the store is open."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute
+
+from engine.client_ip import Network, client_ip
+from engine.policy.compiled import CompiledPolicy
+from engine.policy.store import PolicyStore
+from engine.settings import Settings
+from engine.state import State
+from engine.state.admin_api import admin_routes
+from engine.state.selfservice_api import bearer_authenticator, selfservice_routes
+
+
+def state_routes(state: State, settings: Settings, store: PolicyStore, proxies: tuple[Network, ...]) -> list[BaseRoute]:
+    def policy() -> CompiledPolicy:
+        return store.current
+
+    def caller_ip(request: Request) -> str:
+        peer = request.client.host if request.client else "127.0.0.1"
+        return client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
+
+    routes: list[BaseRoute] = []
+    routes += admin_routes(state, admin_token=settings.admin_token, policy=policy)
+    routes += selfservice_routes(state, bearer_authenticator(state, policy, caller_ip))
+    return routes
