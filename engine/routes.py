@@ -82,11 +82,11 @@ class Endpoints:
         peer = request.client.host if request.client else "127.0.0.1"
         return Ingress(
             fmt=fmt,
-            endpoint=request.url.path,
+            endpoint=request.scope["path"],
             body=body,
             credential=credential_for(fmt, request),
             client_ip=client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies),
-            headers={k.lower(): v for k, v in request.headers.items() if k.lower() not in _SECRET_HEADERS},
+            headers=request.headers,  # case-insensitive; rules only see whitelisted names
             request_id=request.state.request_id,
             **path,
         )
@@ -250,5 +250,3 @@ class Endpoints:
             ]
         return routes
 
-
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "cookie", "proxy-authorization"})

@@ -7,6 +7,8 @@ means no policy; warnings ride along in ``CompiledPolicy.warnings``.
 
 from __future__ import annotations
 
+from engine.policy.env_refs import CREDENTIAL_HEADERS
+
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -65,6 +67,11 @@ def _request_headers(raw: RawPolicy, problems: Problems) -> frozenset[str]:
     for index, name in enumerate(raw.router.request_headers):
         if _HEADER_NAME.fullmatch(name) is None:
             problems.add(["router", "request_headers", str(index)], "not a valid header name")
+        elif name.lower() in CREDENTIAL_HEADERS or name.lower() == "cookie":
+            problems.add(
+                ["router", "request_headers", str(index)],
+                f"'{name}' carries the caller's credentials; rules may not read it",
+            )
         else:
             names.add(name.lower())
     return frozenset(names)

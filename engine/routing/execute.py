@@ -177,36 +177,30 @@ class Executor:
             if response.status >= 400:
                 body = await response.read()
                 raise exchange.classify(response.status, response.headers, body)
+            if not stream:
+                ttfb: float | None = (time.perf_counter() - started) * 1000  # headers arrived
+                payload, usage = exchange.finish(await response.read())
+                latency = (time.perf_counter() - started) * 1000
+                records.append(AttemptRecord(attempt, number, 200, None, "", latency, ttfb))
+                self._health.success(channel, model, latency)
+                return Completed(Outcome(attempt, records, number, usage), payload)
             chunks = response.chunks()
-            relay = exchange.relay() if stream else None
+            relay = exchange.relay()
             first = b""
-            body_parts: list[bytes] = []
-            ttfb: float | None = None
+            ttfb = None
             try:
                 async with asyncio.timeout(max(0.0, timeouts.first_byte - (time.perf_counter() - started))):
                     async for chunk in chunks:
                         if ttfb is None:
                             ttfb = (time.perf_counter() - started) * 1000
-                        if relay is None:
-                            body_parts.append(chunk)
-                            break
                         first += relay.feed(chunk)
                         if first:
                             break
                     else:
-                        if relay is not None:
-                            first += relay.close()
+                        first += relay.close()
             except TimeoutError:
                 await chunks.aclose()
                 raise UpstreamError("timeout", f"no first byte within {timeouts.first_byte:g}s") from None
-            if relay is None:
-                async for chunk in chunks:
-                    body_parts.append(chunk)
-                payload, usage = exchange.finish(b"".join(body_parts))
-                latency = (time.perf_counter() - started) * 1000
-                records.append(AttemptRecord(attempt, number, 200, None, "", latency, ttfb))
-                self._health.success(channel, model, latency)
-                return Completed(Outcome(attempt, records, number, usage), payload)
             if not first:
                 raise UpstreamError("stream_cut", "upstream stream ended before any content")
             committed = True

@@ -85,7 +85,7 @@ def request_facts(
             last_user_text = "\n".join(texts)
     for tool in request.tools:
         chars += len(tool.name) + len(tool.description or "") + len(orjson.dumps(tool.parameters))
-    picked = {k: v for k, v in headers.items() if k in allowed_headers} if allowed_headers else {}
+    picked = {name: headers[name] for name in allowed_headers if name in headers}
     return RequestFacts(
         model=request.model,
         estimated_tokens=_tokens(chars) + images * TOKENS_PER_IMAGE,

@@ -76,8 +76,16 @@ class _HttpResponse:
             self.close()
 
     async def read(self) -> bytes:
-        parts = [chunk async for chunk in self.chunks()]
-        return b"".join(parts)
+        """The whole body under the total deadline (one timer, not one per chunk)."""
+        try:
+            async with asyncio.timeout(max(0.0, self._deadline.left())):
+                return await self._response.read()
+        except TimeoutError:
+            raise UpstreamError("timeout", "upstream exceeded the total timeout") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError("stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}") from None
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._response.close()
@@ -133,6 +141,7 @@ class Transports:
             skip_auto_headers=("User-Agent",),
             timeout=aiohttp.ClientTimeout(total=None),
         )
+        self._client_timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     async def close(self) -> None:
         await self._session.close()
@@ -141,16 +150,18 @@ class Transports:
         deadline = _Deadline(timeouts.total)
         if request.url.startswith("demo://"):
             return await self._demo(request, timeouts)
-        client_timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=None
-        )
+        client_timeout = self._client_timeouts.get(timeouts.connect)
+        if client_timeout is None:
+            client_timeout = self._client_timeouts[timeouts.connect] = aiohttp.ClientTimeout(
+                total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=None
+            )
         try:
             async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
                 response = await self._session.request(
                     request.method,
                     request.url,
                     data=request.body,
-                    headers=dict(request.headers),
+                    headers=request.headers,
                     timeout=client_timeout,
                     allow_redirects=False,
                 )
