@@ -238,6 +238,8 @@ class Endpoints:
             Route("/api/explain", self.explain, methods=post),
             Route("/v1beta/models", self.gemini_models, methods=get),
             Route("/v1beta/models/{target:path}", self.gemini, methods=post),
+            # google-genai >= 3 defaults to api_version "v1": same Gemini format there
+            Route("/v1/models/{target:path}", self.gemini, methods=post),
         ]
         for prefix in ("/v1", ""):
             routes += [

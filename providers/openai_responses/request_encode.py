@@ -70,7 +70,13 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
     if request.system:
         body["instructions"] = "\n\n".join(p.text for p in request.system)
     if request.tools:
-        body["tools"] = [_tool(t.name, t.description, t.parameters, t.strict) for t in request.tools]
+        # Responses makes a function tool strict when `strict` is absent; every other
+        # format defaults to non-strict, so an unset value from them is sent as false.
+        native = request.extras_format == FORMAT
+        body["tools"] = [
+            _tool(t.name, t.description, t.parameters, t.strict if t.strict is not None or native else False)
+            for t in request.tools
+        ]
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode

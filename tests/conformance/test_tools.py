@@ -41,15 +41,9 @@ def test_tool_call(case: Case, snapshot: SnapshotAssertion) -> None:
 # normalised: every property required, no others allowed), while Chat Completions,
 # Anthropic and Gemini tools are non-strict unless asked. A tool whose client left
 # strictness unsaid must reach a Responses upstream as `strict: false`.
-STRICT_DEFECT = (
-    "providers/openai_responses/request_encode.py::_tool omits `strict` when the canonical "
-    "Tool.strict is None, so a non-strict tool from a Chat/Anthropic/Gemini client silently "
-    "becomes strict on the Responses API (fix: send strict=false unless the client spoke Responses)"
-)
-STRICT_DEFECTS = {(client, "openai-responses"): STRICT_DEFECT for client in ("openai", "anthropic", "gemini")}
 
 
-@cell_test("tools", defects=STRICT_DEFECTS)
+@cell_test("tools")
 def test_tools_keep_their_strictness(case: Case) -> None:
     scripted = case.vendor.tool_call()
     case.fake.script(case.vendor.upstream_model, scripted.reply)
