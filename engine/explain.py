@@ -31,6 +31,16 @@ def explain_plan(route: Plan, facts: RequestFacts, policy_version: str) -> dict[
         },
         "candidates": [
             {"model": n.model, "channel": n.channel, "kept": n.kept, "reason": n.reason} for n in route.notes
+        ]
+        + [
+            {
+                "model": a.target.model,
+                "channel": a.target.channel,
+                "kept": True,
+                "reason": f"{a.role}, estimated "
+                + (f"${a.estimated_cost_usd:.6f}" if a.estimated_cost_usd is not None else "unpriced"),
+            }
+            for a in route.attempts
         ],
         "attempts": [
             {

@@ -20,7 +20,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from engine.errors import ModelNotFound, NoRoute
 from engine.policy.compiled import AliasSpec, CelEvalError, CelProgram, CompiledPolicy, ModelSpec
@@ -30,15 +30,13 @@ from engine.routing.health import Health
 MAX_ALIAS_DEPTH = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):  # a tuple: built per candidate per request, cheap to make and hash
     model: str  # public model id
     channel: str
     upstream_model: str
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     target: Target
     role: Literal["primary", "fallback"]
     estimated_cost_usd: float | None
@@ -47,6 +45,8 @@ class Attempt:
 
 @dataclass(frozen=True, slots=True)
 class Note:
+    """Why a candidate was dropped (kept ones are the plan's attempts)."""
+
     model: str
     channel: str | None
     kept: bool
@@ -197,8 +197,6 @@ def _targets(
                     notes.append(Note(model_id, channel_name, False, f"filter: {alias.filter.source}"))
                     continue
             kept.append(Attempt(target, role, cost, model.context_window))
-            shown = f"${cost:.6f}" if cost is not None else "unpriced"
-            notes.append(Note(model_id, channel_name, True, f"{role}, estimated {shown}"))
     return kept
 
 
