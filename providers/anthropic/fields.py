@@ -6,6 +6,8 @@ same kind of pointer the real API would give it.
 
 from __future__ import annotations
 
+from providers.json_types import json_type_name as _type_name
+
 from typing import Any
 
 from engine.errors import BadRequest
@@ -15,22 +17,6 @@ JsonObject = dict[str, Any]
 
 def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
-
-
-def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def invalid(path: str, expected: str, value: object) -> BadRequest:

@@ -13,6 +13,8 @@ an upstream's malformed response an ``UpstreamError``.
 
 from __future__ import annotations
 
+from providers.json_types import json_type_name as type_name
+
 import re
 from collections.abc import Callable
 from typing import Any
@@ -46,22 +48,6 @@ def camel(name: str) -> str:
         return name
     head, *rest = name.split("_")
     return head + "".join(w[:1].upper() + w[1:] for w in rest)
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 class JsonObject:
