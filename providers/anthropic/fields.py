@@ -6,11 +6,10 @@ same kind of pointer the real API would give it.
 
 from __future__ import annotations
 
-from providers.json_types import json_type_name as _type_name
-
 from typing import Any
 
 from engine.errors import BadRequest
+from providers.json_types import json_type_name as _type_name
 
 JsonObject = dict[str, Any]
 

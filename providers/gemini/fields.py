@@ -13,13 +13,12 @@ an upstream's malformed response an ``UpstreamError``.
 
 from __future__ import annotations
 
-from providers.json_types import json_type_name as type_name
-
 import re
 from collections.abc import Callable
 from typing import Any
 
 from engine.errors import BadRequest, GatewayError, UpstreamError
+from providers.json_types import json_type_name as type_name
 
 Failure = Callable[[str, str], GatewayError]
 """``(path, problem) -> exception`` to raise."""
