@@ -17,6 +17,9 @@ Conventions every codec follows:
   does not. Only an adapter whose format equals ``extras_format`` may forward them;
   any other adapter must raise ``UnsupportedFeature`` naming them (nothing is dropped
   silently).
+* ``hints`` are top-level fields of the client format that only tune cost or caching or
+  identify the end user (``prompt_cache_key``, ``safety_identifier``...); they never
+  change the answer. An adapter of ``extras_format`` forwards them; others leave them out.
 * ``metadata`` and ``user`` are the caller's bookkeeping (tags, an end-user id for abuse
   monitoring); they never change the answer. An adapter forwards them where its format
   has a field and leaves them out where it has none; they are kept in the usage log's
@@ -130,6 +133,7 @@ class ChatRequest:
     user: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     extras_format: str | None = None
+    hints: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,10 @@ tools (web search, file search, code interpreter, MCP) under ``"tools"``, a host
 (``truncation: "disabled"``, ``background: false``, ``service_tier: "auto"``,
 ``top_logprobs: 0``, ``text.verbosity: "medium"``) and JSON nulls are no-ops.
 
+Hints (``HINTS``: prompt-cache keys and retention, ``safety_identifier``, ``service_tier``)
+tune cost or caching and never change the answer: forwarded to a Responses upstream,
+left out for others (so the Codex CLI works on any route).
+
 Decided here, because the gateway is stateless:
 
 * ``store`` is accepted with any value and never forwarded: the gateway cannot store a
@@ -38,6 +42,8 @@ from typing import Any, Literal
 
 from engine.canonical import ChatRequest, Reasoning, ResponseFormat, TextPart, Tool, ToolChoice
 from engine.errors import BadRequest
+
+HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
 from providers.openai_responses.input_items import decode_input
 from providers.openai_responses.wire import (
     FORMAT,
@@ -121,6 +127,9 @@ def _decode(body: JSONObject, path_model: str | None, path_stream: bool | None) 
         if key in _MAPPED or value is None:
             continue
         if key in _NOOP_DEFAULTS and value == _NOOP_DEFAULTS[key]:
+            continue
+        if key in HINTS:
+            request.hints[key] = value
             continue
         extras[key] = value
     return request

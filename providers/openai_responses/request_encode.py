@@ -96,6 +96,7 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
         body["stream"] = True
     if request.extras_format == FORMAT:
         _merge_extras(body, request.extras)
+        body.update(request.hints)
     reasoning = body.get("reasoning") or {}
     if reasoning and reasoning.get("effort") != "none":
         body["include"] = list(dict.fromkeys([_ENCRYPTED_REASONING, *body.get("include", [])]))

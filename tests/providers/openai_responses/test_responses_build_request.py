@@ -259,3 +259,15 @@ def test_reasoning_settings_without_effort_or_summary_send_nothing() -> None:
     request = ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(include_thoughts=False))
     body = _body(request)
     assert "reasoning" not in body and "include" not in body
+
+
+def test_hints_are_forwarded_to_responses_and_left_out_elsewhere() -> None:
+    from providers.openai.chat_adapter import OpenAIChatAdapter
+    from providers.base import Endpoint
+
+    request = ResponsesCodec().decode_request(
+        {"model": "gpt-5", "input": "hi", "prompt_cache_key": "k", "safety_identifier": "u-1"}
+    )
+    assert _body(request)["prompt_cache_key"] == "k"
+    chat = OpenAIChatAdapter().build_request(request, Endpoint("c", "openai", "http://x/v1", None, "m"))
+    assert b"prompt_cache_key" not in chat.body and b"safety_identifier" not in chat.body

@@ -80,8 +80,8 @@ def test_rich_request(snapshot: SnapshotAssertion) -> None:
         "text.verbosity": "low",
         "reasoning.summary": "detailed",
         "include": ["web_search_call.action.sources"],
-        "prompt_cache_key": "k1",
     }
+    assert request.hints == {"prompt_cache_key": "k1"}  # a caching hint, never a refusal
     assert request.extras_format == "openai-responses"
     assert request == snapshot
 
