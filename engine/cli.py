@@ -64,9 +64,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if result.policy is None:
         print(f"refusing to start: the policy in {settings.policy_dir} has errors (see above)", file=sys.stderr)
         return 1
-    for channel in result.policy.channels.values():
-        if not channel.enabled:
-            log.warning("channel %s skipped: %s", channel.name, channel.skip_reason)
     problem = asyncio.run(_preflight(settings))
     if problem is not None:
         print(f"refusing to start: {problem}", file=sys.stderr)

@@ -88,7 +88,7 @@ async def _prepare_schema(engine: AsyncEngine, sqlite: bool) -> None:
     if status.state == "current":
         return
     if sqlite and status.state in ("empty", "behind"):
-        log.info("migrating the embedded database: %s", status.explain())
+        log.info("creating or upgrading the embedded database (schema was %s)", status.state)
         await upgrade(engine)
         return
     raise StateConfigError(status.explain())
