@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -84,6 +84,24 @@ class RequestContext:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class DataPlane:
+    """Pure ASGI middleware: the client API's POST endpoints by exact path, straight to
+    their handler (no route scan, no per-request exception wrapper; unexpected errors
+    still reach the app's error handler outside). Everything else goes to the router."""
+
+    def __init__(self, app: ASGIApp, handlers: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
+        self.app = app
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.handlers.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        response = await handler(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _format_of(path: str) -> str:
@@ -175,6 +193,7 @@ def build_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )
+    app.add_middleware(DataPlane, handlers=endpoints.data_plane())
     app.add_middleware(RequestContext, version=endpoints.policy_version)
     return app
 

@@ -8,6 +8,7 @@ before they are read whole.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -229,6 +230,15 @@ class Endpoints:
         except GatewayError as error:
             return self.pipeline.error_response(codec, error, headers)
         return _json(explain_plan(route, facts, policy.version), headers=headers)
+
+    def data_plane(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
+        """The hot POST endpoints by exact path (also in ``routes()``, for the router)."""
+        out: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+        for prefix in ("/v1", ""):
+            out[f"{prefix}/chat/completions"] = self.chat
+            out[f"{prefix}/responses"] = self.responses
+            out[f"{prefix}/messages"] = self.messages
+        return out
 
     def routes(self) -> list[Route]:
         post, get = ["POST"], ["GET"]
