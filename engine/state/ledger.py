@@ -234,13 +234,16 @@ class Ledger:
         return balance
 
     async def balance(self, account_id: str) -> Balance:
-        async with self._engine.connect() as conn:
-            found = await read_accounts(conn, [account_id])
+        # under the flush lock: a flush commits charges, then moves them out of ``unflushed``;
+        # a read between the two would subtract those charges twice
+        async with self._sync:
+            async with self._engine.connect() as conn:
+                found = await read_accounts(conn, [account_id])
+            view = self._views.get(account_id)
+            unflushed = view.unflushed if view is not None else 0
         if account_id not in found:
             raise NotFound(f"no account {account_id!r}")
         prepaid, stored, reserved = found[account_id]
-        view = self._views.get(account_id)
-        unflushed = view.unflushed if view is not None else 0
         held = reserved if self.shared else (view.held if view is not None else 0)
         return Balance(account_id, prepaid, stored - unflushed, held)
 

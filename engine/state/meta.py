@@ -8,6 +8,7 @@ key hashes were made with, so a replica started with another secret fails loudly
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.state.db import upsert_adding
@@ -35,9 +36,15 @@ async def read_text(conn: AsyncConnection, name: str) -> str | None:
 
 
 async def set_text_once(conn: AsyncConnection, name: str, value: str) -> str:
-    """Store ``value`` unless a value is already there; returns the stored value."""
+    """Store ``value`` unless a value is already there; returns the stored value.
+
+    Replicas starting at once on a fresh database race here: the insert does nothing when
+    another one stored a value first (waiting for its transaction), and that value wins."""
     current = await read_text(conn, name)
     if current is not None:
         return current
-    await conn.execute(sa.insert(meta).values(name=name, int_value=None, text_value=value))
-    return value
+    row = {"name": name, "int_value": None, "text_value": value}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(meta).values(row).on_conflict_do_nothing(index_elements=["name"]))
+    stored = await read_text(conn, name)
+    return value if stored is None else stored
