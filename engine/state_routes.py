@@ -7,9 +7,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
+from engine.access import Principal, StaticKeyGate
 from engine.client_ip import Network, client_ip
+from engine.errors import Forbidden, Unauthorized
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
+from engine.routes import credential_for
 from engine.settings import Settings
 from engine.state import State
 from engine.state.admin_api import admin_routes
@@ -24,7 +27,25 @@ def state_routes(state: State, settings: Settings, store: PolicyStore, proxies: 
         peer = request.client.host if request.client else "127.0.0.1"
         return client_ip(peer, request.headers.get("x-forwarded-for"), proxies)
 
+    store_keys = bearer_authenticator(state, policy, caller_ip)
+    static = StaticKeyGate(settings.static_keys())
+
+    async def authenticate(request: Request) -> Principal:
+        if not static.open:
+            credential = credential_for("openai", request)
+            try:
+                await static.authenticate(credential, "", policy())
+            except Unauthorized:
+                pass
+            else:
+                raise Forbidden(
+                    "operator keys (TURNOUT_API_KEYS) belong to no account: usage and credits are "
+                    "shown to keys made with `turnout keys create`",
+                    code="no_account",
+                )
+        return await store_keys(request)
+
     routes: list[BaseRoute] = []
     routes += admin_routes(state, admin_token=settings.admin_token, policy=policy)
-    routes += selfservice_routes(state, bearer_authenticator(state, policy, caller_ip))
+    routes += selfservice_routes(state, authenticate)
     return routes

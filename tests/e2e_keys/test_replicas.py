@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -205,3 +206,15 @@ def test_a_key_disabled_on_one_replica_is_refused_by_the_other(replicas: Replica
 def _refused(callers: Callers, secret: str) -> Refusal | None:
     outcome = callers.chat("openai", secret, "cheap-model")
     return outcome if isinstance(outcome, Refusal) else None
+
+
+def test_an_operator_key_is_told_it_has_no_account(replicas: Replicas) -> None:
+    for path in ("/v1/credits", "/v1/usage"):
+        response = httpx.get(
+            f"{replicas.a.base_url}{path}", headers={"authorization": "Bearer sk-e2e-static-operator"}, timeout=10
+        )
+        assert response.status_code == 403
+        error = response.json()["error"]
+        assert error["code"] == "no_account"
+        assert "turnout keys create" in error["message"]
+        assert "sk-e2e-static-operator" not in response.text
