@@ -29,6 +29,7 @@ from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
 from engine.settings import Settings, settings_help
+from providers.registry import build_registry
 from engine.state import StateConfigError, open_state
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
@@ -123,8 +124,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from providers.openai.chat_codec import OpenAIChatCodec
-
     directory = Path(args.policies) if args.policies else Settings().policy_dir
     result = load_policy(directory, os.environ)
     if result.policy is None:
@@ -140,7 +139,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.model:
         body["model"] = args.model
     try:
-        request = OpenAIChatCodec().decode_request(body)
+        request = build_registry().codec("openai").decode_request(body)
         facts = request_facts(request, {}, policy.request_headers)
         route = plan(facts, policy, Health(), KeyFacts(), datetime.now(UTC), random.Random(0))
     except GatewayError as err:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.policy.compiled import CompiledPolicy
-from providers.gemini.models_list import GeminiModelInfo, encode_models_list
-from providers.models_list import ModelEntry, anthropic_list, openai_entry, openai_list
+from providers.models_list import ModelEntry, anthropic_list, gemini_list, openai_entry, openai_list
 
 
 def entries(policy: CompiledPolicy) -> list[ModelEntry]:
@@ -47,14 +46,4 @@ def anthropic_models(policy: CompiledPolicy) -> dict[str, Any]:
 
 
 def gemini_models(policy: CompiledPolicy) -> bytes:
-    return encode_models_list(
-        GeminiModelInfo(
-            id=e.id,
-            display_name=e.id,
-            context_window=e.context_window,
-            max_output_tokens=e.max_output_tokens,
-            description=e.description,
-            thinking="reasoning" in e.capabilities,
-        )
-        for e in entries(policy)
-    )
+    return gemini_list(entries(policy))

@@ -125,9 +125,6 @@ class Endpoints:
 
     async def _count(self, request: Request, fmt: str, model: str | None) -> Response:
         """Token counting is an estimate (the one routing uses), in the client's shape."""
-        from providers.anthropic.count_tokens import decode_count_tokens_request, encode_count_tokens
-        from providers.gemini.models_list import encode_count_tokens as gemini_count
-
         pipeline = self.pipeline
         policy = pipeline.store.current
         headers = pipeline.base_headers(policy, request.state.request_id)
@@ -135,11 +132,7 @@ class Endpoints:
             ingress = self._ingress(request, fmt, await self._body(request), path_model=model, path_stream=False)
             principal = await pipeline.gate.authenticate(ingress.credential, ingress.client_ip, policy)
             body = parse_json(ingress.body)
-            if fmt == "anthropic":
-                canonical = decode_count_tokens_request(body)
-            else:
-                inner = body.get("generateContentRequest", body) if isinstance(body, dict) else body
-                canonical = pipeline.registry.codec(fmt).decode_request(inner, model=model, stream=False)
+            canonical = pipeline.registry.decode_count_request(fmt, body, model)
             pipeline.gate.authorize_model(principal, canonical.model, policy)
             if canonical.model not in policy.models and canonical.model not in policy.aliases:
                 known = ", ".join(policy.public_ids())
@@ -150,8 +143,7 @@ class Endpoints:
             tokens = request_facts(canonical, {}, frozenset()).estimated_tokens
         except GatewayError as err:
             return pipeline.error_response(pipeline.registry.codec(fmt), err, headers)
-        encoded = gemini_count(tokens) if fmt == "gemini" else encode_count_tokens(tokens)
-        return Response(encoded, headers=headers, media_type="application/json")
+        return Response(pipeline.registry.encode_count(fmt, tokens), headers=headers, media_type="application/json")
 
     async def _fail(self, request: Request, fmt: str, err: GatewayError) -> Response:
         policy = self.pipeline.store.current

@@ -1,5 +1,4 @@
-"""Model-list shapes of OpenAI and Anthropic from neutral entries (Gemini's is in
-``providers.gemini.models_list``).
+"""Model-list shapes of every client format (OpenAI, Anthropic, Gemini) from neutral entries.
 
 OpenAI's list carries Turnout's extra fields (kind, price, context window, capabilities,
 availability) next to the standard ones; SDKs ignore fields they do not know.
@@ -9,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from providers.gemini.models_list import GeminiModelInfo, encode_models_list
 
 
 
@@ -55,3 +56,17 @@ def anthropic_list(entries: list[ModelEntry]) -> dict[str, Any]:
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
     }
+
+
+def gemini_list(entries: list[ModelEntry]) -> bytes:
+    return encode_models_list(
+        GeminiModelInfo(
+            id=e.id,
+            display_name=e.id,
+            context_window=e.context_window,
+            max_output_tokens=e.max_output_tokens,
+            description=e.description,
+            thinking="reasoning" in e.capabilities,
+        )
+        for e in entries
+    )

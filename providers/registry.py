@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from engine.canonical import ChatRequest
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec
+from providers.anthropic.count_tokens import decode_count_tokens_request
+from providers.anthropic.count_tokens import encode_count_tokens as encode_anthropic_count
 from providers.base import ClientCodec, UpstreamAdapter
 from providers.gemini.adapter import GeminiAdapter
 from providers.gemini.codec import GeminiCodec
+from providers.gemini.models_list import encode_count_tokens as encode_gemini_count
 from providers.openai.chat_adapter import OpenAIChatAdapter
 from providers.openai.chat_codec import OpenAIChatCodec
 from providers.openai_responses.adapter import ResponsesAdapter
@@ -34,6 +39,16 @@ class Registry:
 
     def adapter(self, fmt: str) -> UpstreamAdapter:
         return self.adapters[fmt]
+
+    def decode_count_request(self, fmt: str, body: Any, model: str | None) -> ChatRequest:
+        """A token-count request body (Anthropic ``count_tokens``, Gemini ``countTokens``)."""
+        if fmt == "anthropic":
+            return decode_count_tokens_request(body)
+        inner = body.get("generateContentRequest", body) if isinstance(body, dict) else body
+        return self.codecs[fmt].decode_request(inner, model=model, stream=False)
+
+    def encode_count(self, fmt: str, tokens: int) -> bytes:
+        return encode_gemini_count(tokens) if fmt == "gemini" else encode_anthropic_count(tokens)
 
 
 def build_registry() -> Registry:
