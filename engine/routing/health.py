@@ -54,6 +54,7 @@ class PairView:
 class Health:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._pairs: dict[tuple[str, str], PairHealth] = {}
+        self._channel_in_flight: dict[str, int] = {}
         self._clock = clock
 
     def _pair(self, channel: str, model: str) -> PairHealth:
@@ -88,15 +89,21 @@ class Health:
             pair.percentile(0.5), pair.percentile(0.95), pair.error_rate, pair.in_flight, self.state(channel, model)
         )
 
+    def channel_in_flight(self, channel: str) -> int:
+        """Requests this worker has in flight on the channel, all models together."""
+        return self._channel_in_flight.get(channel, 0)
+
     def begin(self, channel: str, model: str) -> None:
         pair = self._pair(channel, model)
         pair.in_flight += 1
+        self._channel_in_flight[channel] = self._channel_in_flight.get(channel, 0) + 1
         if self.state(channel, model) == "half-open":
             pair.probing = True
 
     def end(self, channel: str, model: str) -> None:
         pair = self._pair(channel, model)
         pair.in_flight = max(0, pair.in_flight - 1)
+        self._channel_in_flight[channel] = max(0, self._channel_in_flight.get(channel, 0) - 1)
 
     def success(self, channel: str, model: str, latency_ms: float) -> None:
         pair = self._pair(channel, model)

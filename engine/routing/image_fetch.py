@@ -123,6 +123,8 @@ class ImageFetcher:
             literal = parts.hostname.strip("[]")
             if not self._allow_private and _is_ip(literal) and not _public(literal):
                 raise BadRequest(f"image_url {url}: refusing to fetch a non-public address")
+            if not self._allow_private and not _is_ip(literal):
+                await _check_public_name(url, literal)  # a clear message; the resolver enforces it again
             async with self._client().get(current, allow_redirects=False) as response:
                 if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
@@ -142,6 +144,17 @@ class ImageFetcher:
                         raise BadRequest(f"image_url {url}: larger than {self._max_bytes} bytes")
                 return f"data:{mime};base64,{base64.b64encode(bytes(data)).decode()}"
         raise BadRequest(f"image_url {url}: more than {MAX_REDIRECTS} redirects")
+
+
+async def _check_public_name(url: str, host: str) -> None:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise BadRequest(f"image_url {url}: cannot resolve {host} ({exc})") from None
+    for info in infos:
+        address = str(info[4][0])
+        if not _public(address):
+            raise BadRequest(f"image_url {url}: refusing to fetch: {host} resolves to a non-public address")
 
 
 def _is_ip(host: str) -> bool:

@@ -8,7 +8,8 @@ Pure apart from the random source it is given (weighted strategy). Steps:
 2. Expand models to targets (model x enabled channel serving it).
 3. Drop targets that cannot serve this request: no enabled channel, missing capability
    (tools, vision, json), context window too small for the estimate, breaker open, the
-   alias's ``filter`` rule. Every drop is noted.
+   channel at its ``max_concurrent`` (counted per worker), the alias's ``filter`` rule.
+   Every drop is noted.
 4. Order the primary targets by the alias's ``order`` rule or strategy; append the
    fallbacks (alias ``fallback`` or the model's own ``fallback`` chain) in order.
 """
@@ -185,6 +186,9 @@ def _targets(
             target = Target(model_id, channel_name, channel.models[model_id])
             if not health.available(channel_name, model_id):
                 notes.append(Note(model_id, channel_name, False, "cooling down (breaker open)"))
+                continue
+            if channel.max_concurrent is not None and health.channel_in_flight(channel_name) >= channel.max_concurrent:
+                notes.append(Note(model_id, channel_name, False, f"channel saturated ({channel.max_concurrent} in flight)"))
                 continue
             if alias is not None and alias.filter is not None:
                 variables["candidate"] = _candidate(target, model, health)

@@ -22,7 +22,6 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.state.accounts import AccountStore
-from engine.state.channel_limits import ChannelLimiter
 from engine.state.db import create_engine, default_database_url, is_sqlite_url
 from engine.state.errors import StateConfigError
 from engine.state.gate import DatabaseGate
@@ -60,7 +59,6 @@ class State:
     ledger: Ledger
     usage: UsageLog
     limiter: RateLimiter
-    channels: ChannelLimiter
     gate: DatabaseGate
     _subscriber: KeyEventSubscriber | None = None
     _closed: bool = field(default=False)
@@ -176,7 +174,6 @@ async def open_state(
             ledger=ledger,
             usage=usage,
             limiter=limiter,
-            channels=ChannelLimiter(),
             gate=gate,
             _subscriber=subscriber,
         )

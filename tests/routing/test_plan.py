@@ -200,3 +200,20 @@ def test_no_route_when_nothing_can_serve(policy: CompiledPolicy) -> None:
     with pytest.raises(NoRoute) as caught:
         route(policy, chat("orphan"))
     assert "orphan: no enabled channel serves it" in caught.value.message
+
+
+def test_a_saturated_channel_is_skipped_instead_of_collecting_429s(tmp_path: Path) -> None:
+    (tmp_path / "policy.toml").write_text(
+        POLICY.replace('weight = 1\n', 'weight = 1\nmax_concurrent = 2\n', 1)
+    )
+    result = load_policy(tmp_path, {"ALPHA_KEY": "a", "BETA_KEY": "b"})
+    assert result.policy is not None, [str(d) for d in result.diagnostics]
+    health = Health()
+    health.begin("beta", "small")
+    assert order(route(result.policy, chat("small"), health=health)) == ["small@alpha", "small@beta"]
+    health.begin("beta", "vision")  # the limit is per channel, all models together
+    p = route(result.policy, chat("small"), health=health)
+    assert order(p) == ["small@alpha"]
+    assert any(n.channel == "beta" and n.reason == "channel saturated (2 in flight)" for n in p.notes)
+    health.end("beta", "small")
+    assert order(route(result.policy, chat("small"), health=health)) == ["small@alpha", "small@beta"]

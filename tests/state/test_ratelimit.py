@@ -11,7 +11,6 @@ from redis.asyncio import Redis
 
 from engine.errors import GatewayError
 from engine.policy.compiled import ChannelSpec
-from engine.state.channel_limits import ChannelLimiter
 from engine.state.ratelimit import Limits, LocalRateLimiter, RateLimiter, rate_headers, rejection
 from engine.state.ratelimit_redis import RedisRateLimiter
 from tests.state.conftest import REDIS_URL, delete_redis_prefix
@@ -96,17 +95,6 @@ async def test_refill_over_time_with_a_clock() -> None:
     decision = await limiter.admit("k", limits, 0)
     assert decision.allowed and rate_headers(limits, decision)["x-ratelimit-remaining-requests"] == "9"
     assert rate_headers(limits, decision)["x-ratelimit-reset-requests"] == "6s"
-
-
-def test_channel_saturation() -> None:
-    channels = ChannelLimiter()
-    spec = ChannelSpec("c1", "openai", "https://example.invalid", None, {}, max_concurrent=2)
-    unlimited = ChannelSpec("c2", "openai", "https://example.invalid", None, {})
-    assert channels.try_acquire(spec) and channels.try_acquire(spec)
-    assert channels.saturated(spec) and not channels.try_acquire(spec)
-    channels.release("c1")
-    assert not channels.saturated(spec) and channels.in_flight("c1") == 1
-    assert all(channels.try_acquire(unlimited) for _ in range(100)) and not channels.saturated(unlimited)
 
 
 async def test_redis_down_fails_closed_with_a_clear_error() -> None:
