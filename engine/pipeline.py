@@ -7,6 +7,7 @@ client in its own format (the codec renders it); an exception that is not a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -132,8 +133,6 @@ class Pipeline:
         reservation: Reservation | None = None
         records: list[AttemptRecord] = []
         try:
-            admission = await self.gate.admit(principal, policy, facts.estimated_tokens)
-            headers.update(admission.headers)
             worst = max(
                 worst_case_cost(
                     facts.estimated_tokens,
@@ -143,7 +142,21 @@ class Pipeline:
                 )
                 for a in route.attempts
             )
-            reservation = await self.gate.reserve(principal, worst)
+            # rate limit and balance are independent checks: one round trip's time, not two
+            admitted, reserved = await asyncio.gather(
+                self.gate.admit(principal, policy, facts.estimated_tokens),
+                self.gate.reserve(principal, worst),
+                return_exceptions=True,
+            )
+            if isinstance(admitted, Admission):
+                admission = admitted
+            if isinstance(reserved, Reservation):
+                reservation = reserved
+            for checked in (admitted, reserved):
+                if isinstance(checked, BaseException):
+                    raise checked
+            assert admission is not None and reservation is not None
+            headers.update(admission.headers)
             inlined = request
             if remote_image_urls(request) and any(
                 policy.channels[a.target.channel].format in INLINE_IMAGES_ONLY for a in route.attempts
@@ -170,6 +183,7 @@ class Pipeline:
                 await self.gate.release(principal, admission, 0)
             raise
 
+        assert admission is not None and reservation is not None
         outcome = result.outcome
         headers["x-turnout-route"] = route.route_header(outcome.attempt, outcome.attempts_made)
         if isinstance(result, Completed):
