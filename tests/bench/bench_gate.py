@@ -59,8 +59,10 @@ async def _cycle(kwargs: dict[str, Any]) -> tuple[list[float], list[float]]:
             start = time.perf_counter()
             principal = await gate.authenticate(secret, "127.0.0.1", POLICY)
             gate.authorize_model(principal, "gpt-4o", POLICY)
-            admission = await gate.admit(principal, POLICY, 500)
-            reservation = await gate.reserve(principal, 0.01)
+            # as the pipeline does: the two independent checks in parallel
+            admission, reservation = await asyncio.gather(
+                gate.admit(principal, POLICY, 500), gate.reserve(principal, 0.01)
+            )
             upstream = time.perf_counter()
             await gate.settle(reservation, 0.004)
             await gate.release(principal, admission, 400)
