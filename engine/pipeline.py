@@ -142,19 +142,22 @@ class Pipeline:
                 )
                 for a in route.attempts
             )
-            # rate limit and balance are independent checks: one round trip's time, not two
-            admitted, reserved = await asyncio.gather(
-                self.gate.admit(principal, policy, facts.estimated_tokens),
-                self.gate.reserve(principal, worst),
-                return_exceptions=True,
-            )
-            if isinstance(admitted, Admission):
-                admission = admitted
-            if isinstance(reserved, Reservation):
-                reservation = reserved
-            for checked in (admitted, reserved):
-                if isinstance(checked, BaseException):
-                    raise checked
+            if principal.key_id is None:  # operator key or open mode: no limits, no balance, no I/O
+                admission = await self.gate.admit(principal, policy, facts.estimated_tokens)
+                reservation = await self.gate.reserve(principal, worst)
+            else:  # independent checks, each a round trip on shared state: run them together
+                admitted, reserved = await asyncio.gather(
+                    self.gate.admit(principal, policy, facts.estimated_tokens),
+                    self.gate.reserve(principal, worst),
+                    return_exceptions=True,
+                )
+                if isinstance(admitted, Admission):
+                    admission = admitted
+                if isinstance(reserved, Reservation):
+                    reservation = reserved
+                for checked in (admitted, reserved):
+                    if isinstance(checked, BaseException):
+                        raise checked
             assert admission is not None and reservation is not None
             headers.update(admission.headers)
             inlined = request
