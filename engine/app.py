@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
-from engine.keyed_gate import KeyedGate
+from engine.keyed_gate import KeyedGate, open_store
 from engine.client_ip import parse_networks
 from engine.errors import GatewayError, ModelNotFound
 from engine.pipeline import Pipeline
@@ -34,7 +34,7 @@ from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import Transports
 from engine.settings import Settings
-from engine.state import State, open_state
+from engine.state import State
 from engine.state_routes import state_routes
 from providers.registry import build_registry
 
@@ -117,13 +117,7 @@ async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
     static = StaticKeyGate(settings.static_keys())
     if not settings.key_management:
         return static, None
-    state = await open_state(
-        data_dir=settings.data_dir,
-        database_url=settings.database_url,
-        redis_url=settings.redis_url,
-        secret_key=settings.secret_key,
-        workers=settings.workers,
-    )
+    state = await open_store(settings)
 
     async def count_keys() -> int:
         return len(await state.keys.list())

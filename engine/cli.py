@@ -30,7 +30,8 @@ from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
 from engine.settings import Settings, settings_help
 from providers.registry import build_registry
-from engine.state import StateConfigError, open_state
+from engine.keyed_gate import open_store
+from engine.state import StateConfigError
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
 
@@ -92,13 +93,7 @@ async def _preflight(settings: Settings) -> str | None:
     keys = len(settings.static_keys())
     if settings.key_management:
         try:
-            state = await open_state(
-                data_dir=settings.data_dir,
-                database_url=settings.database_url,
-                redis_url=settings.redis_url,
-                secret_key=settings.secret_key,
-                workers=settings.workers,
-            )
+            state = await open_store(settings)
         except StateConfigError as exc:
             return str(exc)
         try:

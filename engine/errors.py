@@ -166,8 +166,6 @@ def _client_view(failure: FailureKind, upstream_status: int | None) -> tuple[int
         return 504, "upstream_timeout"
     if failure == "rate_limit":
         return 429, "rate_limited"
-    if failure == "not_found":
-        return 502, "upstream_error"
     return 502, "upstream_error"
 
 

@@ -17,9 +17,22 @@ from collections.abc import Awaitable, Callable
 from engine.access import Admission, Principal, Reservation, StaticKeyGate, UsageRecord
 from engine.errors import Unauthorized
 from engine.policy.compiled import CompiledPolicy
+from engine.settings import Settings
+from engine.state import State, open_state
 from engine.state.gate import DatabaseGate
 
 OPEN_RECHECK_SECONDS = 1.0
+
+
+async def open_store(settings: Settings) -> State:
+    """The key store the settings point at (embedded SQLite, or PostgreSQL + Redis)."""
+    return await open_state(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        redis_url=settings.redis_url,
+        secret_key=settings.secret_key,
+        workers=settings.workers,
+    )
 
 
 class KeyedGate:

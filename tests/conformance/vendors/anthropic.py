@@ -10,6 +10,7 @@ import orjson
 from engine.canonical import StopReason, Usage
 from tests.conformance import transcripts
 from tests.conformance.vendors.base import (
+    RecordedVendor,
     Call,
     ErrorReply,
     Expected,
@@ -23,7 +24,7 @@ from tests.conformance.vendors.base import (
     text_of,
 )
 from tests.support.fake_upstream import Received
-from tests.support.replies import Json, Status, Stream
+from tests.support.replies import Json, Stream
 
 V = "anthropic"
 
@@ -83,7 +84,8 @@ def expect_events(events: list[dict[str, Any]], stop: StopReason) -> Expected:
     return Expected(text, calls, stop, usage_of(usage))
 
 
-class AnthropicVendor:
+class AnthropicVendor(RecordedVendor):
+    name = V
     format = "anthropic"
     upstream_model = "claude-sonnet-4-5-20250929"
     prefix = "/v1"
@@ -100,33 +102,8 @@ class AnthropicVendor:
         events = transcripts.payloads(V, name)
         return Scripted(Stream(transcripts.event_frames(events)), expect_events(events, stop))
 
-    def text(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text.json", "end")
-
-    def usage(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text-usage-matched.json", "end")
-
-    def tool_call(self) -> Scripted:
-        return self._json("tool-call.json", "tool_use")
-
-    def parallel_tool_calls(self, *, stream: bool) -> Scripted:
-        if stream:
-            return self._sse("parallel-tool-calls.sse", "tool_use")
-        return self._json("parallel-tool-calls.json", "tool_use")
-
-    def streamed_tool_args(self) -> Scripted:
-        return self._sse("tool-call.sse", "tool_use")
-
-    def length(self, *, stream: bool) -> Scripted:
-        return self._chunks("length.chunks.txt", "length") if stream else self._json("length.json", "length")
-
-    def error_400(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-400.json")
-        return ErrorReply(Status(400, body, {"request-id": body["request_id"]}), body["error"]["message"])
-
-    def error_429(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-429.json")
-        return ErrorReply(Status(429, body, {"request-id": body["request_id"]}), body["error"]["message"])
+    def _error_headers(self, body: dict[str, Any]) -> dict[str, str]:
+        return {"request-id": body["request_id"]}
 
     def midstream_error(self) -> MidStream:
         events = transcripts.payloads(V, "midstream-error.chunks.txt")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.canonical import StopReason, Usage
+from tests.conformance import transcripts
 from tests.support.fake_upstream import Received
 from tests.support.replies import Cut, Reply, Status, Stream
 
@@ -125,6 +126,57 @@ class Vendor(Protocol):
     def read_request(self, received: Received) -> SeenRequest:
         """What the gateway sent this upstream, from the fake's record of it."""
         ...
+
+
+class RecordedVendor:
+    """The scripts every recorded vendor builds the same way from its fixture folder
+    (``text.json``, ``text.chunks.txt``, ``tool-call.json``, ``error-400.json``...): a
+    vendor supplies how one JSON body, one chunk file and one SSE file are replayed, and
+    overrides only what its recordings do differently."""
+
+    name: str  # the fixture folder under tests/fixtures/conformance/
+
+    def _json(self, name: str, stop: StopReason) -> Scripted:
+        raise NotImplementedError
+
+    def _chunks(self, name: str, stop: StopReason) -> Scripted:
+        raise NotImplementedError
+
+    def _sse(self, name: str, stop: StopReason) -> Scripted:
+        raise NotImplementedError
+
+    def _error_headers(self, body: dict[str, Any]) -> dict[str, str]:
+        return {}
+
+    def _error(self, status: int) -> ErrorReply:
+        body = transcripts.load_json(self.name, f"error-{status}.json")
+        return ErrorReply(Status(status, body, self._error_headers(body)), body["error"]["message"])
+
+    def text(self, *, stream: bool) -> Scripted:
+        return self._chunks("text.chunks.txt", "end") if stream else self._json("text.json", "end")
+
+    def usage(self, *, stream: bool) -> Scripted:
+        return self._chunks("text.chunks.txt", "end") if stream else self._json("text-usage-matched.json", "end")
+
+    def tool_call(self) -> Scripted:
+        return self._json("tool-call.json", "tool_use")
+
+    def parallel_tool_calls(self, *, stream: bool) -> Scripted:
+        if stream:
+            return self._sse("parallel-tool-calls.sse", "tool_use")
+        return self._json("parallel-tool-calls.json", "tool_use")
+
+    def streamed_tool_args(self) -> Scripted:
+        return self._sse("tool-call.sse", "tool_use")
+
+    def length(self, *, stream: bool) -> Scripted:
+        return self._chunks("length.chunks.txt", "length") if stream else self._json("length.json", "length")
+
+    def error_400(self) -> ErrorReply:
+        return self._error(400)
+
+    def error_429(self) -> ErrorReply:
+        return self._error(429)
 
 
 def text_of(value: Any) -> str:

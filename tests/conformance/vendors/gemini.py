@@ -11,6 +11,7 @@ import orjson
 from engine.canonical import StopReason, Usage
 from tests.conformance import transcripts
 from tests.conformance.vendors.base import (
+    RecordedVendor,
     Call,
     ErrorReply,
     Expected,
@@ -23,7 +24,7 @@ from tests.conformance.vendors.base import (
     ToolSpec,
 )
 from tests.support.fake_upstream import Received
-from tests.support.replies import Cut, Json, Status, Stream
+from tests.support.replies import Cut, Json, Stream
 
 V = "gemini"
 
@@ -68,7 +69,8 @@ def _fold(chunks: list[dict[str, Any]], stop: StopReason) -> Expected:
     return Expected(text, tuple(calls), stop, usage)
 
 
-class GeminiVendor:
+class GeminiVendor(RecordedVendor):
+    name = V
     format = "gemini"
     upstream_model = "gemini-3-pro-preview"
     prefix = "/v1beta"
@@ -82,15 +84,6 @@ class GeminiVendor:
         chunks = transcripts.payloads(V, name)
         return Scripted(Stream(transcripts.data_frames(chunks, crlf=True)), _fold(chunks, stop))
 
-    def text(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text.json", "end")
-
-    def usage(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text-usage-matched.json", "end")
-
-    def tool_call(self) -> Scripted:
-        return self._json("tool-call.json", "tool_use")
-
     def parallel_tool_calls(self, *, stream: bool) -> Scripted:
         if stream:
             return self.streamed_tool_args()
@@ -101,17 +94,6 @@ class GeminiVendor:
         folded = _fold(chunks, "tool_use")
         expected = Expected(folded.text, STREAMED_CALLS, folded.stop, folded.usage)
         return Scripted(Stream(transcripts.data_frames(chunks, crlf=True)), expected)
-
-    def length(self, *, stream: bool) -> Scripted:
-        return self._chunks("length.chunks.txt", "length") if stream else self._json("length.json", "length")
-
-    def error_400(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-400.json")
-        return ErrorReply(Status(400, body), body["error"]["message"])
-
-    def error_429(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-429.json")
-        return ErrorReply(Status(429, body), body["error"]["message"])
 
     def midstream_error(self) -> MidStream:
         chunks = transcripts.payloads(V, "text.chunks.txt")[:2]

@@ -10,6 +10,7 @@ import orjson
 from engine.canonical import StopReason, Usage
 from tests.conformance import transcripts
 from tests.conformance.vendors.base import (
+    RecordedVendor,
     Call,
     ErrorReply,
     Expected,
@@ -24,7 +25,7 @@ from tests.conformance.vendors.base import (
     text_of,
 )
 from tests.support.fake_upstream import Received
-from tests.support.replies import Cut, Json, Status, Stream
+from tests.support.replies import Cut, Json, Stream
 
 V = "openai"
 
@@ -78,7 +79,8 @@ def expect_chunks(chunks: list[dict[str, Any]], stop: StopReason) -> Expected:
     return Expected(text, calls, stop, usage)
 
 
-class OpenAIChatVendor:
+class OpenAIChatVendor(RecordedVendor):
+    name = V
     format = "openai"
     upstream_model = "gpt-4o-2024-08-06"
     prefix = "/v1"
@@ -95,33 +97,8 @@ class OpenAIChatVendor:
         chunks = transcripts.payloads(V, name)
         return Scripted(Stream(transcripts.data_frames(chunks, done=True)), expect_chunks(chunks, stop))
 
-    def text(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text.json", "end")
-
-    def usage(self, *, stream: bool) -> Scripted:
-        return self._chunks("text.chunks.txt", "end") if stream else self._json("text-usage-matched.json", "end")
-
-    def tool_call(self) -> Scripted:
-        return self._json("tool-call.json", "tool_use")
-
-    def parallel_tool_calls(self, *, stream: bool) -> Scripted:
-        if stream:
-            return self._sse("parallel-tool-calls.sse", "tool_use")
-        return self._json("parallel-tool-calls.json", "tool_use")
-
-    def streamed_tool_args(self) -> Scripted:
-        return self._sse("tool-call.sse", "tool_use")
-
     def length(self, *, stream: bool) -> Scripted:
         return self._sse("length.sse", "length") if stream else self._json("length.json", "length")
-
-    def error_400(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-400.json")
-        return ErrorReply(Status(400, body), body["error"]["message"])
-
-    def error_429(self) -> ErrorReply:
-        body = transcripts.load_json(V, "error-429.json")
-        return ErrorReply(Status(429, body), body["error"]["message"])
 
     def midstream_error(self) -> MidStream:
         chunks = transcripts.payloads(V, "text.chunks.txt")[:6]  # role chunk + five text pieces
