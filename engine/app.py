@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
-import re
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,8 +23,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from engine.access import Gate, StaticKeyGate
 from engine.keyed_gate import KeyedGate, open_store
 from engine.client_ip import parse_networks
+from engine.data_plane import DataPlane, client_path
 from engine.errors import GatewayError, ModelNotFound
 from engine.pipeline import Pipeline
+from engine.request_ids import RequestIds
 from engine.policy.store import PolicyStore
 from engine.policy.watch import watch_policy
 from engine.routes import Endpoints
@@ -39,35 +40,29 @@ from engine.state_routes import state_routes
 from providers.registry import build_registry
 
 log = logging.getLogger("turnout")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestContext:
-    """Pure ASGI middleware: a request id and the policy version on every response; and the
-    ``/v1/v1`` that clients configured with a base URL ending in /v1 sometimes send.
+    """Pure ASGI middleware for the Starlette routes: a request id and the policy version on
+    every response; and the ``/v1/v1`` that clients configured with a base URL ending in
+    /v1 sometimes send. (The data plane in front does the same for its own endpoints.)
 
     Routed responses set ``x-turnout-policy`` themselves (the snapshot they ran on); the
     middleware adds the current version only where a response has none."""
 
-    def __init__(self, app: ASGIApp, version: Callable[[], str | None]) -> None:
+    def __init__(self, app: ASGIApp, version: Callable[[], str | None], ids: RequestIds) -> None:
         self.app = app
         self.version = version
+        self.ids = ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        while path.startswith("/v1/v1/") or path.startswith("/v1beta/v1beta/"):
-            path = path[path.index("/", 1) :]
+        path = client_path(scope["path"])
         if path != scope["path"]:
             scope = {**scope, "path": path, "raw_path": path.encode()}
-        incoming = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                incoming = value.decode("latin-1")
-                break
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else "req_" + secrets.token_hex(12)
+        request_id = self.ids.for_request(scope["headers"])
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
 
@@ -84,24 +79,6 @@ class RequestContext:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-class DataPlane:
-    """Pure ASGI middleware: the client API's POST endpoints by exact path, straight to
-    their handler (no route scan, no per-request exception wrapper; unexpected errors
-    still reach the app's error handler outside). Everything else goes to the router."""
-
-    def __init__(self, app: ASGIApp, handlers: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
-        self.app = app
-        self.handlers = handlers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler = self.handlers.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
-        if handler is None:
-            await self.app(scope, receive, send)
-            return
-        response = await handler(Request(scope, receive))
-        await response(scope, receive, send)
 
 
 def _format_of(path: str) -> str:
@@ -128,7 +105,8 @@ async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
     return gate, state
 
 
-def build_app(settings: Settings) -> Starlette:
+def build_app(settings: Settings) -> ASGIApp:
+    """The data plane in front of the Starlette app (which owns the lifespan)."""
     registry = build_registry()
     proxies = parse_networks(settings.proxy_networks())
     endpoints = Endpoints(None, settings.body_limit, proxies)
@@ -153,6 +131,7 @@ def build_app(settings: Settings) -> Starlette:
             else None
         )
         log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
+        gc.freeze()  # startup objects (modules, policy, pools) never die: keep them out of GC passes
         try:
             yield
         finally:
@@ -187,12 +166,12 @@ def build_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )
-    app.add_middleware(DataPlane, handlers=endpoints.data_plane())
-    app.add_middleware(RequestContext, version=endpoints.policy_version)
-    return app
+    ids = RequestIds()
+    app.add_middleware(RequestContext, version=endpoints.policy_version, ids=ids)
+    return DataPlane(app, lambda: endpoints.pipeline, ids, settings.body_limit, proxies)
 
 
-def create_app() -> Starlette:
+def create_app() -> ASGIApp:
     """Granian's factory: settings from the environment."""
     settings = Settings()
     logging.basicConfig(

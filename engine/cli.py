@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -82,8 +83,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=settings.workers,
         factory=True,
         log_enabled=False,
+        **granian_tuning(),
     ).serve()
     return 0
+
+
+def granian_tuning() -> dict[str, Any]:
+    """Granian options measured on the data plane (tests/bench/bench_gateway.py): the uvloop
+    event loop roughly doubles what one worker serves (asyncio's own loop is the fallback
+    where uvloop does not exist, e.g. Windows)."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {"loop": "asyncio"}
+    return {"loop": "uvloop"}
 
 
 async def _preflight(settings: Settings) -> str | None:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.responses import Response
 
 from engine.access import Admission, Gate, Principal, Reservation, UsageRecord
 from engine.canonical import ChatRequest, Usage
@@ -30,12 +29,15 @@ from engine.routing.execute import AttemptRecord, Completed, Executor, Outcome, 
 from engine.routing.facts import RequestFacts, request_facts
 from engine.routing.health import Health
 from engine.routing.plan import Attempt, KeyFacts, Plan, plan
+from engine.reply import Reply
 from engine.streaming import StreamResponse
 from providers.base import ClientCodec, Endpoint
 from engine.routing.image_fetch import ImageFetcher, remote_image_urls
 from providers.registry import INLINE_IMAGES_ONLY, Registry
 
 log = logging.getLogger("turnout.request")
+
+Answer = Reply | StreamResponse  # both are ASGI callables
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +83,8 @@ class Pipeline:
     def base_headers(self, policy: CompiledPolicy, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id, "x-turnout-policy": policy.version}
 
-    def error_response(self, codec: ClientCodec, err: GatewayError, headers: dict[str, str]) -> Response:
-        return Response(
-            codec.encode_error(err),
-            status_code=err.status,
-            headers={**headers, **err.headers},
-            media_type="application/json",
-        )
+    def error_response(self, codec: ClientCodec, err: GatewayError, headers: dict[str, str]) -> Reply:
+        return Reply(codec.encode_error(err), err.status, {**headers, **err.headers})
 
     async def decode(self, ingress: Ingress, policy: CompiledPolicy) -> tuple[Principal, ChatRequest, Any]:
         codec = self.registry.codec(ingress.fmt)
@@ -102,7 +99,7 @@ class Pipeline:
         key = KeyFacts(principal.key_name, principal.group, principal.tags)
         return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
 
-    async def handle(self, ingress: Ingress) -> Response:
+    async def handle(self, ingress: Ingress) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)
@@ -126,26 +123,25 @@ class Pipeline:
         facts: RequestFacts,
         route: Plan,
         started: float,
-    ) -> Response:
+    ) -> Answer:
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
         admission: Admission | None = None
         reservation: Reservation | None = None
         records: list[AttemptRecord] = []
         try:
-            worst = max(
-                worst_case_cost(
-                    facts.estimated_tokens,
-                    facts.max_tokens or policy.default_max_tokens,
-                    policy.models[a.target.model].price,
-                    multiplier,
-                )
-                for a in route.attempts
-            )
-            if principal.key_id is None:  # operator key or open mode: no limits, no balance, no I/O
-                admission = await self.gate.admit(principal, policy, facts.estimated_tokens)
-                reservation = await self.gate.reserve(principal, worst)
+            if principal.key_id is None:  # operator key or open mode: no limits, no balance
+                admission, reservation = Admission(), Reservation(None, None, 0.0)
             else:  # independent checks, each a round trip on shared state: run them together
+                worst = max(
+                    worst_case_cost(
+                        facts.estimated_tokens,
+                        facts.max_tokens or policy.default_max_tokens,
+                        policy.models[a.target.model].price,
+                        multiplier,
+                    )
+                    for a in route.attempts
+                )
                 admitted, reserved = await asyncio.gather(
                     self.gate.admit(principal, policy, facts.estimated_tokens),
                     self.gate.reserve(principal, worst),
@@ -191,7 +187,7 @@ class Pipeline:
         headers["x-turnout-route"] = route.route_header(outcome.attempt, outcome.attempts_made)
         if isinstance(result, Completed):
             await self._settle(ingress, policy, principal, route, outcome, admission, reservation, started, multiplier)
-            return Response(result.body, status_code=200, headers=headers, media_type="application/json")
+            return Reply(result.body, 200, headers)
         return self._stream(
             ingress, policy, principal, route, result, admission, reservation, started, multiplier, headers
         )
@@ -208,7 +204,7 @@ class Pipeline:
         started: float,
         multiplier: float,
         headers: dict[str, str],
-    ) -> Response:
+    ) -> StreamResponse:
         async def on_close(disconnected: bool) -> None:
             await self._settle(
                 ingress, policy, principal, route, result.outcome, admission, reservation, started, multiplier,
@@ -252,10 +248,10 @@ class Pipeline:
         disconnected: bool = False,
     ) -> None:
         usage = outcome.usage or Usage()
-        price = policy.models[outcome.attempt.target.model].price
-        cost = usage_cost(usage, price, multiplier)
-        await self.gate.settle(reservation, cost)
-        await self.gate.release(principal, admission, usage.total_tokens)
+        if principal.key_id is not None:  # operator keys hold no reservation and no slot
+            price = policy.models[outcome.attempt.target.model].price
+            await self.gate.settle(reservation, usage_cost(usage, price, multiplier))
+            await self.gate.release(principal, admission, usage.total_tokens)
         error_type: str | None
         if outcome.error is not None:
             status, error_type = outcome.error.status, outcome.error.kind

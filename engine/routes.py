@@ -8,8 +8,9 @@ before they are read whole.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import Request
@@ -20,26 +21,30 @@ from engine.client_ip import Network, client_ip
 from engine.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLarge
 from engine.explain import explain_plan
 from engine.models_list import anthropic_models, gemini_models, openai_model, openai_models
-from engine.pipeline import Ingress, Pipeline, parse_json
+from engine.pipeline import Answer, Ingress, Pipeline, parse_json
 from engine.routing.facts import request_facts
 from engine.status import status_document
+
+Handled = Response | Answer
 
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": None}
 
 
-def _bearer(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization")
     if auth and auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
     return None
 
 
-def credential_for(fmt: str, request: Request) -> str | None:
+def credential_for(fmt: str, headers: Mapping[str, str], query_string: bytes) -> str | None:
+    """The client's key as its format sends it (``headers`` by lower-case name)."""
     if fmt == "anthropic":
-        return request.headers.get("x-api-key") or _bearer(request)
+        return headers.get("x-api-key") or _bearer(headers)
     if fmt == "gemini":
-        return request.headers.get("x-goog-api-key") or request.query_params.get("key") or _bearer(request)
-    return _bearer(request) or request.headers.get("x-api-key")
+        from_query = parse_qs(query_string.decode("latin-1")).get("key") if query_string else None
+        return headers.get("x-goog-api-key") or (from_query[0] if from_query else None) or _bearer(headers)
+    return _bearer(headers) or headers.get("x-api-key")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -85,14 +90,14 @@ class Endpoints:
             fmt=fmt,
             endpoint=request.scope["path"],
             body=body,
-            credential=credential_for(fmt, request),
+            credential=credential_for(fmt, request.headers, request.scope["query_string"]),
             client_ip=client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies),
             headers=request.headers,  # case-insensitive; rules only see whitelisted names
             request_id=request.state.request_id,
             **path,
         )
 
-    async def _serve(self, request: Request, fmt: str, **path: Any) -> Response:
+    async def _serve(self, request: Request, fmt: str, **path: Any) -> Handled:
         try:
             body = await self._body(request)
         except GatewayError as err:
@@ -101,16 +106,16 @@ class Endpoints:
             return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
         return await self.pipeline.handle(self._ingress(request, fmt, body, **path))
 
-    async def chat(self, request: Request) -> Response:
+    async def chat(self, request: Request) -> Handled:
         return await self._serve(request, "openai")
 
-    async def responses(self, request: Request) -> Response:
+    async def responses(self, request: Request) -> Handled:
         return await self._serve(request, "openai-responses")
 
-    async def messages(self, request: Request) -> Response:
+    async def messages(self, request: Request) -> Handled:
         return await self._serve(request, "anthropic")
 
-    async def gemini(self, request: Request) -> Response:
+    async def gemini(self, request: Request) -> Handled:
         target = request.path_params["target"]
         model, _, method = target.partition(":")
         if method not in GEMINI_METHODS:
@@ -120,10 +125,10 @@ class Endpoints:
             return await self._count(request, "gemini", model)
         return await self._serve(request, "gemini", path_model=model, path_stream=GEMINI_METHODS[method])
 
-    async def count_tokens(self, request: Request) -> Response:
+    async def count_tokens(self, request: Request) -> Handled:
         return await self._count(request, "anthropic", None)
 
-    async def _count(self, request: Request, fmt: str, model: str | None) -> Response:
+    async def _count(self, request: Request, fmt: str, model: str | None) -> Handled:
         """Token counting is an estimate (the one routing uses), in the client's shape."""
         pipeline = self.pipeline
         policy = pipeline.store.current
@@ -145,7 +150,7 @@ class Endpoints:
             return pipeline.error_response(pipeline.registry.codec(fmt), err, headers)
         return Response(pipeline.registry.encode_count(fmt, tokens), headers=headers, media_type="application/json")
 
-    async def _fail(self, request: Request, fmt: str, err: GatewayError) -> Response:
+    async def _fail(self, request: Request, fmt: str, err: GatewayError) -> Handled:
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
         return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
@@ -155,12 +160,12 @@ class Endpoints:
         peer = request.client.host if request.client else "127.0.0.1"
         ip = client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies)
         try:
-            await self.pipeline.gate.authenticate(credential_for(fmt, request), ip, policy)
+            await self.pipeline.gate.authenticate(credential_for(fmt, request.headers, request.scope["query_string"]), ip, policy)
         except GatewayError as err:
             return err
         return None
 
-    async def models(self, request: Request) -> Response:
+    async def models(self, request: Request) -> Handled:
         fmt = "anthropic" if "anthropic-version" in request.headers else "openai"
         err = await self._authed(request, fmt)
         if err is not None:
@@ -170,7 +175,7 @@ class Endpoints:
         body = anthropic_models(policy) if fmt == "anthropic" else openai_models(policy)
         return _json(body, headers=headers)
 
-    async def model(self, request: Request) -> Response:
+    async def model(self, request: Request) -> Handled:
         fmt = "anthropic" if "anthropic-version" in request.headers else "openai"
         err = await self._authed(request, fmt)
         if err is not None:
@@ -188,7 +193,7 @@ class Endpoints:
             return await self._fail(request, fmt, missing)
         return _json(found, headers=headers)
 
-    async def gemini_models(self, request: Request) -> Response:
+    async def gemini_models(self, request: Request) -> Handled:
         err = await self._authed(request, "gemini")
         if err is not None:
             return await self._fail(request, "gemini", err)
@@ -196,13 +201,13 @@ class Endpoints:
         headers = self.pipeline.base_headers(policy, request.state.request_id)
         return Response(gemini_models(policy), headers=headers, media_type="application/json")
 
-    async def healthz(self, request: Request) -> Response:
+    async def healthz(self, request: Request) -> Handled:
         return _json({"status": "ok", "policy": self.pipeline.store.current.version})
 
-    async def status(self, request: Request) -> Response:
+    async def status(self, request: Request) -> Handled:
         return _json(status_document(self.pipeline.store, self.pipeline.health))
 
-    async def explain(self, request: Request) -> Response:
+    async def explain(self, request: Request) -> Handled:
         err = await self._authed(request, "openai")
         if err is not None:
             return await self._fail(request, "openai", err)
@@ -216,21 +221,14 @@ class Endpoints:
             chat = dict(payload["request"])
             if isinstance(payload.get("model"), str):
                 chat["model"] = payload["model"]
-            principal = await self.pipeline.gate.authenticate(credential_for("openai", request), "127.0.0.1", policy)
+            principal = await self.pipeline.gate.authenticate(
+                credential_for("openai", request.headers, request.scope["query_string"]), "127.0.0.1", policy
+            )
             canonical = codec.decode_request(chat)
             facts, route = self.pipeline.plan(canonical, principal, policy, {})
         except GatewayError as error:
             return self.pipeline.error_response(codec, error, headers)
         return _json(explain_plan(route, facts, policy.version), headers=headers)
-
-    def data_plane(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
-        """The hot POST endpoints by exact path (also in ``routes()``, for the router)."""
-        out: dict[str, Callable[[Request], Awaitable[Response]]] = {}
-        for prefix in ("/v1", ""):
-            out[f"{prefix}/chat/completions"] = self.chat
-            out[f"{prefix}/responses"] = self.responses
-            out[f"{prefix}/messages"] = self.messages
-        return out
 
     def routes(self) -> list[Route]:
         post, get = ["POST"], ["GET"]

@@ -32,7 +32,7 @@ def state_routes(state: State, settings: Settings, store: PolicyStore, proxies: 
 
     async def authenticate(request: Request) -> Principal:
         if not static.open:
-            credential = credential_for("openai", request)
+            credential = credential_for("openai", request.headers, request.scope["query_string"])
             try:
                 await static.authenticate(credential, "", policy())
             except Unauthorized:

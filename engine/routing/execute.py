@@ -173,21 +173,23 @@ class Executor:
         response: UpstreamResponse | None = None
         committed = False
         try:
+            if not stream:
+                status, headers, body, headers_after = await self._transports.fetch(exchange.request, timeouts)
+                if status >= 400:
+                    raise exchange.classify(status, headers, body)
+                payload, usage = exchange.finish(body)
+                latency = (time.perf_counter() - started) * 1000
+                records.append(AttemptRecord(attempt, number, 200, None, "", latency, headers_after * 1000))
+                self._health.success(channel, model, latency)
+                return Completed(Outcome(attempt, records, number, usage), payload)
             response = await self._transports.send(exchange.request, timeouts)
             if response.status >= 400:
                 body = await response.read()
                 raise exchange.classify(response.status, response.headers, body)
-            if not stream:
-                ttfb: float | None = (time.perf_counter() - started) * 1000  # headers arrived
-                payload, usage = exchange.finish(await response.read())
-                latency = (time.perf_counter() - started) * 1000
-                records.append(AttemptRecord(attempt, number, 200, None, "", latency, ttfb))
-                self._health.success(channel, model, latency)
-                return Completed(Outcome(attempt, records, number, usage), payload)
             chunks = response.chunks()
             relay = exchange.relay()
             first = b""
-            ttfb = None
+            ttfb: float | None = None
             try:
                 async with asyncio.timeout(max(0.0, timeouts.first_byte - (time.perf_counter() - started))):
                     async for chunk in chunks:

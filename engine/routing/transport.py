@@ -1,8 +1,10 @@
 """Upstream transports: the only code that touches the network on the data plane.
 
-``Transports.send(request, timeouts)`` returns once response headers arrived (the
-connect and first-byte deadlines apply up to then); the body is read through
-``UpstreamResponse.chunks()`` under the idle and total deadlines. Every low-level failure
+``Transports.fetch(request, timeouts)`` returns a whole non-streamed answer (headers
+within the first-byte deadline, the body within the total one). ``Transports.send``
+returns once response headers arrived (the connect and first-byte deadlines apply up to
+then); the body is read through ``UpstreamResponse.chunks()`` under the idle and total
+deadlines. Every low-level failure
 is mapped here, at one boundary, to ``UpstreamError`` ("connect", "timeout",
 "stream_cut"), so nothing above knows aiohttp exists.
 
@@ -146,36 +148,76 @@ class Transports:
     async def close(self) -> None:
         await self._session.close()
 
-    async def send(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
-        deadline = _Deadline(timeouts.total)
-        if request.url.startswith("demo://"):
-            return await self._demo(request, timeouts)
+    def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
+        # Only the socket connect is bounded here: a pooled connection needs no timer. The
+        # first-byte, idle and total deadlines are ours (one asyncio timer, rescheduled).
         client_timeout = self._client_timeouts.get(timeouts.connect)
         if client_timeout is None:
             client_timeout = self._client_timeouts[timeouts.connect] = aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=None
+                total=None, connect=None, sock_connect=timeouts.connect, sock_read=None
             )
+        return client_timeout
+
+    async def send(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+        """Response headers under the first-byte deadline; the body is read by the caller."""
+        deadline = _Deadline(timeouts.total)
+        if request.url.startswith("demo://"):
+            return await self._demo(request, timeouts)
+        first_byte = min(timeouts.first_byte, timeouts.total)
         try:
-            async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
-                response = await self._session.request(
-                    request.method,
-                    request.url,
-                    data=request.body,
-                    headers=request.headers,
-                    timeout=client_timeout,
-                    allow_redirects=False,
-                )
+            async with asyncio.timeout(first_byte):
+                response = await self._request(request, timeouts)
         except TimeoutError:
-            raise UpstreamError(
-                "timeout", f"no response headers within {min(timeouts.first_byte, timeouts.total):g}s"
-            ) from None
+            raise UpstreamError("timeout", f"no response headers within {first_byte:g}s") from None
+        return _HttpResponse(response, timeouts, deadline)
+
+    async def fetch(self, request: UpstreamRequest, timeouts: Timeouts) -> tuple[int, Mapping[str, str], bytes, float]:
+        """A whole non-streamed answer: status, headers, body and the seconds until its
+        headers arrived. Headers are due within the first-byte deadline, the body within
+        the total one (one timer for both)."""
+        if request.url.startswith("demo://"):
+            demo = await self.send(request, timeouts)
+            return demo.status, demo.headers, await demo.read(), 0.0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first_byte = min(timeouts.first_byte, timeouts.total)
+        phase = "headers"
+        try:
+            async with asyncio.timeout(first_byte) as timer:
+                response = await self._request(request, timeouts)
+                headers_after = loop.time() - started
+                phase = "body"
+                timer.reschedule(started + timeouts.total)
+                try:
+                    body = await response.read()
+                except aiohttp.ClientError as exc:
+                    raise UpstreamError(
+                        "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
+                    ) from None
+                finally:
+                    response.close()
+        except TimeoutError:
+            if phase == "headers":
+                raise UpstreamError("timeout", f"no response headers within {first_byte:g}s") from None
+            raise UpstreamError("timeout", "upstream exceeded the total timeout") from None
+        return response.status, response.headers, body, headers_after
+
+    async def _request(self, request: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
+        try:
+            return await self._session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=self._client_timeout(timeouts),
+                allow_redirects=False,
+            )
         except aiohttp.ServerTimeoutError:
             raise UpstreamError("timeout", f"connect timed out after {timeouts.connect:g}s") from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise UpstreamError("connect", f"could not reach the upstream: {type(exc).__name__}") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError("connect", f"upstream request failed: {type(exc).__name__}") from None
-        return _HttpResponse(response, timeouts, deadline)
 
     async def _demo(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
         try:

@@ -76,6 +76,8 @@ def main() -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
+    from engine.cli import granian_tuning
+
     Granian(
         "tests.bench.floor_proxy:floor_app",
         address=args.host,
@@ -84,6 +86,7 @@ def main() -> None:
         workers=1,
         factory=True,
         log_enabled=False,
+        **granian_tuning(),  # the same server settings as Turnout's
     ).serve()
 
 

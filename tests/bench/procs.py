@@ -27,10 +27,11 @@ TURNOUT = REPO / ".venv" / "bin" / "turnout"
 BENCH_KEY = "sk-bench-gateway"
 # What ``turnout serve`` runs, without the CLI (``launch="granian"``): for when the CLI is
 # mid-change, or to try Granian options (``BENCH_GRANIAN_KW``: JSON keyword arguments,
-# e.g. '{"loop": "uvloop", "task_impl": "rust"}').
+# e.g. '{"loop": "asyncio", "task_impl": "rust"}'; they override ``granian_tuning()``).
 _GRANIAN = (
     "import json, os, sys; from granian import Granian; from granian.constants import Interfaces; "
-    "kw = json.loads(os.environ.get('BENCH_GRANIAN_KW') or '{}'); "
+    "from engine.cli import granian_tuning; "
+    "kw = {**granian_tuning(), **json.loads(os.environ.get('BENCH_GRANIAN_KW') or '{}')}; "
     "Granian('engine.app:create_app', address='127.0.0.1', port=int(sys.argv[1]), interface=Interfaces.ASGI, "
     "workers=1, factory=True, log_enabled=False, **kw).serve()"
 )
