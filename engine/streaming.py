@@ -1,9 +1,10 @@
 """A streaming ASGI response that notices a client going away.
 
 Granian silently drops writes to a client that has disconnected, so a plain streaming
-response would keep reading (and paying for) the upstream stream. This one races the
-body against ``http.disconnect``: whichever comes first cancels the other, and the body
-generator is always closed, which closes the upstream connection.
+response would keep reading (and paying for) the upstream stream. This one sends the body
+while a watcher waits for ``http.disconnect``: a disconnect cancels the sending, the end
+of the body stops the watcher, and the body generator is always closed, which closes the
+upstream connection.
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ class StreamResponse(Response):
         self._on_close = on_close
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The body is sent from this task (the first bytes leave at once); a watcher task
+        # cancels it if the client disconnects first.
+        this = asyncio.current_task()
+        assert this is not None
         disconnected = False
-        sender = asyncio.create_task(self._send_body(send))
 
         async def watch() -> None:
             nonlocal disconnected
@@ -43,15 +47,16 @@ class StreamResponse(Response):
                 message = await receive()
                 if message["type"] == "http.disconnect":
                     disconnected = True
-                    sender.cancel()
+                    this.cancel()
                     return
 
         watcher = asyncio.create_task(watch())
         try:
-            await sender
+            await self._send_body(send)
         except asyncio.CancelledError:
             if not disconnected:
                 raise
+            this.uncancel()
         finally:
             watcher.cancel()
             await self._rest.aclose()
