@@ -12,9 +12,8 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -40,8 +39,7 @@ log = logging.getLogger("turnout.request")
 Answer = Reply | StreamResponse  # both are ASGI callables
 
 
-@dataclass(frozen=True, slots=True)
-class Ingress:
+class Ingress(NamedTuple):
     """What the route extracted from the HTTP request."""
 
     fmt: str  # client format

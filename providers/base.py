@@ -12,15 +12,16 @@ the I/O and hands adapters bytes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 
 from engine.canonical import ChatRequest, ChatResponse, StreamEvent
 from engine.errors import GatewayError, UpstreamError
 
+_NONE: Mapping[str, Any] = MappingProxyType({})  # the shared, read-only empty default
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+
+class Endpoint(NamedTuple):
     """Everything an adapter needs to address one channel for one model."""
 
     channel: str
@@ -28,12 +29,11 @@ class Endpoint:
     base_url: str  # without trailing slash, e.g. https://api.openai.com/v1
     api_key: str | None
     upstream_model: str
-    headers: Mapping[str, str] = field(default_factory=dict)  # extra headers per channel
-    params: Mapping[str, Any] = field(default_factory=dict)  # body fields forced per channel
+    headers: Mapping[str, str] = _NONE  # extra headers per channel
+    params: Mapping[str, Any] = _NONE  # body fields forced per channel
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
+class UpstreamRequest(NamedTuple):
     method: str
     url: str
     headers: Mapping[str, str]

@@ -8,8 +8,8 @@ drives context-window checks, cost estimates and reservations, never billing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -18,11 +18,11 @@ from engine.canonical import ChatRequest, ImagePart, Refusal, TextPart, Thinking
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_IMAGE = 765  # a high-detail 1024px tile budget; an estimate, not a bill
+_NONE: Mapping[str, str] = MappingProxyType({})  # the shared, read-only empty default
 TEXT_LIMIT = 8192  # characters of the last user turn exposed to rules as request.text
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
+class RequestFacts(NamedTuple):
     model: str
     estimated_tokens: int
     max_tokens: int | None
@@ -32,8 +32,8 @@ class RequestFacts:
     wants_json: bool
     message_count: int
     text: str
-    metadata: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = _NONE
+    headers: Mapping[str, str] = _NONE
 
     def cel(self, default_max_tokens: int) -> dict[str, Any]:
         """The ``request`` variable CEL rules see; ``max_tokens`` falls back to the policy's

@@ -76,8 +76,7 @@ class Plan:
         return "; ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyFacts:
+class KeyFacts(NamedTuple):
     name: str = "anonymous"
     group: str = "default"
     tags: tuple[str, ...] = ()

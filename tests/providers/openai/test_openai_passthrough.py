@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -38,7 +37,7 @@ def test_build_keeps_unknown_fields_and_forces_usage(endpoint: Endpoint) -> None
         "stream": True,
         "stream_options": {"include_obfuscation": False},
     }
-    ep = replace(endpoint, params={"service_tier": "flex"}, headers={"x-channel": "a"})
+    ep = endpoint._replace(params={"service_tier": "flex"}, headers={"x-channel": "a"})
     upstream = build_passthrough(body, ep)
     sent = orjson.loads(upstream.body)
     assert sent == {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -44,7 +43,7 @@ def simple(**fields: Any) -> ChatRequest:
 
 
 def test_url_and_headers(endpoint: Endpoint) -> None:
-    upstream = adapter.build_request(simple(), replace(endpoint, headers={"openai-organization": "org-1"}))
+    upstream = adapter.build_request(simple(), endpoint._replace(headers={"openai-organization": "org-1"}))
     assert upstream.method == "POST"
     assert upstream.url == "https://api.openai.com/v1/chat/completions"
     assert dict(upstream.headers) == {
@@ -55,7 +54,7 @@ def test_url_and_headers(endpoint: Endpoint) -> None:
 
 
 def test_no_authorization_without_key(endpoint: Endpoint) -> None:
-    upstream = adapter.build_request(simple(), replace(endpoint, api_key=None))
+    upstream = adapter.build_request(simple(), endpoint._replace(api_key=None))
     assert "authorization" not in upstream.headers
 
 
@@ -152,7 +151,7 @@ def test_stream_always_asks_for_usage(endpoint: Endpoint) -> None:
 
 
 def test_params_merge_last_but_model_is_forced(endpoint: Endpoint) -> None:
-    ep = replace(endpoint, params={"temperature": 0, "model": "other", "safety_identifier": "x"})
+    ep = endpoint._replace(params={"temperature": 0, "model": "other", "safety_identifier": "x"})
     body = build(simple(temperature=0.9), ep)
     assert body["temperature"] == 0
     assert body["safety_identifier"] == "x"
