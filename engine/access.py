@@ -105,6 +105,8 @@ class StaticKeyGate:
 
     def __init__(self, keys: list[str]) -> None:
         self._keys = [k.encode() for k in keys if k]
+        self._anonymous = Principal(None, "anonymous", None, "default")  # immutable: one each
+        self._static = Principal(None, "static", None, "default")
 
     @property
     def open(self) -> bool:
@@ -112,7 +114,7 @@ class StaticKeyGate:
 
     async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal:
         if not self._keys:
-            return Principal(None, "anonymous", None, "default")
+            return self._anonymous
         if not credential:
             raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
         given = credential.encode()
@@ -122,7 +124,7 @@ class StaticKeyGate:
             ok = hmac.compare_digest(given, key) | ok
         if not ok:
             raise Unauthorized("invalid API key", code="invalid_api_key")
-        return Principal(None, "static", None, "default")
+        return self._static
 
     def authorize_model(self, principal: Principal, model: str, policy: CompiledPolicy) -> None:
         return None

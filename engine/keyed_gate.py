@@ -42,6 +42,7 @@ class KeyedGate:
         self._count_keys = count_keys
         self._open = False
         self._checked_at = 0.0
+        self._anonymous = Principal(None, "anonymous", None, "default")
 
     async def refresh_open(self) -> bool:
         """Re-count keys; True while the gateway is open (no key anywhere)."""
@@ -53,7 +54,7 @@ class KeyedGate:
         if self._open and time.monotonic() - self._checked_at > OPEN_RECHECK_SECONDS:
             await self.refresh_open()
         if self._open:
-            return Principal(None, "anonymous", None, "default")
+            return self._anonymous
         if credential and not self._static.open:
             try:
                 return await self._static.authenticate(credential, client_ip, policy)

@@ -155,8 +155,10 @@ class Pipeline:
             assert admission is not None and reservation is not None
             headers.update(admission.headers)
             inlined = request
-            if remote_image_urls(request) and any(
-                policy.channels[a.target.channel].format in INLINE_IMAGES_ONLY for a in route.attempts
+            if (
+                facts.has_images
+                and any(policy.channels[a.target.channel].format in INLINE_IMAGES_ONLY for a in route.attempts)
+                and remote_image_urls(request)
             ):
                 inlined = await self.images.inline(request)
 
