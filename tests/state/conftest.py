@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine.access import UsageRecord
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 from engine.state.db import create_engine, default_database_url
 from engine.state.migrate import upgrade
@@ -176,3 +177,31 @@ async def state(backend: Backend) -> AsyncIterator[State]:
 async def count_rows(engine: AsyncEngine, table: sa.Table) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one())
+
+
+def usage(request_id: str, at: datetime, **overrides: object) -> UsageRecord:
+    """A usage row with plausible values; ``overrides`` replace fields."""
+    fields: dict[str, object] = dict(
+        request_id=request_id,
+        attempt=None,
+        at=at,
+        account_id="acct",
+        key_id="k1",
+        endpoint="/v1/chat/completions",
+        model_requested="fast",
+        alias_rule="fast#0",
+        model_served="gpt-4o-mini",
+        channel="openai",
+        status=200,
+        error_type=None,
+        latency_ms=120.5,
+        ttfb_ms=30.25,
+        prompt_tokens=100,
+        completion_tokens=20,
+        cached_tokens=10,
+        reasoning_tokens=5,
+        cost_usd=0.000123,
+        policy_version="v1",
+    )
+    fields.update(overrides)
+    return UsageRecord(**fields)  # type: ignore[arg-type]

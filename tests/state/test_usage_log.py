@@ -6,39 +6,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from engine.access import UsageRecord
 from engine.state.schema import usage_daily, usage_log
 from engine.state.state import State
 from engine.state.usage_log import UsageLog
 from engine.state.usage_report import UsageQuery, usage_rollups
-from tests.state.conftest import Backend, count_rows
-
-
-def usage(request_id: str, at: datetime, **overrides: object) -> UsageRecord:
-    fields: dict[str, object] = dict(
-        request_id=request_id,
-        attempt=None,
-        at=at,
-        account_id="acct",
-        key_id="k1",
-        endpoint="/v1/chat/completions",
-        model_requested="fast",
-        alias_rule="fast#0",
-        model_served="gpt-4o-mini",
-        channel="openai",
-        status=200,
-        error_type=None,
-        latency_ms=120.5,
-        ttfb_ms=30.25,
-        prompt_tokens=100,
-        completion_tokens=20,
-        cached_tokens=10,
-        reasoning_tokens=5,
-        cost_usd=0.000123,
-        policy_version="v1",
-    )
-    fields.update(overrides)
-    return UsageRecord(**fields)  # type: ignore[arg-type]
+from tests.state.conftest import Backend, count_rows, usage
 
 
 async def test_rows_are_written_in_the_background_and_flushed_on_close(backend: Backend) -> None:

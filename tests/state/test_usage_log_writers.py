@@ -29,30 +29,9 @@ from engine.state.schema import usage_log
 from engine.state.state import State
 from engine.state.usage_log import COLUMNS, UsageLog, cost_micros, insert_sqlalchemy
 from engine.state.usage_report import UsageQuery, usage_rollups
-from tests.state.conftest import Backend, count_rows
+from tests.state.conftest import Backend, count_rows, usage
 
-BASE = UsageRecord(
-    request_id="0",
-    attempt=None,
-    at=datetime(2025, 3, 1, 10, 15, 30, 250_000, tzinfo=UTC),
-    account_id="acct",
-    key_id="KEY",
-    endpoint="/v1/chat/completions",
-    model_requested="fast",
-    alias_rule="fast#0",
-    model_served="gpt-4o-mini",
-    channel="openai",
-    status=200,
-    error_type=None,
-    latency_ms=120.5,
-    ttfb_ms=30.25,
-    prompt_tokens=100,
-    completion_tokens=20,
-    cached_tokens=10,
-    reasoning_tokens=5,
-    cost_usd=0.000123,
-    policy_version="v1",
-)
+BASE = usage("0", datetime(2025, 3, 1, 10, 15, 30, 250_000, tzinfo=UTC), key_id="KEY")
 
 
 def variety(key_id: str) -> list[UsageRecord]:
