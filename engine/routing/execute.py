@@ -189,13 +189,18 @@ class Executor:
             chunks = response.chunks()
             relay = exchange.relay()
             first = b""
+            held = b""  # the rest of the chunk that carried the first frame: relayed right after it
             ttfb: float | None = None
             try:
                 async with asyncio.timeout(max(0.0, timeouts.first_byte - (time.perf_counter() - started))):
                     async for chunk in chunks:
                         if ttfb is None:
                             ttfb = (time.perf_counter() - started) * 1000
-                        first += relay.feed(chunk)
+                        head, held = first_frame(chunk)
+                        first += relay.feed(head)
+                        if not first and held:
+                            first += relay.feed(held)
+                            held = b""
                         if first:
                             break
                     else:
@@ -208,7 +213,7 @@ class Executor:
             committed = True
             outcome = Outcome(attempt, records, number, relay.usage)
             result = Streaming(outcome, first, _empty())
-            result.rest = self._rest(result, relay, chunks, started, ttfb, number, policy)
+            result.rest = self._rest(result, relay, chunks, held, started, ttfb, number, policy)
             return result
         except UpstreamError as err:
             latency = (time.perf_counter() - started) * 1000
@@ -229,6 +234,7 @@ class Executor:
         result: Streaming,
         relay: Relay,
         chunks: AsyncGenerator[bytes, None],
+        held: bytes,
         started: float,
         ttfb: float | None,
         number: int,
@@ -240,6 +246,10 @@ class Executor:
         failure: str | None = None
         message = ""
         try:
+            if held:
+                out = relay.feed(held)
+                if out:
+                    yield out
             async for chunk in chunks:
                 out = relay.feed(chunk)
                 if out:
@@ -261,6 +271,15 @@ class Executor:
             self._health.end(channel, model)
             await chunks.aclose()
             result.done.set()
+
+
+def first_frame(chunk: bytes) -> tuple[bytes, bytes]:
+    """``chunk`` split after its first SSE frame, so the first frame is relayed (and reaches
+    the client) before the rest of a chunk that carried a whole burst is translated."""
+    cut = chunk.find(b"\n\n") + 2
+    if cut <= 1 or cut >= len(chunk):
+        return chunk, b""
+    return chunk[:cut], chunk[cut:]
 
 
 async def _empty() -> AsyncGenerator[bytes, None]:
