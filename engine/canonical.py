@@ -35,9 +35,15 @@ Role = Literal["user", "assistant", "tool"]
 StopReason = Literal["end", "length", "tool_use", "stop_sequence", "content_filter", "refusal"]
 
 
+# ``cache``: a prompt-cache breakpoint after this block and its lifetime ("5m", "1h"), as
+# Anthropic's ``cache_control`` marks it. Upstreams that cache on their own (OpenAI, Gemini)
+# need no hint, so only the Anthropic adapter sends it; it never changes an answer.
+
+
 @dataclass(slots=True)
 class TextPart:
     text: str
+    cache: str | None = None
 
 
 @dataclass(slots=True)
@@ -46,6 +52,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache: str | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +60,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str  # JSON text, exactly as the model produced it
+    cache: str | None = None
 
 
 @dataclass(slots=True)
@@ -61,6 +69,7 @@ class ToolResult:
     content: list[TextPart | ImagePart]
     is_error: bool = False
     name: str | None = None  # the called tool's name, when known (Gemini needs it)
+    cache: str | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +99,7 @@ class Tool:
     description: str | None
     parameters: dict[str, Any]
     strict: bool | None = None
+    cache: str | None = None
 
 
 @dataclass(slots=True)

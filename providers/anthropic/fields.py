@@ -91,3 +91,27 @@ def unsupported_block(path: str, block_type: str) -> BadRequest:
         code="unsupported_feature",
         param=path,
     )
+
+
+CACHE_TTLS = ("5m", "1h")
+
+
+def cache_hint(block: JsonObject, path: str) -> str | None:
+    """A block's ``cache_control`` as the canonical cache lifetime ("5m" unless it says)."""
+    raw = block.get("cache_control")
+    if raw is None:
+        return None
+    where = join(path, "cache_control")
+    control = as_object(raw, where)
+    kind = as_str(required(control, "type", where), join(where, "type"))
+    if kind != "ephemeral":
+        raise BadRequest(f"{join(where, 'type')}: must be 'ephemeral', got {kind!r}", param=where)
+    ttl = opt_str(control, "ttl", where) or "5m"
+    if ttl not in CACHE_TTLS:
+        raise BadRequest(f"{join(where, 'ttl')}: must be one of {', '.join(CACHE_TTLS)}, got {ttl!r}", param=where)
+    return ttl
+
+
+def cache_control(ttl: str) -> JsonObject:
+    """The ``cache_control`` object for a canonical cache lifetime."""
+    return {"type": "ephemeral"} if ttl == "5m" else {"type": "ephemeral", "ttl": ttl}

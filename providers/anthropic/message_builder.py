@@ -27,7 +27,7 @@ import orjson
 
 from engine.canonical import ImagePart, Message, Part, Refusal, TextPart, Thinking, ToolCall, ToolResult
 from engine.errors import BadRequest, UnsupportedFeature
-from providers.anthropic.fields import JsonObject
+from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.images import source_from_url
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -55,6 +55,22 @@ def build_messages(messages: list[Message]) -> list[JsonObject]:
 
 
 def _assistant_block(part: Part, path: str) -> JsonObject | None:
+    block = _assistant_content(part, path)
+    cache = getattr(part, "cache", None)
+    if block is not None and cache is not None:
+        block["cache_control"] = cache_control(cache)
+    return block
+
+
+def _user_block(part: Part, path: str) -> JsonObject | None:
+    block = _user_content(part, path)
+    cache = getattr(part, "cache", None)
+    if block is not None and cache is not None:
+        block["cache_control"] = cache_control(cache)
+    return block
+
+
+def _assistant_content(part: Part, path: str) -> JsonObject | None:
     if isinstance(part, (TextPart, Refusal)):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ToolCall):
@@ -75,7 +91,7 @@ def _assistant_block(part: Part, path: str) -> JsonObject | None:
     raise BadRequest(f"{path}: tool results are only allowed in user/tool messages", param=path)
 
 
-def _user_block(part: Part, path: str) -> JsonObject | None:
+def _user_content(part: Part, path: str) -> JsonObject | None:
     if isinstance(part, (TextPart, Refusal)):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ImagePart):
@@ -109,15 +125,18 @@ def _tool_input(call: ToolCall, path: str) -> Any:
 
 def _tool_result(result: ToolResult, path: str) -> JsonObject:
     block: JsonObject = {"type": "tool_result", "tool_use_id": safe_tool_id(result.call_id)}
-    if len(result.content) == 1 and isinstance(result.content[0], TextPart):
+    if len(result.content) == 1 and isinstance(result.content[0], TextPart) and result.content[0].cache is None:
         block["content"] = result.content[0].text
     elif result.content:
         content: list[JsonObject] = []
         for item in result.content:
-            if isinstance(item, ImagePart):
-                content.append(_image(item, path))
-            elif item.text:
-                content.append({"type": "text", "text": item.text})
+            inner: JsonObject | None = _image(item, path) if isinstance(item, ImagePart) else None
+            if inner is None and isinstance(item, TextPart) and item.text:
+                inner = {"type": "text", "text": item.text}
+            if inner is not None:
+                if item.cache is not None:
+                    inner["cache_control"] = cache_control(item.cache)
+                content.append(inner)
         block["content"] = content
     if result.is_error:
         block["is_error"] = True

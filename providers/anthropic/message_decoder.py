@@ -7,9 +7,10 @@
 * ``tool_use.input`` becomes ``ToolCall.arguments`` as compact JSON text; each
   ``ToolResult`` gets the called tool's ``name`` from the earlier ``tool_use``.
 * ``thinking`` / ``redacted_thinking`` become ``Thinking`` with their signature/payload.
-* Block-level ``cache_control`` and ``citations`` (and any key a block type does not
-  model) are ignored: the canonical model has no cache hints, and citations are output
-  annotations that carry no prompt content. Unmodelled block *types* (``document``,
+* Block-level ``cache_control`` becomes the part's canonical ``cache`` hint (its
+  lifetime), which the Anthropic adapter sends on again. ``citations`` (and any key a
+  block type does not model) are ignored: citations are output annotations that carry
+  no prompt content. Unmodelled block *types* (``document``,
   ``search_result``, server-tool blocks...) are rejected with the block's path.
 """
 
@@ -36,6 +37,7 @@ from providers.anthropic.fields import (
     as_list,
     as_object,
     as_str,
+    cache_hint,
     join,
     required,
     unsupported_block,
@@ -139,18 +141,21 @@ def _wrong_role(path: str, kind: str, allowed: str) -> BadRequest:
 
 
 def _text(block: JsonObject, path: str) -> TextPart:
-    return TextPart(as_str(required(block, "text", path), join(path, "text")))
+    return TextPart(as_str(required(block, "text", path), join(path, "text")), cache=cache_hint(block, path))
 
 
 def _image(block: JsonObject, path: str) -> ImagePart:
-    return ImagePart(url_from_source(required(block, "source", path), join(path, "source")))
+    source = url_from_source(required(block, "source", path), join(path, "source"))
+    return ImagePart(source, cache=cache_hint(block, path))
 
 
 def _tool_use(block: JsonObject, path: str) -> ToolCall:
     call_id = as_str(required(block, "id", path), join(path, "id"))
     name = as_str(required(block, "name", path), join(path, "name"))
     arguments: Any = as_object(required(block, "input", path), join(path, "input"))
-    return ToolCall(id=call_id, name=name, arguments=orjson.dumps(arguments).decode())
+    return ToolCall(
+        id=call_id, name=name, arguments=orjson.dumps(arguments).decode(), cache=cache_hint(block, path)
+    )
 
 
 def _tool_result(block: JsonObject, path: str, tool_names: dict[str, str]) -> ToolResult:
@@ -177,4 +182,5 @@ def _tool_result(block: JsonObject, path: str, tool_names: dict[str, str]) -> To
         content=content,
         is_error=False if is_error is None else as_bool(is_error, join(path, "is_error")),
         name=tool_names.get(call_id),
+        cache=cache_hint(block, path),
     )

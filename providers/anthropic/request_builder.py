@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from engine.canonical import ChatRequest, Reasoning, Tool
+from engine.canonical import ChatRequest, Reasoning, TextPart, Tool
 from engine.errors import BadRequest, UnsupportedFeature
-from providers.anthropic.fields import JsonObject
+from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.message_builder import build_messages
 from providers.base import Endpoint
 
@@ -46,7 +46,7 @@ def build_body(request: ChatRequest, endpoint: Endpoint) -> JsonObject:
     max_tokens = request.max_tokens if request.max_tokens is not None else default_max
     thinking, max_tokens = _thinking(request.reasoning, request.max_tokens, max_tokens, default_max)
     body: JsonObject = {"model": endpoint.upstream_model, "max_tokens": max_tokens}
-    system = [{"type": "text", "text": part.text} for part in request.system if part.text]
+    system = [_system_block(part) for part in request.system if part.text]
     if system:
         body["system"] = system
     body["messages"] = build_messages(request.messages)
@@ -147,6 +147,13 @@ def _thinking(
     return thinking, max_tokens
 
 
+def _system_block(part: TextPart) -> JsonObject:
+    block: JsonObject = {"type": "text", "text": part.text}
+    if part.cache is not None:
+        block["cache_control"] = cache_control(part.cache)
+    return block
+
+
 def _tool(tool: Tool) -> JsonObject:
     schema = tool.parameters if "type" in tool.parameters else {"type": "object", **tool.parameters}
     out: JsonObject = {"name": tool.name}
@@ -155,6 +162,8 @@ def _tool(tool: Tool) -> JsonObject:
     out["input_schema"] = schema
     if tool.strict is not None:
         out["strict"] = tool.strict
+    if tool.cache is not None:
+        out["cache_control"] = cache_control(tool.cache)
     return out
 
 

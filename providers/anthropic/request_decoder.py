@@ -20,8 +20,8 @@ upstream may receive it and any other upstream rejects it by name: ``top_k``,
 * a custom tool's unmodelled keys (``defer_loading``, ``input_examples``...) are kept
   under ``extras["tools[<name>].<key>"]``.
 
-``cache_control`` on system blocks and tools is ignored (the canonical model has no cache
-hints). Anthropic streams always carry usage, so ``include_usage`` is always true.
+``cache_control`` on system blocks, tools and message blocks becomes the canonical
+``cache`` hint, sent on to Anthropic upstreams (others cache on their own). Anthropic streams always carry usage, so ``include_usage`` is always true.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from providers.anthropic.fields import (
     as_list,
     as_object,
     as_str,
+    cache_hint,
     join,
     opt_bool,
     opt_int,
@@ -118,7 +119,7 @@ def _system(value: object) -> list[TextPart]:
         kind = as_str(required(block, "type", path), join(path, "type"))
         if kind != "text":
             raise BadRequest(f"{join(path, 'type')}: system blocks must be 'text'", param=path)
-        parts.append(TextPart(as_str(required(block, "text", path), join(path, "text"))))
+        parts.append(TextPart(as_str(required(block, "text", path), join(path, "text")), cache=cache_hint(block, path)))
     return parts
 
 
@@ -151,6 +152,7 @@ def _tools(value: object, extras: dict[str, Any]) -> list[Tool]:
                 description=opt_str(tool, "description", path),
                 parameters=schema,
                 strict=opt_bool(tool, "strict", path),
+                cache=cache_hint(tool, path),
             )
         )
         for key, extra in tool.items():

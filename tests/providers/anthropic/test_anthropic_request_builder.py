@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from typing import Any
 
 import orjson
@@ -47,14 +49,6 @@ def _chat(*messages: Message, **fields: Any) -> ChatRequest:
     return ChatRequest(model="alias", messages=list(messages) or [Message("user", [TextPart("hi")])], **fields)
 
 
-def _without_cache_control(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_cache_control(v) for k, v in value.items() if k != "cache_control"}
-    if isinstance(value, list):
-        return [_without_cache_control(v) for v in value]
-    return value
-
-
 def _load(name: str) -> dict[str, Any]:
     body: dict[str, Any] = orjson.loads((FIXTURES / name).read_bytes())
     body.pop("_comment", None)
@@ -85,13 +79,13 @@ def test_an_anthropic_body_survives_decode_then_build(name: str) -> None:
     original = _load(name)
     request = AnthropicCodec().decode_request(original)
     built = body_of(request, Endpoint("c", "anthropic", "https://x/v1", "k", original["model"]))
-    expected = _without_cache_control(original)
+    expected = copy.deepcopy(original)  # cache_control included: prompt caching survives the round trip
     if "tool_choice" in expected:  # disable_parallel_tool_use: false is the default
         expected["tool_choice"] = {"type": "auto"}
     for message in expected["messages"]:  # one text block is sent as the equivalent string
         for block in message["content"]:
             content = block.get("content") if block["type"] == "tool_result" else None
-            if isinstance(content, list) and len(content) == 1 and content[0]["type"] == "text":
+            if isinstance(content, list) and len(content) == 1 and content[0].keys() == {"type", "text"}:
                 block["content"] = content[0]["text"]
     assert built == expected
 
@@ -288,3 +282,23 @@ def test_tool_choice_without_tools_is_only_sent_when_it_forces_a_call() -> None:
         "disable_parallel_tool_use": True,
     }
     assert body_of(_chat(tools=tools, tool_choice=ToolChoice("none")))["tool_choice"] == {"type": "none"}
+
+
+def test_cache_hints_are_sent_as_cache_control_with_their_lifetime() -> None:
+    request = ChatRequest(
+        model="claude-x",
+        system=[TextPart("rules", cache="1h")],
+        tools=[Tool("t", None, {"type": "object"}, cache="5m")],
+        messages=[
+            Message("user", [TextPart("hi", cache="5m")]),
+            Message("assistant", [ToolCall("c1", "t", "{}")]),
+            Message("tool", [ToolResult("c1", [TextPart("done", cache="1h")])]),
+        ],
+        max_tokens=10,
+    )
+    body = body_of(request, ENDPOINT)
+    assert body["system"] == [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    assert body["tools"][0]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][0]["content"] == [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]
+    result = body["messages"][2]["content"][0]
+    assert result["content"] == [{"type": "text", "text": "done", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]

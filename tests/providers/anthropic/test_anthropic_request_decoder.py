@@ -68,7 +68,8 @@ def test_user_turn_with_several_tool_results_keeps_each_result_and_the_tool_name
             name="Bash",
         ),
     ]
-    assert request.messages[3] == Message("user", [TextPart("Also, keep it short.")])
+    # Claude Code's cache breakpoint on the latest user block is kept as the canonical hint
+    assert request.messages[3] == Message("user", [TextPart("Also, keep it short.", cache="5m")])
 
 
 def test_assistant_blocks_become_thinking_text_and_tool_calls() -> None:
@@ -235,3 +236,36 @@ def test_malformed_bodies_name_the_field(mutate: Any, message: str) -> None:
 def test_body_must_be_an_object() -> None:
     with pytest.raises(BadRequest, match="request body: expected an object, got array"):
         decode([])
+
+
+def test_cache_control_becomes_the_canonical_cache_hint_with_its_lifetime() -> None:
+    request = decode(
+        {
+            "model": "claude-x",
+            "max_tokens": 10,
+            "system": [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+            "tools": [
+                {"name": "t", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}},
+            ],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}],
+        }
+    )
+    assert request.system == [TextPart("rules", cache="1h")]
+    assert request.tools[0].cache == "5m"
+    assert request.messages[0].parts == [TextPart("hi", cache="5m")]
+    assert "cache_control" not in str(request.extras)
+
+
+@pytest.mark.parametrize(
+    ("control", "message"),
+    [
+        ({"type": "persistent"}, "must be 'ephemeral'"),
+        ({"type": "ephemeral", "ttl": "2d"}, "must be one of 5m, 1h"),
+        ("ephemeral", "cache_control"),
+    ],
+)
+def test_a_malformed_cache_control_is_a_400_naming_it(control: object, message: str) -> None:
+    body = {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": control}]}]}
+    with pytest.raises(BadRequest, match=message) as caught:
+        decode(body)
+    assert "messages.0.content.0.cache_control" in str(caught.value)
