@@ -227,6 +227,7 @@ class Pipeline:
             upstream_model=attempt.target.upstream_model,
             headers=channel.headers,
             params=channel.params,
+            max_tokens_field=channel.max_tokens_field,
         )
         adapter = self.registry.adapter(channel.format)
         if codec.format == "openai" and channel.format == "openai" and isinstance(body, dict):

@@ -31,6 +31,7 @@ class Endpoint(NamedTuple):
     upstream_model: str
     headers: Mapping[str, str] = _NONE  # extra headers per channel
     params: Mapping[str, Any] = _NONE  # body fields forced per channel
+    max_tokens_field: str = "max_completion_tokens"  # "openai" format: the output cap's field
 
 
 class UpstreamRequest(NamedTuple):

@@ -56,6 +56,8 @@ def _channel(
     api_key = _api_key(problems, path, channel, base_url == DEMO_URL, env, presence, skip_reasons)
     headers = _headers(problems, path, channel, env, presence, skip_reasons)
     models = _models(problems, path, channel, raw)
+    if "max_tokens_field" in channel.model_fields_set and channel.format != "openai":
+        problems.add([*path, "max_tokens_field"], f"only \"openai\" channels take it (this one is {channel.format!r})")
     if not channel.enabled:
         skip_reasons.append("disabled in the policy")
     if base_url is None or problems.error_count > errors_before:
@@ -72,6 +74,7 @@ def _channel(
         headers=MappingProxyType(headers),
         params=MappingProxyType(dict(channel.params)),
         max_concurrent=channel.max_concurrent,
+        max_tokens_field=channel.max_tokens_field,
         enabled=not skip_reasons,
         skip_reason="; ".join(skip_reasons) or None,
     )

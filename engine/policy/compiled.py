@@ -65,6 +65,7 @@ class ChannelSpec:
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     max_concurrent: int | None = None
+    max_tokens_field: str = "max_completion_tokens"  # "openai" channels: how output is capped
     enabled: bool = True
     skip_reason: str | None = None  # why disabled, e.g. "OPENAI_API_KEY is not set"
 

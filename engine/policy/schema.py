@@ -7,7 +7,7 @@ models, aliases -> models), CEL rules, formats and URLs are checked by
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,6 +38,9 @@ class ChannelRaw(Raw):
     headers: dict[str, str] = {}
     params: dict[str, Any] = {}
     max_concurrent: Count | None = None
+    # the field an "openai" channel caps output with: OpenAI's reasoning models refuse
+    # max_tokens, while some OpenAI-compatible servers only know max_tokens
+    max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
     enabled: bool = True
     description: str | None = None
 

@@ -14,7 +14,8 @@ another client format:
   servers that return ``reasoning_content`` honour anyway; OpenAI itself never shows
   reasoning text.
 * ``max_tokens`` is sent as ``max_completion_tokens`` (reasoning models refuse
-  ``max_tokens``).
+  ``max_tokens``), or as ``max_tokens`` for channels that set ``max_tokens_field`` so
+  (OpenAI-compatible servers that know only that one).
 
 ``extras`` are forwarded only when they came from an OpenAI client, and not those whose
 answer the canonical response cannot carry (several choices, logprobs, audio, legacy
@@ -56,7 +57,7 @@ def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, A
     if request.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.max_tokens is not None:
-        body["max_completion_tokens"] = request.max_tokens
+        body[endpoint.max_tokens_field] = request.max_tokens
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:

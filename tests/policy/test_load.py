@@ -71,6 +71,12 @@ class TestShippedPolicy:
         for model in DEMO_MODELS:
             assert policy.models[model].channels == ("demo",)
 
+    def test_deepseek_caps_output_with_max_tokens_and_openai_with_max_completion_tokens(self) -> None:
+        policy = load_policy(SHIPPED, {}).policy
+        assert policy is not None
+        assert policy.channels["deepseek"].max_tokens_field == "max_tokens"
+        assert policy.channels["openai"].max_tokens_field == "max_completion_tokens"
+
     def test_every_alias_can_answer_with_no_provider_key(self) -> None:
         policy = load_policy(SHIPPED, {}).policy
         assert policy is not None

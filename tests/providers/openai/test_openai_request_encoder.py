@@ -228,3 +228,8 @@ def test_tool_result_shapes(endpoint: Endpoint) -> None:
         {"role": "tool", "tool_call_id": "b", "content": [{"type": "text", "text": "1"}, {"type": "text", "text": "2"}]},
         {"role": "tool", "tool_call_id": "c", "content": "Error"},
     ]
+
+
+def test_a_channel_that_caps_output_with_max_tokens_gets_max_tokens(endpoint: Endpoint) -> None:
+    body = build(simple(max_tokens=300), endpoint._replace(max_tokens_field="max_tokens"))
+    assert body["max_tokens"] == 300 and "max_completion_tokens" not in body
