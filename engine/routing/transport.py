@@ -139,6 +139,9 @@ class Transports:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
+            # one session serves every client: an upstream's cookies must never be replayed
+            # on another client's request (nor cost a jar lookup per call)
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
             timeout=aiohttp.ClientTimeout(total=None),
