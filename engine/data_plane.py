@@ -114,5 +114,6 @@ class DataPlane:
         except Exception:
             log.exception("internal error in request %s", request_id)
             internal = GatewayError(f"internal error (request id {request_id})")
-            answer = Reply(pipeline.registry.codec(fmt).encode_error(internal), 500, {"x-request-id": request_id})
+            headers_out = pipeline.base_headers(pipeline.store.current, request_id)
+            answer = Reply(pipeline.registry.codec(fmt).encode_error(internal), 500, headers_out)
         await answer(scope, receive, send)

@@ -131,6 +131,7 @@ async def test_an_unexpected_exception_is_a_500_in_the_clients_format_without_in
     answer = await post(app, "/v1/messages", orjson.dumps({"model": "demo-echo", "max_tokens": 5, "messages": []}))
     assert answer.status == 500
     request_id = answer.headers["x-request-id"]
+    assert answer.headers["x-turnout-policy"]
     assert answer.json()["type"] == "error"
     assert request_id in answer.json()["error"]["message"]
     assert b"secret" not in answer.body
