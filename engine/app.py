@@ -1,4 +1,5 @@
-"""build_app(settings) -> the Starlette application. The lifespan owns the shared objects
+"""build_app(settings) -> the ASGI application: the data plane (``engine.data_plane``, the
+hot POST endpoints) in front of the Starlette app, whose lifespan owns the shared objects
 of a worker: the policy store and its watcher, the upstream session, health, the gate.
 
 ``create_app`` is the factory Granian imports in each worker; it reads settings from the

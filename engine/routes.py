@@ -1,5 +1,7 @@
 """Thin HTTP endpoints: pick the client format by path, read the body and credentials,
-hand over to the pipeline. No routing or vendor logic lives here.
+hand over to the pipeline. No routing or vendor logic lives here. (The hot POST endpoints
+are answered before Starlette by ``engine.data_plane``; their routes here give other
+methods a 405 in the client's format.)
 
 Credentials per format: OpenAI ``Authorization: Bearer``; Anthropic ``x-api-key`` or
 Bearer; Gemini ``x-goog-api-key`` or ``?key=``. Bodies over the limit are refused with 413
