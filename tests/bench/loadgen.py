@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.bench.procs import tree_cpu_seconds
+from tests.bench.procs import loop_thread_cpu_seconds, tree_cpu_seconds
 from tests.bench.stats import percentile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +59,7 @@ class LoadResult:
     p50_ms: float
     p99_ms: float
     cpu_us: float | None = None  # CPU time of the watched process tree per request
+    loop_us: float | None = None  # CPU time of its worker's event-loop thread per request
 
     @property
     def rps(self) -> float:
@@ -78,6 +79,7 @@ def best_of(results: list[LoadResult]) -> LoadResult:
         min(r.p50_ms for r in results),
         min(r.p99_ms for r in results),
         min((r.cpu_us for r in results if r.cpu_us is not None), default=None),
+        min((r.loop_us for r in results if r.loop_us is not None), default=None),
     )
 
 
@@ -92,6 +94,7 @@ def run_load(
     CPU time that process and its children spent during the run is divided per request."""
     use_wrk = tool == "wrk" or (tool == "auto" and wrk_available())
     before = tree_cpu_seconds(watch_pid) if watch_pid else 0.0
+    loop_before = loop_thread_cpu_seconds(watch_pid) if watch_pid else 0.0
     with tempfile.TemporaryDirectory() as tmp:
         if use_wrk:
             result = _wrk(target, concurrency, seconds, Path(tmp))
@@ -99,7 +102,10 @@ def run_load(
             result = _python(target, concurrency, seconds, Path(tmp))
     if watch_pid and result.requests:
         spent = tree_cpu_seconds(watch_pid) - before
-        result = replace(result, cpu_us=spent / result.requests * 1e6)
+        loop_spent = loop_thread_cpu_seconds(watch_pid) - loop_before
+        result = replace(
+            result, cpu_us=spent / result.requests * 1e6, loop_us=loop_spent / result.requests * 1e6
+        )
     return result
 
 

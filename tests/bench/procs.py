@@ -192,6 +192,14 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def loop_thread_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the event-loop thread of ``pid``'s Granian worker (the
+    worker's main thread): the one thread a worker's throughput is bounded by."""
+    worker = worker_pid(pid)
+    fields = Path(f"/proc/{worker}/task/{worker}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pid(parent: int) -> int:
     """The Granian worker process under ``parent`` (the one that serves requests)."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
