@@ -4,9 +4,8 @@
 within the first-byte deadline, the body within the total one). ``Transports.send``
 returns once response headers arrived (the connect and first-byte deadlines apply up to
 then); the body is read through ``UpstreamResponse.chunks()`` under the idle and total
-deadlines. Every low-level failure
-is mapped here, at one boundary, to ``UpstreamError`` ("connect", "timeout",
-"stream_cut"), so nothing above knows aiohttp exists.
+deadlines. Every low-level failure is mapped here, at one boundary, to ``UpstreamError``
+("connect", "timeout", "stream_cut"), so nothing above knows aiohttp exists.
 
 ``demo://`` base URLs are served in-process by the demo provider.
 """
@@ -153,7 +152,8 @@ class Transports:
 
     def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
         # Only the socket connect is bounded here: a pooled connection needs no timer. The
-        # first-byte, idle and total deadlines are ours (one asyncio timer, rescheduled).
+        # first-byte, idle and total deadlines are ours (asyncio timers in fetch, send and
+        # chunks; fetch needs just one, rescheduled from first byte to total).
         client_timeout = self._client_timeouts.get(timeouts.connect)
         if client_timeout is None:
             client_timeout = self._client_timeouts[timeouts.connect] = aiohttp.ClientTimeout(
