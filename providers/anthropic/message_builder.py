@@ -55,15 +55,15 @@ def build_messages(messages: list[Message]) -> list[JsonObject]:
 
 
 def _assistant_block(part: Part, path: str) -> JsonObject | None:
-    block = _assistant_content(part, path)
-    cache = getattr(part, "cache", None)
-    if block is not None and cache is not None:
-        block["cache_control"] = cache_control(cache)
-    return block
+    return _cached(_assistant_content(part, path), part)
 
 
 def _user_block(part: Part, path: str) -> JsonObject | None:
-    block = _user_content(part, path)
+    return _cached(_user_content(part, path), part)
+
+
+def _cached(block: JsonObject | None, part: Part) -> JsonObject | None:
+    """``block`` with the part's cache hint as ``cache_control`` (Thinking and Refusal carry none)."""
     cache = getattr(part, "cache", None)
     if block is not None and cache is not None:
         block["cache_control"] = cache_control(cache)
@@ -130,13 +130,12 @@ def _tool_result(result: ToolResult, path: str) -> JsonObject:
     elif result.content:
         content: list[JsonObject] = []
         for item in result.content:
-            inner: JsonObject | None = _image(item, path) if isinstance(item, ImagePart) else None
-            if inner is None and isinstance(item, TextPart) and item.text:
-                inner = {"type": "text", "text": item.text}
-            if inner is not None:
-                if item.cache is not None:
-                    inner["cache_control"] = cache_control(item.cache)
-                content.append(inner)
+            if isinstance(item, ImagePart):
+                inner: JsonObject | None = _image(item, path)
+            else:
+                inner = {"type": "text", "text": item.text} if item.text else None
+            if (block_out := _cached(inner, item)) is not None:
+                content.append(block_out)
         block["content"] = content
     if result.is_error:
         block["is_error"] = True

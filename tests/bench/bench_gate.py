@@ -24,6 +24,7 @@ from typing import Any
 
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 from engine.state.db import create_engine
+from tests.support.pg_admin import run_admin_sql
 from engine.state.keys import NewKey
 from engine.state.migrate import upgrade
 from engine.state.state import open_state
@@ -77,13 +78,7 @@ async def _cycle(kwargs: dict[str, Any]) -> tuple[list[float], list[float]]:
 
 
 async def _admin(statement: str) -> None:
-    engine = create_engine(PG_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
+    await run_admin_sql(PG_URL, statement)
 
 
 def _report(name: str, samples: list[float]) -> None:

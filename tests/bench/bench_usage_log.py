@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from engine.access import UsageRecord
 from engine.state.batcher import Batcher
 from engine.state.db import create_engine, default_database_url
+from tests.support.pg_admin import run_admin_sql
 from engine.state.migrate import upgrade
 from engine.state.usage_log import UsageLog, insert_sqlalchemy
 
@@ -292,13 +293,7 @@ async def bench_loaded(backend: str, engine: AsyncEngine, seconds: float, rounds
 
 
 async def _pg_admin(statement: str) -> None:
-    engine = create_engine(PG_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
+    await run_admin_sql(PG_URL, statement)
 
 
 async def _run_backend(backend: str, engine: AsyncEngine, args: argparse.Namespace) -> None:

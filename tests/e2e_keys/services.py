@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from redis.asyncio import Redis
 
-from engine.state.db import create_engine
+from tests.support.pg_admin import run_admin_sql
 
 PG_URL = os.environ.get("TURNOUT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TURNOUT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -22,13 +22,7 @@ REDIS_PREFIX = "turnout:"  # the gateway's own key prefix (not configurable)
 
 
 async def _admin_sql(statement: str) -> None:
-    engine = create_engine(PG_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(statement)
-    finally:
-        await engine.dispose()
+    await run_admin_sql(PG_URL, statement)
 
 
 @contextmanager
