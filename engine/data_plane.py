@@ -16,16 +16,15 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.client_ip import Network, client_ip
-from engine.errors import GatewayError, PayloadTooLarge
+from engine.client_request import DATA_PLANE_FORMATS, ClientGone, credential_for, read_body
+from engine.errors import GatewayError
 from engine.pipeline import Ingress, Pipeline
 from engine.reply import Reply
 from engine.request_ids import RequestIds
-from engine.routes import credential_for
 
 log = logging.getLogger("turnout")
 
-FORMATS = {"/chat/completions": "openai", "/responses": "openai-responses", "/messages": "anthropic"}
-PATHS = {prefix + path: fmt for path, fmt in FORMATS.items() for prefix in ("/v1", "")}
+PATHS = {prefix + path: fmt for path, fmt in DATA_PLANE_FORMATS.items() for prefix in ("/v1", "")}
 
 
 def client_path(path: str) -> str:
@@ -33,32 +32,6 @@ def client_path(path: str) -> str:
     while path.startswith("/v1/v1/") or path.startswith("/v1beta/v1beta/"):
         path = path[path.index("/", 1) :]
     return path
-
-
-class ClientGone(Exception):
-    """The client disconnected before its request body arrived."""
-
-
-async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
-    """The whole request body, refused with 413 as soon as it is known to exceed ``limit``."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        if not message.get("more_body", False):
-            if not chunks:
-                return chunk
-            chunks.append(chunk)
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 class DataPlane:

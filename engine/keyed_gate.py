@@ -42,7 +42,6 @@ class KeyedGate:
         self._count_keys = count_keys
         self._open = False
         self._checked_at = 0.0
-        self._anonymous = Principal(None, "anonymous", None, "default")
 
     async def refresh_open(self) -> bool:
         """Re-count keys; True while the gateway is open (no key anywhere)."""
@@ -53,8 +52,8 @@ class KeyedGate:
     async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal:
         if self._open and time.monotonic() - self._checked_at > OPEN_RECHECK_SECONDS:
             await self.refresh_open()
-        if self._open:
-            return self._anonymous
+        if self._open:  # no key anywhere: the static gate lets everyone in as ``anonymous``
+            return await self._static.authenticate(credential, client_ip, policy)
         if credential and not self._static.open:
             try:
                 return await self._static.authenticate(credential, client_ip, policy)

@@ -1,18 +1,14 @@
 """Thin HTTP endpoints: pick the client format by path, read the body and credentials,
 hand over to the pipeline. No routing or vendor logic lives here. (The hot POST endpoints
 are answered before Starlette by ``engine.data_plane``; their routes here give other
-methods a 405 in the client's format.)
-
-Credentials per format: OpenAI ``Authorization: Bearer``; Anthropic ``x-api-key`` or
-Bearer; Gemini ``x-goog-api-key`` or ``?key=``. Bodies over the limit are refused with 413
-before they are read whole.
+methods a 405 in the client's format.) Credentials and bodies are read as
+``engine.client_request`` says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 from starlette.requests import Request
@@ -20,7 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.client_ip import Network, client_ip
-from engine.errors import BadRequest, GatewayError, ModelNotFound, PayloadTooLarge
+from engine.client_request import DATA_PLANE_FORMATS, credential_for, read_body
+from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.explain import explain_plan
 from engine.models_list import anthropic_models, gemini_models, openai_model, openai_models
 from engine.pipeline import Answer, Ingress, Pipeline, parse_json
@@ -30,23 +27,6 @@ from engine.status import status_document
 Handled = Response | Answer
 
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": None}
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    auth = headers.get("authorization")
-    if auth and auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
-    return None
-
-
-def credential_for(fmt: str, headers: Mapping[str, str], query_string: bytes) -> str | None:
-    """The client's key as its format sends it (``headers`` by lower-case name)."""
-    if fmt == "anthropic":
-        return headers.get("x-api-key") or _bearer(headers)
-    if fmt == "gemini":
-        from_query = parse_qs(query_string.decode("latin-1")).get("key") if query_string else None
-        return headers.get("x-goog-api-key") or (from_query[0] if from_query else None) or _bearer(headers)
-    return _bearer(headers) or headers.get("x-api-key")
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -74,17 +54,7 @@ class Endpoints:
         return self._pipeline.store.current.version if self._pipeline is not None else None
 
     async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.body_limit:
-            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {self.body_limit}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.body_limit:
-                raise PayloadTooLarge(f"request body exceeds the limit of {self.body_limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_body(request.receive, request.headers.get("content-length"), self.body_limit)
 
     def _ingress(self, request: Request, fmt: str, body: bytes, **path: Any) -> Ingress:
         peer = request.client.host if request.client else "127.0.0.1"
@@ -108,14 +78,14 @@ class Endpoints:
             return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
         return await self.pipeline.handle(self._ingress(request, fmt, body, **path))
 
-    async def chat(self, request: Request) -> Handled:
-        return await self._serve(request, "openai")
+    def _post(self, fmt: str) -> Callable[[Request], Awaitable[Handled]]:
+        """A data-plane endpoint for the router. The data plane answers these POSTs before
+        Starlette; the routes give other methods their 405 in the client's format."""
 
-    async def responses(self, request: Request) -> Handled:
-        return await self._serve(request, "openai-responses")
+        async def endpoint(request: Request) -> Handled:
+            return await self._serve(request, fmt)
 
-    async def messages(self, request: Request) -> Handled:
-        return await self._serve(request, "anthropic")
+        return endpoint
 
     async def gemini(self, request: Request) -> Handled:
         target = request.path_params["target"]
@@ -244,10 +214,8 @@ class Endpoints:
             Route("/v1/models/{target:path}", self.gemini, methods=post),
         ]
         for prefix in ("/v1", ""):
+            routes += [Route(prefix + path, self._post(fmt), methods=post) for path, fmt in DATA_PLANE_FORMATS.items()]
             routes += [
-                Route(f"{prefix}/chat/completions", self.chat, methods=post),
-                Route(f"{prefix}/responses", self.responses, methods=post),
-                Route(f"{prefix}/messages", self.messages, methods=post),
                 Route(f"{prefix}/messages/count_tokens", self.count_tokens, methods=post),
                 Route(f"{prefix}/models", self.models, methods=get),
                 Route(f"{prefix}/models/{{model_id:path}}", self.model, methods=get),

@@ -12,7 +12,7 @@ from engine.client_ip import Network, client_ip
 from engine.errors import Forbidden, Unauthorized
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
-from engine.routes import credential_for
+from engine.client_request import credential_for
 from engine.settings import Settings
 from engine.state import State
 from engine.state.admin_api import admin_routes
