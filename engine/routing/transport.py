@@ -56,6 +56,7 @@ class _HttpResponse:
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         content = self._response.content
+        first = True
         try:
             while True:
                 wait = min(self._timeouts.idle, self._deadline.left())
@@ -63,7 +64,13 @@ class _HttpResponse:
                     raise UpstreamError("timeout", "upstream exceeded the total timeout")
                 try:
                     async with asyncio.timeout(wait):
-                        chunk = await content.readany()
+                        if first:
+                            # One HTTP chunk, not the whole burst that came with it: the
+                            # first frame goes out before the rest of the burst is read.
+                            chunk = await _first_chunk(content)
+                            first = False
+                        else:
+                            chunk = await content.readany()
                 except TimeoutError:
                     raise UpstreamError(
                         "timeout", f"upstream went silent for {wait:.1f}s mid-response"
@@ -90,6 +97,14 @@ class _HttpResponse:
 
     def close(self) -> None:
         self._response.close()
+
+
+async def _first_chunk(content: aiohttp.StreamReader) -> bytes:
+    """The first HTTP chunk of a body (whatever is buffered, if it is not chunked); b"" at its end."""
+    while True:
+        chunk, boundary = await content.readchunk()
+        if chunk or not boundary:  # (b"", True) is an empty chunk boundary, not the end
+            return chunk
 
 
 class _DemoResponse:
