@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from engine.errors import BadRequest
+
 Role = Literal["user", "assistant", "tool"]
 StopReason = Literal["end", "length", "tool_use", "stop_sequence", "content_filter", "refusal"]
 
@@ -144,6 +146,9 @@ class ChatRequest:
     extras: dict[str, Any] = field(default_factory=dict)
     extras_format: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)
+    # Set on a routing outline (providers/outline.py): the codec's refusal of a feature with
+    # no canonical form. Only a same-format passthrough can serve such a request.
+    opaque: BadRequest | None = None
 
 
 @dataclass(slots=True)

@@ -102,6 +102,20 @@ class UnsupportedFeature(BadRequest):
         self.features = features
 
 
+class PassthroughOnly(UnsupportedFeature):
+    """An attempt skipped because the request uses a feature only its own format carries."""
+
+    def __init__(self, refusal: BadRequest, client_format: str, upstream_format: str) -> None:
+        BadRequest.__init__(
+            self,
+            f"{refusal.message} (a {client_format} upstream could take it as it is; "
+            f"the routed upstream speaks {upstream_format})",
+            code="unsupported_feature",
+            param=refusal.param,
+        )
+        self.features = [refusal.param] if refusal.param else []
+
+
 class Unauthorized(GatewayError):
     status = 401
     kind = "authentication"

@@ -3,9 +3,9 @@ into the client's bytes.
 
 Two shapes behind one interface:
 
-* ``PassthroughExchange`` - OpenAI chat on both sides: the client's body is forwarded with
-  only ``model`` rewritten (unknown fields survive) and the answer is relayed frame by
-  frame with ``model`` set to the public id that served.
+* ``PassthroughExchange`` - the same format on both sides: the client's body is forwarded
+  with only the model rewritten (unknown fields survive) and the answer is relayed frame
+  by frame with the public id that served (the format's ``Passthrough``).
 * ``TranslatedExchange`` - any other pair: canonical request -> adapter -> upstream bytes ->
   adapter decoder -> canonical events -> client codec encoder.
 
@@ -20,8 +20,16 @@ from typing import Any, Protocol
 
 from engine.canonical import ChatRequest, StreamEnd, StreamStart, Usage
 from engine.errors import GatewayError, UpstreamError
-from providers.base import ClientCodec, Endpoint, StreamDecoder, StreamEncoder, UpstreamAdapter, UpstreamRequest
-from providers.openai.passthrough import PassthroughStream, build_passthrough, rewrite_response
+from providers.base import (
+    ClientCodec,
+    Endpoint,
+    Passthrough,
+    PassthroughStream,
+    StreamDecoder,
+    StreamEncoder,
+    UpstreamAdapter,
+    UpstreamRequest,
+)
 
 
 class Relay(Protocol):
@@ -58,25 +66,29 @@ class _PassthroughRelay:
         return out
 
     def close(self) -> bytes:
-        self._stream.close()
+        out = self._stream.close()
         self.usage = self._stream.usage
-        return b""
+        return out
 
     def error(self, err: GatewayError) -> bytes:
-        return self._encoder.error(err)
+        own = self._stream.error(err)
+        return own if own is not None else self._encoder.error(err)
 
 
 class PassthroughExchange:
     def __init__(
         self,
+        passthrough: Passthrough,
         body: dict[str, Any],
         endpoint: Endpoint,
         public_model: str,
         request: ChatRequest,
+        client_headers: Mapping[str, str],
         codec: ClientCodec,
         adapter: UpstreamAdapter,
     ) -> None:
-        self.request = build_passthrough(body, endpoint)
+        self.request = passthrough.build(body, endpoint, request.stream, client_headers)
+        self._passthrough = passthrough
         self._public_model = public_model
         self._canonical = request
         self._codec = codec
@@ -86,11 +98,11 @@ class PassthroughExchange:
         return self._adapter.classify_error(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
-        return rewrite_response(body, self._public_model)
+        return self._passthrough.rewrite_response(body, self._public_model)
 
     def relay(self) -> Relay:
         return _PassthroughRelay(
-            PassthroughStream(self._public_model, self._canonical.include_usage),
+            self._passthrough.stream(self._public_model, self._canonical.include_usage),
             self._codec.stream_encoder(self._canonical),
         )
 

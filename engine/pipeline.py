@@ -19,7 +19,7 @@ import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation, UsageRecord
 from engine.canonical import ChatRequest, Usage
-from engine.errors import BadRequest, GatewayError
+from engine.errors import BadRequest, GatewayError, PassthroughOnly
 from engine.exchange import Exchange, PassthroughExchange, TranslatedExchange
 from engine.metering import usage_cost, worst_case_cost
 from engine.policy.compiled import CompiledPolicy
@@ -32,6 +32,7 @@ from engine.reply import Reply
 from engine.streaming import StreamResponse
 from providers.base import ClientCodec, Endpoint
 from engine.routing.image_fetch import ImageFetcher, remote_image_urls
+from providers.outline import outline_request
 from providers.registry import INLINE_IMAGES_ONLY, Registry
 
 log = logging.getLogger("turnout.request")
@@ -88,7 +89,15 @@ class Pipeline:
         codec = self.registry.codec(ingress.fmt)
         principal = await self.gate.authenticate(ingress.credential, ingress.client_ip, policy)
         body = parse_json(ingress.body)
-        request = codec.decode_request(body, model=ingress.path_model, stream=ingress.path_stream)
+        try:
+            request = codec.decode_request(body, model=ingress.path_model, stream=ingress.path_stream)
+        except BadRequest as refusal:
+            # A feature with no canonical form: a same-format upstream can still take the body.
+            if refusal.code != "unsupported_feature" or not isinstance(body, dict):
+                raise
+            if self.registry.passthrough(ingress.fmt) is None:
+                raise
+            request = outline_request(ingress.fmt, body, ingress.path_model, ingress.path_stream, refusal)
         self.gate.authorize_model(principal, request.model, policy)
         return principal, request, body
 
@@ -164,7 +173,7 @@ class Pipeline:
 
             def make(attempt: Attempt) -> Exchange:
                 inline = policy.channels[attempt.target.channel].format in INLINE_IMAGES_ONLY
-                return self._exchange(attempt, policy, codec, inlined if inline else request, body)
+                return self._exchange(attempt, policy, codec, inlined if inline else request, body, ingress.headers)
 
             result = await self.executor.run(route, policy, make, request.stream, records)
         except GatewayError as err:
@@ -216,7 +225,13 @@ class Pipeline:
         return StreamResponse(result.first, result.rest, headers, on_close)
 
     def _exchange(
-        self, attempt: Attempt, policy: CompiledPolicy, codec: ClientCodec, request: ChatRequest, body: Any
+        self,
+        attempt: Attempt,
+        policy: CompiledPolicy,
+        codec: ClientCodec,
+        request: ChatRequest,
+        body: Any,
+        client_headers: Mapping[str, str],
     ) -> Exchange:
         channel = policy.channels[attempt.target.channel]
         endpoint = Endpoint(
@@ -230,8 +245,13 @@ class Pipeline:
             max_tokens_field=channel.max_tokens_field,
         )
         adapter = self.registry.adapter(channel.format)
-        if codec.format == "openai" and channel.format == "openai" and isinstance(body, dict):
-            return PassthroughExchange(body, endpoint, attempt.target.model, request, codec, adapter)
+        passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
+        if passthrough is not None and isinstance(body, dict):
+            return PassthroughExchange(
+                passthrough, body, endpoint, attempt.target.model, request, client_headers, codec, adapter
+            )
+        if request.opaque is not None:  # only its own format can carry it: skip this attempt
+            raise PassthroughOnly(request.opaque, codec.format, channel.format)
         return TranslatedExchange(request, endpoint, attempt.target.model, codec, adapter)
 
     async def _settle(

@@ -4,6 +4,8 @@
   ``ChatResponse`` / stream / error back in the client's own wire format.
 * ``UpstreamAdapter`` (egress): build the upstream HTTP request (pure), decode the
   upstream's response or stream into canonical types, classify upstream errors.
+* ``Passthrough`` (same format on both sides): forward the client's own body with only the
+  model rewritten, relay the answer with the public model id, read its usage on the way.
 
 Providers never import Starlette, the routing code or an HTTP client: the executor does
 the I/O and hands adapters bytes.
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 
-from engine.canonical import ChatRequest, ChatResponse, StreamEvent
+from engine.canonical import ChatRequest, ChatResponse, StreamEvent, Usage
 from engine.errors import GatewayError, UpstreamError
 
 _NONE: Mapping[str, Any] = MappingProxyType({})  # the shared, read-only empty default
@@ -93,3 +95,46 @@ class UpstreamAdapter(Protocol):
     def stream_decoder(self, endpoint: Endpoint) -> StreamDecoder: ...
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError: ...
+
+
+class PassthroughStream(Protocol):
+    """Per streamed response: upstream SSE bytes in, the client's SSE bytes out (same format)."""
+
+    usage: Usage | None  # what the upstream reported so far (None until it did)
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Frames relayed with the public model id. Raises ``UpstreamError`` for an in-band
+        upstream error event."""
+        ...
+
+    def close(self) -> bytes:
+        """At the upstream's end of stream: the frames of a last event the upstream did not
+        end with a blank line; ``UpstreamError("stream_cut", ...)`` unless the stream
+        reached its format's terminal event."""
+        ...
+
+    def error(self, err: GatewayError) -> bytes | None:
+        """The terminal in-band error after a failure mid-stream, when this format's error
+        needs what the relayed stream said (Responses' ``response.failed`` carries the
+        response); None lets the client codec's stream encoder write it."""
+        ...
+
+
+class Passthrough(Protocol):
+    """Same wire format on both sides: nothing is translated, so every field the client sent
+    reaches the upstream and every field the upstream returns reaches the client."""
+
+    format: str
+
+    def build(
+        self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """Pure. The client's parsed body with the upstream model id and channel ``params``;
+        ``stream`` is the client's choice (from the body or, for Gemini, the path)."""
+        ...
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
+        """A whole non-streamed answer with the public model id, and its usage."""
+        ...
+
+    def stream(self, public_model: str, client_wants_usage: bool) -> PassthroughStream: ...

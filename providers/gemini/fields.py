@@ -72,6 +72,12 @@ class JsonObject:
     def error(self, name: str, problem: str) -> GatewayError:
         return self.fail(self.at(name), problem)
 
+    def unsupported(self, name: str, problem: str) -> GatewayError:
+        """A well-formed feature the canonical model cannot carry (only a Gemini upstream can)."""
+        err = self.fail(self.at(name), problem)
+        err.code = "unsupported_feature"
+        return err
+
     def has(self, name: str) -> bool:
         return name in self.data or snake(name) in self.data
 

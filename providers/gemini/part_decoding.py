@@ -85,7 +85,7 @@ def check_part_keys(part: JsonObject) -> None:
     """Refuse part fields the gateway cannot carry, and parts holding two kinds of data."""
     extra = [k for k in part.data if k not in _PART_KEYS]
     if extra:
-        raise part.error(extra[0], "this part type is not supported by the gateway")
+        raise part.unsupported(extra[0], "this part type is not supported by the gateway")
     kinds = [k for k in _DATA_KINDS if part.has(k)]
     if len(kinds) > 1:
         raise part.fail(part.path, f"a part holds one kind of data, got {' and '.join(kinds)}")
@@ -95,7 +95,7 @@ def refuse_unread(obj: JsonObject) -> None:
     """In a client's request, a field we did not read would be lost: refuse it."""
     rest = obj.unread()
     if rest:
-        raise obj.error(next(iter(rest)), "not supported by the gateway")
+        raise obj.unsupported(next(iter(rest)), "not supported by the gateway")
 
 
 def decode_part(part: JsonObject, ledger: CallLedger, *, requests: bool) -> list[Part]:
@@ -199,7 +199,7 @@ def _inline_image(blob: JsonObject, requests: bool) -> ImagePart:
 def _check_image_type(obj: JsonObject, *, required: bool) -> str:
     mime = obj.require_string("mimeType") if required else (obj.string("mimeType") or "")
     if mime and not mime.startswith("image/"):
-        raise obj.error("mimeType", f"{mime} is not supported by the gateway (images only)")
+        raise obj.unsupported("mimeType", f"{mime} is not supported by the gateway (images only)")
     return mime
 
 

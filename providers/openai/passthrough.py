@@ -13,12 +13,13 @@ SSE comment lines (keep-alives) are not forwarded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from engine.canonical import Usage
-from engine.errors import UpstreamError
+from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEParser
 from providers.base import Endpoint, UpstreamRequest
 from providers.openai.error_classifier import classify_in_band
@@ -26,6 +27,23 @@ from providers.openai.target import chat_url, request_headers
 from providers.openai.usage import parse_usage
 
 _DONE = b"data: [DONE]\n\n"
+
+
+class OpenAIChatPassthrough:
+    """``Passthrough`` for OpenAI chat completions (see ``providers.base``)."""
+
+    format = "openai"
+
+    def build(
+        self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        return build_passthrough(body, endpoint)
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
+        return rewrite_response(body, public_model)
+
+    def stream(self, public_model: str, client_wants_usage: bool) -> PassthroughStream:
+        return PassthroughStream(public_model, client_wants_usage)
 
 
 def build_passthrough(body: dict[str, Any], endpoint: Endpoint) -> UpstreamRequest:
@@ -102,6 +120,18 @@ class PassthroughStream:
             out.append(b"data: " + orjson.dumps(obj) + b"\n\n")
         return b"".join(out)
 
-    def close(self) -> None:
+    def close(self) -> bytes:
+        out = b""
+        if self._parser.pending and not self.finished:  # a last event without its blank line
+            try:
+                out = self.feed(b"\n\n")
+            except UpstreamError as err:
+                if err.failure != "server":
+                    raise
+                raise UpstreamError("stream_cut", "upstream stream ended inside an event") from None
         if not self.finished:
             raise UpstreamError("stream_cut", "upstream stream ended before [DONE]")
+        return out
+
+    def error(self, err: GatewayError) -> bytes | None:
+        return None  # OpenAI's in-band error chunk needs nothing from the stream: the codec writes it

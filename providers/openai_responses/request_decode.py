@@ -46,6 +46,7 @@ from engine.errors import BadRequest
 HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
 from providers.openai_responses.input_items import decode_input
 from providers.openai_responses.wire import (
+    UNSUPPORTED,
     FORMAT,
     JSONObject,
     WireError,
@@ -157,7 +158,7 @@ def _tools(value: Any, extras: JSONObject) -> list[Tool]:
         if kind == "function":
             for key in tool:
                 if key not in _FUNCTION_TOOL_KEYS:
-                    raise BadRequest(f"{path}.{key} is not supported by this gateway", param="tools")
+                    raise BadRequest(f"{path}.{key} is not supported by this gateway", param="tools", code=UNSUPPORTED)
             tools.append(
                 Tool(
                     name=req_str(tool, "name", path),
@@ -174,6 +175,7 @@ def _tools(value: Any, extras: JSONObject) -> list[Tool]:
                 "translatable form (use function tools, or the hosted web_search, file_search, "
                 "code_interpreter and mcp tools)",
                 param="tools",
+                code=UNSUPPORTED,
             )
     if hosted:
         extras["tools"] = hosted
@@ -193,7 +195,9 @@ def _tool_choice(value: Any, extras: JSONObject) -> ToolChoice | None:
     if kind == "function":
         return ToolChoice(mode="tool", name=req_str(choice, "name", "tool_choice"))
     if kind == "custom":
-        raise BadRequest("tool_choice: custom tools are not supported by this gateway", param="tool_choice")
+        raise BadRequest(
+            "tool_choice: custom tools are not supported by this gateway", param="tool_choice", code=UNSUPPORTED
+        )
     extras["tool_choice"] = choice
     return None
 

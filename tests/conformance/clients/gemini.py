@@ -101,8 +101,12 @@ class GeminiDriver:
                     pieces += 1
                 if part.function_call is not None:
                     call = part.function_call
-                    assert call.name is not None
+                    if call.name is None:  # a continuation of the last call's streamed arguments
+                        assert calls, "a nameless function call piece before any call"
+                        _fold_partial_args(calls[-1].arguments, call.partial_args or [])
+                        continue
                     calls.append(AnsweredCall(call.id, call.name, dict(call.args or {}), len(calls)))
+                    _fold_partial_args(calls[-1].arguments, call.partial_args or [])
         return Answer(text, calls, stop, usage, model_seen, events, pieces if stream else 0)
 
     def fail(self, model: str, turn: Turn, *, stream: bool = False) -> Failure:
@@ -162,3 +166,17 @@ class GeminiDriver:
         assert last["error"]["message"] and last["error"]["status"] and last["error"]["code"] >= 400, last
         assert chunks and all("candidates" in c for c in chunks), chunks
         assert not any(c["candidates"][0].get("finishReason") for c in chunks), "finishReason before the error"
+
+
+def _fold_partial_args(args: dict[str, Any], pieces: list[types.PartialArg]) -> None:
+    """Arguments streamed piecewise (Vertex ``streamFunctionCallArguments``), as a Gemini
+    client reading a passed-through upstream stream assembles them: top-level keys only,
+    string pieces appended in order."""
+    for piece in pieces:
+        key = (piece.json_path or "").removeprefix("$.")
+        if piece.string_value is not None:
+            args[key] = str(args.get(key, "")) + piece.string_value
+        elif piece.number_value is not None:
+            args[key] = piece.number_value
+        elif piece.bool_value is not None:
+            args[key] = piece.bool_value

@@ -101,6 +101,8 @@ class GeminiVendor(RecordedVendor):
         return MidStream(Cut(transcripts.data_frames(chunks, crlf=True), delay_s=0.05), text)
 
     def read_request(self, received: Received) -> SeenRequest:
+        """Either spelling of a field, as the Gemini API accepts (the SDK sends some in
+        snake_case, and a passed-through body keeps the client's spelling)."""
         body = received.json
         users: list[str] = []
         images: list[SeenImage] = []
@@ -113,18 +115,26 @@ class GeminiVendor(RecordedVendor):
                 if texts:
                     users.append("".join(texts))
             for part in parts:
-                if "inlineData" in part:
-                    images.append(SeenImage(part["inlineData"]["mimeType"], part["inlineData"]["data"]))
-                elif "functionCall" in part:
-                    call = part["functionCall"]
+                blob = part.get("inlineData", part.get("inline_data"))
+                if blob is not None:
+                    images.append(SeenImage(blob.get("mimeType", blob.get("mime_type")), blob["data"]))
+                elif "functionCall" in part or "function_call" in part:
+                    call = part.get("functionCall", part.get("function_call"))
                     calls.append(SeenCall(call.get("id"), call["name"], call.get("args", {})))
-                elif "functionResponse" in part:
-                    response = part["functionResponse"]
+                elif "functionResponse" in part or "function_response" in part:
+                    response = part.get("functionResponse", part.get("function_response"))
                     results.append(SeenResult(response.get("id"), response["name"], _response_text(response["response"])))
-        instruction = body.get("systemInstruction")
+        instruction = body.get("systemInstruction", body.get("system_instruction"))
+        generation = body.get("generationConfig", body.get("generation_config")) or {}
         system = None if instruction is None else "".join(p.get("text", "") for p in instruction["parts"])
-        names = [d["name"] for t in body.get("tools") or [] for d in t.get("functionDeclarations", [])]
-        validated = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {}).get("mode") == "VALIDATED"
+        names = [
+            d["name"]
+            for t in body.get("tools") or []
+            for d in t.get("functionDeclarations", t.get("function_declarations", []))
+        ]
+        tool_config = body.get("toolConfig", body.get("tool_config")) or {}
+        calling = tool_config.get("functionCallingConfig", tool_config.get("function_calling_config")) or {}
+        validated = calling.get("mode") == "VALIDATED"
         return SeenRequest(
             system=system,
             user_texts=users,
@@ -133,9 +143,9 @@ class GeminiVendor(RecordedVendor):
             tool_strict=[validated] * len(names),
             calls=calls,
             results=results,
-            max_tokens=(body.get("generationConfig") or {}).get("maxOutputTokens"),
+            max_tokens=generation.get("maxOutputTokens", generation.get("max_output_tokens")),
             stream=received.path.endswith(":streamGenerateContent"),
-            stop=list((body.get("generationConfig") or {}).get("stopSequences") or []),
+            stop=list(generation.get("stopSequences", generation.get("stop_sequences")) or []),
         )
 
 

@@ -1,0 +1,154 @@
+"""Same-format forwarding: an Anthropic Messages client's body to an Anthropic upstream.
+
+Nothing is translated, so every field the client sent (``document`` blocks, server tools,
+``citations``, ``container``, ``mcp_servers``, future fields...) reaches the upstream and
+every field and event the upstream returns reaches the client. Only ``model`` is
+rewritten (upstream id out, public id back); channel ``params`` are merged over the body,
+``max_tokens`` gets the translated adapter's default when the client sent none, and the
+client's ``anthropic-version`` / ``anthropic-beta`` headers are forwarded.
+
+Streams: ``message_start.message.model`` is the only change; every other event (``ping``,
+unknown ones) is relayed with its upstream bytes. Usage is ``message_start``'s with each
+``message_delta``'s cumulative totals merged over it. Hot path: orjson only, one parse
+per event and one dump only for ``message_start``; SSE comment lines are not forwarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from engine.canonical import Usage
+from engine.errors import GatewayError, UpstreamError
+from engine.sse import SSEEvent, SSEParser, frame
+from providers.anthropic.adapter import _headers
+from providers.anthropic.error_classifier import stream_error
+from providers.anthropic.request_builder import _default_max_tokens
+from providers.anthropic.wire import merge_usage, usage_from_wire
+from providers.base import Endpoint, UpstreamRequest
+
+_BETA = "anthropic-beta"
+_VERSION = "anthropic-version"
+
+
+class AnthropicPassthrough:
+    format = "anthropic"
+
+    def build(
+        self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        out = dict(body)
+        out.update(endpoint.params)
+        out["model"] = endpoint.upstream_model
+        if out.get("max_tokens") is None:
+            out["max_tokens"] = _default_max_tokens(endpoint)
+        if stream or "stream" in out:
+            out["stream"] = stream  # the executor reads the answer the way the client asked
+        url = f"{endpoint.base_url}/messages"
+        return UpstreamRequest("POST", url, _forwarded_headers(endpoint, client_headers), orjson.dumps(out))
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
+        """A non-streamed Message with ``model`` set to the public id, and its usage."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("server", "upstream sent a response that is not JSON") from None
+        if not isinstance(data, dict):
+            raise UpstreamError("server", "upstream sent a response that is not a JSON object")
+        if data.get("type") == "error":
+            raise stream_error(data)
+        data["model"] = public_model
+        usage = data.get("usage")
+        return orjson.dumps(data), usage_from_wire(usage if isinstance(usage, dict) else {})
+
+    def stream(self, public_model: str, client_wants_usage: bool) -> AnthropicPassthroughStream:
+        """``client_wants_usage`` is ignored: Anthropic's events always carry usage."""
+        return AnthropicPassthroughStream(public_model)
+
+
+def _forwarded_headers(endpoint: Endpoint, client_headers: Mapping[str, str]) -> dict[str, str]:
+    """The adapter's headers; the client's version and betas unless the channel sets them
+    (channel and client betas are joined, without duplicates, channel's first)."""
+    headers = _headers(endpoint)
+    channel = {name.lower() for name in endpoint.headers}
+    if _VERSION in client_headers and _VERSION not in channel:
+        headers[_VERSION] = client_headers[_VERSION]
+    client_beta = client_headers.get(_BETA)
+    if client_beta:
+        channel_beta = [headers.pop(name) for name in list(headers) if name.lower() == _BETA]
+        betas = (item.strip() for value in (*channel_beta, client_beta) for item in value.split(","))
+        headers[_BETA] = ",".join(dict.fromkeys(beta for beta in betas if beta))
+    return headers
+
+
+class AnthropicPassthroughStream:
+    """One per streamed response: upstream SSE bytes in, client SSE frames out."""
+
+    __slots__ = ("_parser", "_model", "_usage", "usage", "finished")
+
+    def __init__(self, public_model: str) -> None:
+        self._parser = SSEParser()
+        self._model = public_model
+        self._usage: dict[str, Any] = {}
+        self.usage: Usage | None = None
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        out: list[bytes] = []
+        for event in self._parser.feed(chunk):
+            if self.finished:
+                break  # nothing after message_stop
+            data = _load(event)
+            if data is None:
+                raise UpstreamError("server", f"anthropic sent a malformed {event.event or 'data'} event")
+            out.append(self._relay(event, data))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        out = b""
+        if not self.finished and self._parser.pending:
+            # A last event without its blank line counts if its JSON is whole (as in the
+            # translating decoder), and is relayed.
+            out = b"".join(
+                self._relay(event, data) for event in self._parser.feed(b"\n\n") if (data := _load(event)) is not None
+            )
+        if not self.finished:
+            raise UpstreamError("stream_cut", "upstream stream ended before message_stop")
+        return out
+
+    def error(self, err: GatewayError) -> bytes | None:
+        return None  # Anthropic's error event needs nothing from the stream: the codec writes it
+
+    def _relay(self, event: SSEEvent, data: dict[str, Any]) -> bytes:
+        kind = data.get("type", event.event)
+        name = event.event or (kind if isinstance(kind, str) else None)
+        if kind == "error":
+            raise stream_error(data)
+        if kind == "message_start":
+            message = data.get("message")
+            if isinstance(message, dict):
+                message["model"] = self._model
+                self._meter(message)
+            return frame(orjson.dumps(data), name)
+        if kind == "message_delta":
+            self._meter(data)
+        elif kind == "message_stop":
+            self.finished = True
+        payload = event.data
+        return frame(orjson.dumps(data) if "\n" in payload else payload, name)
+
+    def _meter(self, obj: dict[str, Any]) -> None:
+        usage = obj.get("usage")
+        if isinstance(usage, dict):
+            self._usage = merge_usage(self._usage, usage)
+            self.usage = usage_from_wire(self._usage)
+
+
+def _load(event: SSEEvent) -> dict[str, Any] | None:
+    try:
+        data = orjson.loads(event.data)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None

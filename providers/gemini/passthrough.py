@@ -1,0 +1,156 @@
+"""Same-format forwarding: a Gemini ``generateContent`` client's body to a Gemini upstream.
+
+Nothing is translated, so every field the client sent (``fileData``, ``executableCode``,
+``googleSearch`` / ``codeExecution`` tools, ``cachedContent``, ``safetySettings``, future
+fields...) reaches the upstream and every field it returns (``groundingMetadata``,
+``citationMetadata``, ``safetyRatings``...) reaches the client. Only the model changes:
+the upstream id goes in the URL path (a body ``model`` is dropped: Gemini reads the path),
+and ``modelVersion`` is always set to the public id on the way back, even when the
+upstream sent none. Channel ``params`` are merged as the translated adapter merges them.
+
+Streams: each ``data:`` chunk is relayed as ``data: <json>\\n\\n`` (our Gemini client
+framing); usage is the latest ``usageMetadata`` with counts (Gemini repeats the running
+totals); the stream is complete once a candidate carried ``finishReason`` (or a blocked
+prompt's ``promptFeedback.blockReason`` came), and later chunks are still relayed.
+Hot path: orjson only, one parse and one dump per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from engine.canonical import Usage
+from engine.errors import GatewayError, UpstreamError
+from engine.sse import SSEParser, frame
+from providers.base import Endpoint, UpstreamRequest
+from providers.gemini import usage as gemini_usage
+from providers.gemini.adapter import model_path
+from providers.gemini.error_classify import classify_object
+from providers.gemini.fields import JsonObject, bad_upstream, camel, snake
+from providers.gemini.request_encoding import _TOP_LEVEL_PARAMS
+
+
+class GeminiPassthrough:
+    """``Passthrough`` for Gemini ``generateContent`` (see ``providers.base``)."""
+
+    format = "gemini"
+
+    def build(
+        self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]
+    ) -> UpstreamRequest:
+        """``client_headers`` are not forwarded: the channel's key and headers are used."""
+        out = dict(body)
+        out.pop("model", None)
+        for key, value in endpoint.params.items():
+            if camel(key) in _TOP_LEVEL_PARAMS:
+                _override(out, key, value)
+            else:
+                _override(out, "generationConfig", {key: value})
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        url = f"{endpoint.base_url}/{model_path(endpoint.upstream_model)}:{method}"
+        return UpstreamRequest("POST", url, request_headers(endpoint), orjson.dumps(out))
+
+    def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
+        """A non-streamed response with ``modelVersion`` set to the public id, and its usage."""
+        data, usage = _rewrite(_parse(body, "response"), public_model, "response")
+        return orjson.dumps(data), usage or Usage()
+
+    def stream(self, public_model: str, client_wants_usage: bool) -> GeminiPassthroughStream:
+        """``client_wants_usage`` is ignored: Gemini chunks always carry usage."""
+        return GeminiPassthroughStream(public_model)
+
+
+def request_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The translated adapter's headers: channel headers, JSON, the key as ``x-goog-api-key``."""
+    headers = dict(endpoint.headers)
+    headers["content-type"] = "application/json"
+    if endpoint.api_key:
+        headers["x-goog-api-key"] = endpoint.api_key
+    return headers
+
+
+def _override(target: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``key`` (under the spelling ``target`` already uses), objects merged key by key
+    into copies so the client's parsed body is never mutated."""
+    name = next((n for n in (key, camel(key), snake(key)) if n in target), key)
+    current = target.get(name)
+    if isinstance(current, dict) and isinstance(value, dict):
+        merged = dict(current)
+        for k, v in value.items():
+            _override(merged, k, v)
+        target[name] = merged
+    else:
+        target[name] = value
+
+
+def _parse(raw: bytes | str, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError("server", f"Gemini upstream sent a {what} that is not JSON") from None
+
+
+def _rewrite(data: Any, public_model: str, what: str) -> tuple[dict[str, Any], Usage | None]:
+    """``modelVersion`` set, and the usage if it has counts; an ``error`` object raised."""
+    if not isinstance(data, dict):
+        raise UpstreamError("server", f"Gemini upstream sent a {what} that is not a JSON object")
+    if isinstance(data.get("error"), dict):
+        raise classify_object(data["error"], 200)
+    data["modelVersion"] = public_model
+    meta = data.get("usageMetadata")
+    if meta is None:
+        return data, None
+    wire = JsonObject.of(meta, "usageMetadata", bad_upstream)
+    return data, gemini_usage.from_wire(wire) if gemini_usage.has_counts(wire) else None
+
+
+def _finished(data: dict[str, Any]) -> bool:
+    candidates = data.get("candidates")
+    if isinstance(candidates, list) and candidates:
+        return any(isinstance(c, dict) and c.get("finishReason") for c in candidates)
+    feedback = data.get("promptFeedback")
+    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
+
+
+class GeminiPassthroughStream:
+    """One per streamed response: upstream ``alt=sse`` bytes in, client SSE frames out."""
+
+    __slots__ = ("_parser", "_model", "usage", "finished")
+
+    def __init__(self, public_model: str) -> None:
+        self._parser = SSEParser()
+        self._model = public_model
+        self.usage: Usage | None = None
+        self.finished = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        events = self._parser.feed(chunk)
+        return b"".join(self._relay(_parse(e.data, "stream chunk")) for e in events if e.data.strip())
+
+    def close(self) -> bytes:
+        """The frame of a last chunk sent without its blank line (dropped if its JSON was
+        cut short), then ``stream_cut`` unless a finishReason came."""
+        tail: list[bytes] = []
+        for event in self._parser.feed(b"\n\n") if self._parser.pending else ():
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                continue  # the stream was cut inside this chunk
+            tail.append(self._relay(data))
+        if not self.finished:
+            raise UpstreamError("stream_cut", "Gemini stream ended without a finishReason")
+        return b"".join(tail)
+
+    def error(self, err: GatewayError) -> None:
+        """None: the Gemini client codec writes the error envelope; it needs nothing relayed."""
+        return None
+
+    def _relay(self, data: Any) -> bytes:
+        chunk, usage = _rewrite(data, self._model, "stream chunk")
+        if usage is not None:
+            self.usage = usage
+        self.finished = self.finished or _finished(chunk)
+        return frame(orjson.dumps(chunk))
