@@ -27,7 +27,9 @@ _MAX_TOKENS_FIELDS = {
 }
 _IMAGE_TYPES = frozenset({"image", "image_url", "input_image"})
 _MEDIA_KEYS = ("inlineData", "inline_data", "fileData", "file_data")
-_NOT_TEXT = frozenset({"data", "signature", "encrypted_content", "model", "type", "role", "id", "mimeType", "mime_type"})
+_NOT_TEXT = frozenset(
+    {"data", "signature", "encrypted_content", "model", "type", "role", "id", "mimeType", "mime_type"}
+)
 
 
 def outline_request(
@@ -91,7 +93,9 @@ def _tool_count(fmt: str, body: dict[str, Any]) -> int:
         return len(tools)
     count = 0
     for tool in tools:
-        declarations = tool.get("functionDeclarations", tool.get("function_declarations")) if isinstance(tool, dict) else None
+        declarations = None
+        if isinstance(tool, dict):
+            declarations = tool.get("functionDeclarations", tool.get("function_declarations"))
         count += len(declarations) if isinstance(declarations, list) else 1
     return count
 

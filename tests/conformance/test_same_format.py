@@ -52,7 +52,8 @@ def _anthropic(driver: ClosableDriver, model: str) -> str:
 
 def _gemini(driver: ClosableDriver, model: str) -> str:
     sdk = driver.sdk  # type: ignore[attr-defined]
-    parts = [types.Part.from_uri(file_uri=PDF_URI, mime_type="application/pdf"), types.Part.from_text(text="Summarise.")]
+    pdf = types.Part.from_uri(file_uri=PDF_URI, mime_type="application/pdf")
+    parts = [pdf, types.Part.from_text(text="Summarise.")]
     response = sdk.models.generate_content(model=model, contents=[types.Content(role="user", parts=parts)])
     return str(response.text or "")
 
@@ -81,7 +82,12 @@ CLIENT_ERRORS: dict[str, type[BaseException]] = {
     "anthropic": anthropic.BadRequestError,
     "gemini": genai_errors.ClientError,
 }
-FEATURE = {"openai": "input_audio", "openai-responses": "input_file", "anthropic": "document", "gemini": "application/pdf"}
+FEATURE = {
+    "openai": "input_audio",
+    "openai-responses": "input_file",
+    "anthropic": "document",
+    "gemini": "application/pdf",
+}
 
 
 @pytest.mark.parametrize("fmt", list(SEND))

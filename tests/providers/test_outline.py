@@ -8,7 +8,10 @@ from engine.errors import BadRequest
 from engine.routing.facts import request_facts
 from providers.outline import outline_request
 
-REFUSAL = BadRequest("messages[0].content[0]: content block type 'document' is not supported", code="unsupported_feature")
+REFUSAL = BadRequest(
+    "messages[0].content[0]: content block type 'document' is not supported", code="unsupported_feature"
+)
+PDF = {"type": "base64", "media_type": "application/pdf", "data": "QUJD" * 500}
 
 
 def test_an_anthropic_body_with_a_document_outlines_its_routing_facts() -> None:
@@ -21,7 +24,7 @@ def test_an_anthropic_body_with_a_document_outlines_its_routing_facts() -> None:
             {
                 "role": "user",
                 "content": [
-                    {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "QUJD" * 500}},
+                    {"type": "document", "source": PDF},
                     {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
                     {"type": "text", "text": "Summarise the attached report."},
                 ],
@@ -40,7 +43,9 @@ def test_an_anthropic_body_with_a_document_outlines_its_routing_facts() -> None:
 
 def test_gemini_takes_model_and_stream_from_the_path_and_counts_declarations() -> None:
     body = {
-        "contents": [{"role": "user", "parts": [{"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/r.pdf"}}]}],
+        "contents": [
+            {"role": "user", "parts": [{"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/r.pdf"}}]}
+        ],
         "tools": [{"functionDeclarations": [{"name": "a"}, {"name": "b"}]}, {"googleSearch": {}}],
         "generationConfig": {"maxOutputTokens": 64},
     }
@@ -55,7 +60,9 @@ def test_openai_chat_reads_its_output_cap_and_usage_option() -> None:
         "max_completion_tokens": 99,
         "stream": True,
         "stream_options": {"include_usage": True},
-        "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}],
+        "messages": [
+            {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}]}
+        ],
     }
     request = outline_request("openai", body, None, None, REFUSAL)
     assert (request.max_tokens, request.include_usage, request.stream) == (99, True, True)
