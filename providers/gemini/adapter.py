@@ -41,6 +41,21 @@ def model_path(upstream_model: str) -> str:
     return f"models/{quote(upstream_model, safe='')}"
 
 
+def request_url(endpoint: Endpoint, stream: bool) -> str:
+    """``generateContent``, or ``streamGenerateContent`` as SSE, for the upstream model."""
+    method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    return f"{endpoint.base_url}/{model_path(endpoint.upstream_model)}:{method}"
+
+
+def request_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The channel's headers, JSON, and the key as ``x-goog-api-key``."""
+    headers = dict(endpoint.headers)
+    headers["content-type"] = "application/json"
+    if endpoint.api_key:
+        headers["x-goog-api-key"] = endpoint.api_key
+    return headers
+
+
 class GeminiAdapter:
     format = "gemini"
 
@@ -50,15 +65,10 @@ class GeminiAdapter:
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> UpstreamRequest:
         body = encode_request(request, endpoint.upstream_model, endpoint.params)
-        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
-        headers = dict(endpoint.headers)
-        headers["content-type"] = "application/json"
-        if endpoint.api_key:
-            headers["x-goog-api-key"] = endpoint.api_key
         return UpstreamRequest(
             method="POST",
-            url=f"{endpoint.base_url}/{model_path(endpoint.upstream_model)}:{method}",
-            headers=headers,
+            url=request_url(endpoint, request.stream),
+            headers=request_headers(endpoint),
             body=orjson.dumps(body),
         )
 

@@ -27,7 +27,7 @@ from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEParser, frame
 from providers.base import Endpoint, UpstreamRequest
 from providers.gemini import usage as gemini_usage
-from providers.gemini.adapter import model_path
+from providers.gemini.adapter import request_headers, request_url
 from providers.gemini.error_classify import classify_object
 from providers.gemini.fields import JsonObject, bad_upstream, camel, snake
 from providers.gemini.request_encoding import _TOP_LEVEL_PARAMS
@@ -49,9 +49,7 @@ class GeminiPassthrough:
                 _override(out, key, value)
             else:
                 _override(out, "generationConfig", {key: value})
-        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        url = f"{endpoint.base_url}/{model_path(endpoint.upstream_model)}:{method}"
-        return UpstreamRequest("POST", url, request_headers(endpoint), orjson.dumps(out))
+        return UpstreamRequest("POST", request_url(endpoint, stream), request_headers(endpoint), orjson.dumps(out))
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
         """A non-streamed response with ``modelVersion`` set to the public id, and its usage."""
@@ -61,15 +59,6 @@ class GeminiPassthrough:
     def stream(self, public_model: str, client_wants_usage: bool) -> GeminiPassthroughStream:
         """``client_wants_usage`` is ignored: Gemini chunks always carry usage."""
         return GeminiPassthroughStream(public_model)
-
-
-def request_headers(endpoint: Endpoint) -> dict[str, str]:
-    """The translated adapter's headers: channel headers, JSON, the key as ``x-goog-api-key``."""
-    headers = dict(endpoint.headers)
-    headers["content-type"] = "application/json"
-    if endpoint.api_key:
-        headers["x-goog-api-key"] = endpoint.api_key
-    return headers
 
 
 def _override(target: dict[str, Any], key: str, value: Any) -> None:

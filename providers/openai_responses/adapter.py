@@ -21,17 +21,23 @@ from providers.openai_responses.stream_decode import ResponsesStreamDecoder
 from providers.openai_responses.wire import FORMAT
 
 
+def request_headers(endpoint: Endpoint, stream: bool) -> dict[str, str]:
+    """JSON, SSE when streaming, the key as a Bearer token, then the channel's own headers."""
+    headers = {"Content-Type": "application/json"}
+    if stream:
+        headers["Accept"] = "text/event-stream"
+    if endpoint.api_key:
+        headers["Authorization"] = f"Bearer {endpoint.api_key}"
+    headers.update(endpoint.headers)
+    return headers
+
+
 class ResponsesAdapter:
     format = FORMAT
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> UpstreamRequest:
         body = encode_request(request, endpoint.upstream_model, dict(endpoint.params))
-        headers = {"Content-Type": "application/json"}
-        if request.stream:
-            headers["Accept"] = "text/event-stream"
-        if endpoint.api_key:
-            headers["Authorization"] = f"Bearer {endpoint.api_key}"
-        headers.update(endpoint.headers)
+        headers = request_headers(endpoint, request.stream)
         return UpstreamRequest("POST", f"{endpoint.base_url}/responses", headers, orjson.dumps(body))
 
     def decode_response(self, body: bytes, endpoint: Endpoint) -> ChatResponse:

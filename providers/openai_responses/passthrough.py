@@ -24,6 +24,7 @@ from engine.canonical import Usage
 from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEParser, frame
 from providers.base import Endpoint, UpstreamRequest
+from providers.openai_responses.adapter import request_headers
 from providers.openai_responses.error_classify import classify_inband
 from providers.openai_responses.error_envelope import error_fields, failed_code
 from providers.openai_responses.response_decode import failure
@@ -43,12 +44,7 @@ class ResponsesPassthrough:
         out = dict(body)
         out.update(endpoint.params)
         out["model"] = endpoint.upstream_model
-        headers = {"Content-Type": "application/json"}
-        if stream:
-            headers["Accept"] = "text/event-stream"
-        if endpoint.api_key:
-            headers["Authorization"] = f"Bearer {endpoint.api_key}"
-        headers.update(endpoint.headers)
+        headers = request_headers(endpoint, stream)
         return UpstreamRequest("POST", f"{endpoint.base_url}/responses", headers, orjson.dumps(out))
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
