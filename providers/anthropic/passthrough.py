@@ -28,6 +28,7 @@ from providers.anthropic.error_classifier import stream_error
 from providers.anthropic.request_builder import _default_max_tokens
 from providers.anthropic.wire import merge_usage, usage_from_wire
 from providers.base import Endpoint, UpstreamRequest
+from providers.passthrough_wire import flush_last_event, upstream_object
 
 _BETA = "anthropic-beta"
 _VERSION = "anthropic-version"
@@ -51,12 +52,7 @@ class AnthropicPassthrough:
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
         """A non-streamed Message with ``model`` set to the public id, and its usage."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("server", "upstream sent a response that is not JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError("server", "upstream sent a response that is not a JSON object")
+        data = upstream_object(body, "a response")
         if data.get("type") == "error":
             raise stream_error(data)
         data["model"] = public_model
@@ -107,13 +103,9 @@ class AnthropicPassthroughStream:
         return b"".join(out)
 
     def close(self) -> bytes:
-        out = b""
-        if not self.finished and self._parser.pending:
-            # A last event without its blank line counts if its JSON is whole (as in the
-            # translating decoder), and is relayed.
-            out = b"".join(
-                self._relay(event, data) for event in self._parser.feed(b"\n\n") if (data := _load(event)) is not None
-            )
+        # A last event without its blank line counts if its JSON is whole (as in the
+        # translating decoder), and is relayed.
+        out = b"" if self.finished else flush_last_event(self._parser, self.feed)
         if not self.finished:
             raise UpstreamError("stream_cut", "upstream stream ended before message_stop")
         return out

@@ -31,6 +31,7 @@ from providers.gemini.adapter import request_headers, request_url
 from providers.gemini.error_classify import classify_object
 from providers.gemini.fields import JsonObject, bad_upstream, camel, snake
 from providers.gemini.request_encoding import _TOP_LEVEL_PARAMS
+from providers.passthrough_wire import flush_last_event, upstream_object
 
 
 class GeminiPassthrough:
@@ -53,7 +54,7 @@ class GeminiPassthrough:
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
         """A non-streamed response with ``modelVersion`` set to the public id, and its usage."""
-        data, usage = _rewrite(_parse(body, "response"), public_model, "response")
+        data, usage = _rewrite(upstream_object(body, "a Gemini response"), public_model)
         return orjson.dumps(data), usage or Usage()
 
     def stream(self, public_model: str, client_wants_usage: bool) -> GeminiPassthroughStream:
@@ -75,17 +76,8 @@ def _override(target: dict[str, Any], key: str, value: Any) -> None:
         target[name] = value
 
 
-def _parse(raw: bytes | str, what: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("server", f"Gemini upstream sent a {what} that is not JSON") from None
-
-
-def _rewrite(data: Any, public_model: str, what: str) -> tuple[dict[str, Any], Usage | None]:
+def _rewrite(data: dict[str, Any], public_model: str) -> tuple[dict[str, Any], Usage | None]:
     """``modelVersion`` set, and the usage if it has counts; an ``error`` object raised."""
-    if not isinstance(data, dict):
-        raise UpstreamError("server", f"Gemini upstream sent a {what} that is not a JSON object")
     if isinstance(data.get("error"), dict):
         raise classify_object(data["error"], 200)
     data["modelVersion"] = public_model
@@ -117,28 +109,22 @@ class GeminiPassthroughStream:
 
     def feed(self, chunk: bytes) -> bytes:
         events = self._parser.feed(chunk)
-        return b"".join(self._relay(_parse(e.data, "stream chunk")) for e in events if e.data.strip())
+        return b"".join(self._relay(upstream_object(e.data, "a Gemini stream chunk")) for e in events if e.data.strip())
 
     def close(self) -> bytes:
-        """The frame of a last chunk sent without its blank line (dropped if its JSON was
-        cut short), then ``stream_cut`` unless a finishReason came."""
-        tail: list[bytes] = []
-        for event in self._parser.feed(b"\n\n") if self._parser.pending else ():
-            try:
-                data = orjson.loads(event.data)
-            except orjson.JSONDecodeError:
-                continue  # the stream was cut inside this chunk
-            tail.append(self._relay(data))
+        """The frame of a last chunk sent without its blank line (a chunk cut short is
+        ``stream_cut``), then ``stream_cut`` unless a finishReason came."""
+        tail = flush_last_event(self._parser, self.feed)
         if not self.finished:
             raise UpstreamError("stream_cut", "Gemini stream ended without a finishReason")
-        return b"".join(tail)
+        return tail
 
     def error(self, err: GatewayError) -> None:
         """None: the Gemini client codec writes the error envelope; it needs nothing relayed."""
         return None
 
-    def _relay(self, data: Any) -> bytes:
-        chunk, usage = _rewrite(data, self._model, "stream chunk")
+    def _relay(self, data: dict[str, Any]) -> bytes:
+        chunk, usage = _rewrite(data, self._model)
         if usage is not None:
             self.usage = usage
         self.finished = self.finished or _finished(chunk)

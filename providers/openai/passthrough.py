@@ -25,6 +25,7 @@ from providers.base import Endpoint, UpstreamRequest
 from providers.openai.error_classifier import classify_in_band
 from providers.openai.target import chat_url, request_headers
 from providers.openai.usage import parse_usage
+from providers.passthrough_wire import flush_last_event, upstream_object
 
 _DONE = b"data: [DONE]\n\n"
 
@@ -64,12 +65,7 @@ def client_wants_usage(body: dict[str, Any]) -> bool:
 
 def rewrite_response(body: bytes, public_model: str) -> tuple[bytes, Usage]:
     """A non-streamed completion with ``model`` set to the public id, and its usage."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise UpstreamError("server", "upstream sent a response that is not JSON") from None
-    if not isinstance(data, dict):
-        raise UpstreamError("server", "upstream sent a response that is not a JSON object")
+    data = upstream_object(body, "a response")
     if data.get("error"):
         raise classify_in_band(data["error"])
     data["model"] = public_model
@@ -101,12 +97,7 @@ class PassthroughStream:
                 self.finished = True
                 out.append(_DONE)
                 continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("server", "upstream stream sent a chunk that is not JSON") from None
-            if not isinstance(obj, dict):
-                raise UpstreamError("server", "upstream stream sent a chunk that is not a JSON object")
+            obj = upstream_object(data, "a stream chunk")
             if obj.get("error"):
                 raise classify_in_band(obj["error"])
             obj["model"] = self._model
@@ -121,14 +112,7 @@ class PassthroughStream:
         return b"".join(out)
 
     def close(self) -> bytes:
-        out = b""
-        if self._parser.pending and not self.finished:  # a last event without its blank line
-            try:
-                out = self.feed(b"\n\n")
-            except UpstreamError as err:
-                if err.failure != "server":
-                    raise
-                raise UpstreamError("stream_cut", "upstream stream ended inside an event") from None
+        out = b"" if self.finished else flush_last_event(self._parser, self.feed)
         if not self.finished:
             raise UpstreamError("stream_cut", "upstream stream ended before [DONE]")
         return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -110,3 +111,11 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
         if seconds >= 0:
             return seconds
     return None
+
+
+def classify_error_event(event: Mapping[str, Any]) -> UpstreamError:
+    """A stream's ``error`` event, its fields flat (the spec) or nested under ``error`` (the API)."""
+    nested = event.get("error")
+    source = nested if isinstance(nested, Mapping) else event
+    code, message = source.get("code"), source.get("message")
+    return classify_inband(code if isinstance(code, str) else None, message if isinstance(message, str) else None)

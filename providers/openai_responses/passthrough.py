@@ -25,9 +25,10 @@ from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEParser, frame
 from providers.base import Endpoint, UpstreamRequest
 from providers.openai_responses.adapter import request_headers
-from providers.openai_responses.error_classify import classify_inband
+from providers.openai_responses.error_classify import classify_error_event
 from providers.openai_responses.error_envelope import error_fields, failed_code
 from providers.openai_responses.response_decode import failure
+from providers.passthrough_wire import flush_last_event, upstream_object
 from providers.openai_responses.wire import FORMAT, WireError, usage_from_wire
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete"})
@@ -49,12 +50,7 @@ class ResponsesPassthrough:
 
     def rewrite_response(self, body: bytes, public_model: str) -> tuple[bytes, Usage]:
         """A non-streamed ``Response`` with ``model`` set to the public id, and its usage."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("server", "upstream sent a response that is not JSON") from None
-        if not isinstance(data, dict):
-            raise UpstreamError("server", "upstream sent a response that is not a JSON object")
+        data = upstream_object(body, "a response")
         if data.get("error") is not None or data.get("status") == "failed":
             raise failure(data)
         data["model"] = public_model
@@ -84,19 +80,14 @@ class ResponsesPassthroughStream:
             data = event.data.strip()
             if not data or data == "[DONE]":
                 continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("server", "upstream stream sent an event that is not JSON") from None
-            if not isinstance(obj, dict):
-                raise UpstreamError("server", "upstream stream sent an event that is not a JSON object")
+            obj = upstream_object(data, "a stream event")
             kind = obj.get("type")
             if not isinstance(kind, str):
                 kind = event.event
             name = event.event or kind
             response = obj.get("response")
             if kind == "error":
-                raise _error_event(obj)
+                raise classify_error_event(obj)
             if kind == "response.failed":
                 raise failure(response if isinstance(response, dict) else {})
             if isinstance(response, dict):
@@ -110,14 +101,7 @@ class ResponsesPassthroughStream:
         return b"".join(out)
 
     def close(self) -> bytes:
-        out = b""
-        if self._parser.pending and not self.finished:  # a last event without its blank line
-            try:
-                out = self.feed(b"\n\n")
-            except UpstreamError as err:
-                if err.failure != "server":
-                    raise
-                raise UpstreamError("stream_cut", "upstream stream ended inside an event") from None
+        out = b"" if self.finished else flush_last_event(self._parser, self.feed)
         if not self.finished:
             raise UpstreamError("stream_cut", "upstream stream ended before response.completed")
         return out
@@ -133,14 +117,6 @@ class ResponsesPassthroughStream:
             failed = {**self._response, "status": "failed", "error": reason}
             out.append(frame(orjson.dumps({"type": "response.failed", "response": failed}), "response.failed"))
         return b"".join(out)
-
-
-def _error_event(event: dict[str, Any]) -> UpstreamError:
-    """An ``error`` event, its fields flat (the spec) or nested under ``error`` (the API)."""
-    nested = event.get("error")
-    source = nested if isinstance(nested, dict) else event
-    code, message = source.get("code"), source.get("message")
-    return classify_inband(code if isinstance(code, str) else None, message if isinstance(message, str) else None)
 
 
 def _usage(value: Any, path: str) -> Usage:

@@ -41,7 +41,7 @@ from engine.canonical import (
 )
 from engine.errors import UpstreamError
 from engine.sse import SSEParser
-from providers.openai_responses.error_classify import classify_inband
+from providers.openai_responses.error_classify import classify_error_event
 from providers.openai_responses.response_decode import (
     check_item_kind,
     failure,
@@ -155,10 +155,7 @@ class ResponsesStreamDecoder:
         elif kind == "response.failed":
             raise failure(as_object(event.get("response"), "event.response"))
         elif kind == "error":
-            nested = event.get("error")
-            source = nested if isinstance(nested, dict) else event
-            code, message = source.get("code"), source.get("message")
-            raise classify_inband(code if isinstance(code, str) else None, message if isinstance(message, str) else None)
+            raise classify_error_event(event)
 
     # ---- items -----------------------------------------------------------------------
 
