@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from engine.errors import BadRequest
+from engine.errors import NoCanonicalForm
 
 Role = Literal["user", "assistant", "tool"]
 StopReason = Literal["end", "length", "tool_use", "stop_sequence", "content_filter", "refusal"]
@@ -148,7 +148,7 @@ class ChatRequest:
     hints: dict[str, Any] = field(default_factory=dict)
     # Set on a routing outline (providers/outline.py): the codec's refusal of a feature with
     # no canonical form. Only a same-format passthrough can serve such a request.
-    opaque: BadRequest | None = None
+    opaque: NoCanonicalForm | None = None
 
 
 @dataclass(slots=True)

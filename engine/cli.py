@@ -23,6 +23,7 @@ import orjson
 
 from engine.errors import GatewayError
 from engine.explain import explain_plan, render_text
+from engine.keyed_gate import open_store
 from engine.policy.check import run_check
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
@@ -30,11 +31,10 @@ from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
 from engine.settings import Settings, settings_help
-from providers.registry import build_registry
-from engine.keyed_gate import open_store
 from engine.state import StateConfigError
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
+from providers.registry import build_registry
 
 log = logging.getLogger("turnout")
 
@@ -76,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     log.info("turnout listening on http://%s:%d (%d worker(s))", settings.host, settings.port, settings.workers)
     Granian(
-        "engine.app:create_app",
+        "engine.http.app:create_app",
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,

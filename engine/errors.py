@@ -4,6 +4,7 @@
 
     GatewayError                      every error a client may see; .kind picks the shape
     ├── BadRequest            400     malformed JSON, wrong field types
+    │   ├── NoCanonicalForm   400     a well-formed feature only the client's own format carries
     │   └── UnsupportedFeature 400    a feature the chosen upstream cannot honour
     ├── Unauthorized          401     missing, unknown, disabled or expired key
     ├── PaymentRequired       402     insufficient_balance / quota_exceeded
@@ -89,6 +90,15 @@ class BadRequest(GatewayError):
     kind: ErrorKind = "invalid_request"
 
 
+class NoCanonicalForm(BadRequest):
+    """A well-formed feature the canonical model cannot carry (an Anthropic ``document``
+    block, an OpenAI ``input_audio`` part...). Raised by client decoders; the pipeline then
+    routes the body on an outline and only a same-format upstream (passthrough) can serve it."""
+
+    def __init__(self, message: str, *, param: str | None = None, kind: ErrorKind | None = None) -> None:
+        super().__init__(message, kind=kind, code="unsupported_feature", param=param)
+
+
 class UnsupportedFeature(BadRequest):
     kind: ErrorKind = "unsupported_feature"
 
@@ -105,7 +115,7 @@ class UnsupportedFeature(BadRequest):
 class PassthroughOnly(UnsupportedFeature):
     """An attempt skipped because the request uses a feature only its own format carries."""
 
-    def __init__(self, refusal: BadRequest, client_format: str, upstream_format: str) -> None:
+    def __init__(self, refusal: NoCanonicalForm, client_format: str, upstream_format: str) -> None:
         BadRequest.__init__(
             self,
             f"{refusal.message} (a {client_format} upstream could take it as it is; "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine.canonical import ChatRequest, StreamEnd, StreamStart, Usage
 from engine.errors import GatewayError, UpstreamError
@@ -30,6 +30,16 @@ from providers.base import (
     UpstreamAdapter,
     UpstreamRequest,
 )
+
+
+class Leg(NamedTuple):
+    """Both ends of one attempt: the upstream endpoint and its adapter, the client's codec,
+    and the public model id the client is shown."""
+
+    endpoint: Endpoint
+    adapter: UpstreamAdapter
+    codec: ClientCodec
+    public_model: str
 
 
 class Relay(Protocol):
@@ -79,31 +89,26 @@ class PassthroughExchange:
     def __init__(
         self,
         passthrough: Passthrough,
+        leg: Leg,
         body: dict[str, Any],
-        endpoint: Endpoint,
-        public_model: str,
         request: ChatRequest,
         client_headers: Mapping[str, str],
-        codec: ClientCodec,
-        adapter: UpstreamAdapter,
     ) -> None:
-        self.request = passthrough.build(body, endpoint, request.stream, client_headers)
+        self.request = passthrough.build(body, leg.endpoint, request.stream, client_headers)
         self._passthrough = passthrough
-        self._public_model = public_model
+        self._leg = leg
         self._canonical = request
-        self._codec = codec
-        self._adapter = adapter
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return self._adapter.classify_error(status, headers, body)
+        return self._leg.adapter.classify_error(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
-        return self._passthrough.rewrite_response(body, self._public_model)
+        return self._passthrough.rewrite_response(body, self._leg.public_model)
 
     def relay(self) -> Relay:
         return _PassthroughRelay(
-            self._passthrough.stream(self._public_model, self._canonical.include_usage),
-            self._codec.stream_encoder(self._canonical),
+            self._passthrough.stream(self._leg.public_model, self._canonical.include_usage),
+            self._leg.codec.stream_encoder(self._canonical),
         )
 
 
@@ -135,32 +140,22 @@ class _TranslatedRelay:
 
 
 class TranslatedExchange:
-    def __init__(
-        self,
-        request: ChatRequest,
-        endpoint: Endpoint,
-        public_model: str,
-        codec: ClientCodec,
-        adapter: UpstreamAdapter,
-    ) -> None:
+    def __init__(self, leg: Leg, request: ChatRequest) -> None:
         self._canonical = request
-        self._endpoint = endpoint
-        self._public_model = public_model
-        self._codec = codec
-        self._adapter = adapter
-        self.request = adapter.build_request(request, endpoint)
+        self._leg = leg
+        self.request = leg.adapter.build_request(request, leg.endpoint)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return self._adapter.classify_error(status, headers, body)
+        return self._leg.adapter.classify_error(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
-        response = self._adapter.decode_response(body, self._endpoint)
-        response.model = self._public_model
-        return self._codec.encode_response(response, self._canonical), response.usage
+        leg = self._leg
+        response = leg.adapter.decode_response(body, leg.endpoint)
+        response.model = leg.public_model
+        return leg.codec.encode_response(response, self._canonical), response.usage
 
     def relay(self) -> Relay:
+        leg = self._leg
         return _TranslatedRelay(
-            self._adapter.stream_decoder(self._endpoint),
-            self._codec.stream_encoder(self._canonical),
-            self._public_model,
+            leg.adapter.stream_decoder(leg.endpoint), leg.codec.stream_encoder(self._canonical), leg.public_model
         )

@@ -3,6 +3,7 @@
 Every request runs on the policy snapshot it started with. Every error reaches the
 client in its own format (the codec renders it); an exception that is not a
 ``GatewayError`` is logged with the request id and shown only as an internal error.
+Once decoded and planned, a request travels as one ``Call`` (``engine.call``).
 """
 
 from __future__ import annotations
@@ -13,45 +14,42 @@ import random
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
-from engine.access import Admission, Gate, Principal, Reservation, UsageRecord
+from engine.access import Admission, Gate, Principal, Reservation
+from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
-from engine.errors import BadRequest, GatewayError, PassthroughOnly
-from engine.exchange import Exchange, PassthroughExchange, TranslatedExchange
+from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
+from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchange
+from engine.http.reply import Reply
+from engine.http.streaming import StreamResponse
 from engine.metering import usage_cost, worst_case_cost
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
-from engine.routing.execute import AttemptRecord, Completed, Executor, Outcome, Streaming
+from engine.routing.execute import (
+    AttemptRecord,
+    Completed,
+    ExchangeFactory,
+    Executor,
+    Outcome,
+    Streaming,
+)
 from engine.routing.facts import RequestFacts, request_facts
 from engine.routing.health import Health
-from engine.routing.plan import Attempt, KeyFacts, Plan, plan
-from engine.reply import Reply
-from engine.streaming import StreamResponse
-from providers.base import ClientCodec, Endpoint
 from engine.routing.image_fetch import ImageFetcher, remote_image_urls
+from engine.routing.plan import Attempt, KeyFacts, Plan, plan
+from engine.usage_rows import usage_rows
+from providers.base import ClientCodec, Endpoint
 from providers.outline import outline_request
-from providers.registry import INLINE_IMAGES_ONLY, Registry
+from providers.registry import Registry
 
 log = logging.getLogger("turnout.request")
 
 Answer = Reply | StreamResponse  # both are ASGI callables
 
-
-class Ingress(NamedTuple):
-    """What the route extracted from the HTTP request."""
-
-    fmt: str  # client format
-    endpoint: str  # e.g. "/v1/chat/completions"
-    body: bytes
-    credential: str | None
-    client_ip: str
-    headers: Mapping[str, str]
-    request_id: str
-    path_model: str | None = None
-    path_stream: bool | None = None
+__all__ = ["Answer", "Ingress", "Pipeline", "parse_json"]
 
 
 def parse_json(body: bytes) -> Any:
@@ -91,17 +89,17 @@ class Pipeline:
         body = parse_json(ingress.body)
         try:
             request = codec.decode_request(body, model=ingress.path_model, stream=ingress.path_stream)
-        except BadRequest as refusal:
+        except NoCanonicalForm as refusal:
             # A feature with no canonical form: a same-format upstream can still take the body.
-            if refusal.code != "unsupported_feature" or not isinstance(body, dict):
-                raise
-            if self.registry.passthrough(ingress.fmt) is None:
+            if not isinstance(body, dict) or self.registry.passthrough(ingress.fmt) is None:
                 raise
             request = outline_request(ingress.fmt, body, ingress.path_model, ingress.path_stream, refusal)
         self.gate.authorize_model(principal, request.model, policy)
         return principal, request, body
 
-    def plan(self, request: ChatRequest, principal: Principal, policy: CompiledPolicy, headers: Mapping[str, str]) -> tuple[RequestFacts, Plan]:
+    def plan(
+        self, request: ChatRequest, principal: Principal, policy: CompiledPolicy, headers: Mapping[str, str]
+    ) -> tuple[RequestFacts, Plan]:
         facts = request_facts(request, headers, policy.request_headers)
         key = KeyFacts(principal.key_name, principal.group, principal.tags)
         return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
@@ -116,124 +114,101 @@ class Pipeline:
             facts, route = self.plan(request, principal, policy, ingress.headers)
         except GatewayError as err:
             return self.error_response(codec, err, headers)
-        return await self._execute(ingress, policy, codec, headers, principal, request, body, facts, route, started)
-
-    async def _execute(
-        self,
-        ingress: Ingress,
-        policy: CompiledPolicy,
-        codec: ClientCodec,
-        headers: dict[str, str],
-        principal: Principal,
-        request: ChatRequest,
-        body: Any,
-        facts: RequestFacts,
-        route: Plan,
-        started: float,
-    ) -> Answer:
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
-        admission: Admission | None = None
-        reservation: Reservation | None = None
+        call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
+        return await self._execute(call)
+
+    async def _admit(self, call: Call) -> None:
+        """Rate limits and the worst-case reservation, set on ``call`` as they succeed."""
+        principal = call.principal
+        if principal.key_id is None:  # operator key or open mode: no limits, no balance
+            call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
+            return
+        policy, facts = call.policy, call.facts
+        worst = max(
+            worst_case_cost(
+                facts.estimated_tokens,
+                facts.max_tokens or policy.default_max_tokens,
+                policy.models[a.target.model].price,
+                call.multiplier,
+            )
+            for a in call.route.attempts
+        )
+        # independent checks, each a round trip on shared state: run them together
+        admitted, reserved = await asyncio.gather(
+            self.gate.admit(principal, policy, facts.estimated_tokens),
+            self.gate.reserve(principal, worst),
+            return_exceptions=True,
+        )
+        if isinstance(admitted, Admission):
+            call.admission = admitted
+        if isinstance(reserved, Reservation):
+            call.reservation = reserved
+        for checked in (admitted, reserved):
+            if isinstance(checked, BaseException):
+                raise checked
+
+    async def _release(self, call: Call) -> None:
+        """Give back what the gate granted to a request that was not served."""
+        if call.reservation is not None:
+            await self.gate.settle(call.reservation, 0.0)
+        if call.admission is not None:
+            await self.gate.release(call.principal, call.admission, 0)
+
+    async def _execute(self, call: Call) -> Answer:
         records: list[AttemptRecord] = []
         try:
-            if principal.key_id is None:  # operator key or open mode: no limits, no balance
-                admission, reservation = Admission(), Reservation(None, None, 0.0)
-            else:  # independent checks, each a round trip on shared state: run them together
-                worst = max(
-                    worst_case_cost(
-                        facts.estimated_tokens,
-                        facts.max_tokens or policy.default_max_tokens,
-                        policy.models[a.target.model].price,
-                        multiplier,
-                    )
-                    for a in route.attempts
-                )
-                admitted, reserved = await asyncio.gather(
-                    self.gate.admit(principal, policy, facts.estimated_tokens),
-                    self.gate.reserve(principal, worst),
-                    return_exceptions=True,
-                )
-                if isinstance(admitted, Admission):
-                    admission = admitted
-                if isinstance(reserved, Reservation):
-                    reservation = reserved
-                for checked in (admitted, reserved):
-                    if isinstance(checked, BaseException):
-                        raise checked
-            assert admission is not None and reservation is not None
-            headers.update(admission.headers)
-            inlined = request
-            if (
-                facts.has_images
-                and any(policy.channels[a.target.channel].format in INLINE_IMAGES_ONLY for a in route.attempts)
-                and remote_image_urls(request)
-            ):
-                inlined = await self.images.inline(request)
-
-            def make(attempt: Attempt) -> Exchange:
-                inline = policy.channels[attempt.target.channel].format in INLINE_IMAGES_ONLY
-                return self._exchange(attempt, policy, codec, inlined if inline else request, body, ingress.headers)
-
-            result = await self.executor.run(route, policy, make, request.stream, records)
+            await self._admit(call)
+            assert call.admission is not None
+            call.headers.update(call.admission.headers)
+            result = await self.executor.run(call.route, call.policy, await self._exchanges(call), call.request.stream, records)
         except GatewayError as err:
-            if reservation is not None:
-                await self.gate.settle(reservation, 0.0)
-            if admission is not None:
-                await self.gate.release(principal, admission, 0)
-            headers["x-turnout-route"] = route.route_header(None, len(records))
-            self._record(ingress, policy, principal, route, None, records, err.status, err.kind, started, None, multiplier)
-            return self.error_response(codec, err, headers)
+            await self._release(call)
+            call.headers["x-turnout-route"] = call.route.route_header(None, len(records))
+            self.gate.record(usage_rows(call, None, records, err.status, err.kind))
+            return self.error_response(call.codec, err, call.headers)
         except BaseException:
-            if reservation is not None:
-                await self.gate.settle(reservation, 0.0)
-            if admission is not None:
-                await self.gate.release(principal, admission, 0)
+            await self._release(call)
             raise
 
-        assert admission is not None and reservation is not None
         outcome = result.outcome
-        headers["x-turnout-route"] = route.route_header(outcome.attempt, outcome.attempts_made)
+        call.headers["x-turnout-route"] = call.route.route_header(outcome.attempt, outcome.attempts_made)
         if isinstance(result, Completed):
-            await self._settle(ingress, policy, principal, route, outcome, admission, reservation, started, multiplier)
-            return Reply(result.body, 200, headers)
-        return self._stream(
-            ingress, policy, principal, route, result, admission, reservation, started, multiplier, headers
-        )
+            await self._settle(call, outcome)
+            return Reply(result.body, 200, call.headers)
+        return self._stream(call, result)
 
-    def _stream(
-        self,
-        ingress: Ingress,
-        policy: CompiledPolicy,
-        principal: Principal,
-        route: Plan,
-        result: Streaming,
-        admission: Admission,
-        reservation: Reservation,
-        started: float,
-        multiplier: float,
-        headers: dict[str, str],
-    ) -> StreamResponse:
+    async def _exchanges(self, call: Call) -> ExchangeFactory:
+        """The exchange factory the executor calls per attempt (images inlined first when an
+        attempt's upstream cannot fetch them itself)."""
+        policy, request = call.policy, call.request
+        inlined = request
+        if (
+            call.facts.has_images
+            and any(self._inlines(policy, a) for a in call.route.attempts)
+            and remote_image_urls(request)
+        ):
+            inlined = await self.images.inline(request)
+
+        def make(attempt: Attempt) -> Exchange:
+            return self._exchange(call, attempt, inlined if self._inlines(policy, attempt) else request)
+
+        return make
+
+    def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
+        return self.registry.adapter(policy.channels[attempt.target.channel].format).inline_images_only
+
+    def _stream(self, call: Call, result: Streaming) -> StreamResponse:
         async def on_close(disconnected: bool) -> None:
-            await self._settle(
-                ingress, policy, principal, route, result.outcome, admission, reservation, started, multiplier,
-                disconnected=disconnected,
-            )
+            await self._settle(call, result.outcome, disconnected=disconnected)
 
-        headers["cache-control"] = "no-cache"
-        headers["x-accel-buffering"] = "no"
-        return StreamResponse(result.first, result.rest, headers, on_close)
+        call.headers["cache-control"] = "no-cache"
+        call.headers["x-accel-buffering"] = "no"
+        return StreamResponse(result.first, result.rest, call.headers, on_close)
 
-    def _exchange(
-        self,
-        attempt: Attempt,
-        policy: CompiledPolicy,
-        codec: ClientCodec,
-        request: ChatRequest,
-        body: Any,
-        client_headers: Mapping[str, str],
-    ) -> Exchange:
-        channel = policy.channels[attempt.target.channel]
+    def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:
+        channel = call.policy.channels[attempt.target.channel]
         endpoint = Endpoint(
             channel=channel.name,
             format=channel.format,
@@ -244,35 +219,23 @@ class Pipeline:
             params=channel.params,
             max_tokens_field=channel.max_tokens_field,
         )
-        adapter = self.registry.adapter(channel.format)
+        codec = call.codec
+        leg = Leg(endpoint, self.registry.adapter(channel.format), codec, attempt.target.model)
         passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
-        if passthrough is not None and isinstance(body, dict):
-            return PassthroughExchange(
-                passthrough, body, endpoint, attempt.target.model, request, client_headers, codec, adapter
-            )
+        if passthrough is not None and isinstance(call.body, dict):
+            return PassthroughExchange(passthrough, leg, call.body, request, call.ingress.headers)
         if request.opaque is not None:  # only its own format can carry it: skip this attempt
             raise PassthroughOnly(request.opaque, codec.format, channel.format)
-        return TranslatedExchange(request, endpoint, attempt.target.model, codec, adapter)
+        return TranslatedExchange(leg, request)
 
-    async def _settle(
-        self,
-        ingress: Ingress,
-        policy: CompiledPolicy,
-        principal: Principal,
-        route: Plan,
-        outcome: Outcome,
-        admission: Admission,
-        reservation: Reservation,
-        started: float,
-        multiplier: float,
-        *,
-        disconnected: bool = False,
-    ) -> None:
+    async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
         usage = outcome.usage or Usage()
+        principal = call.principal
         if principal.key_id is not None:  # operator keys hold no reservation and no slot
-            price = policy.models[outcome.attempt.target.model].price
-            await self.gate.settle(reservation, usage_cost(usage, price, multiplier))
-            await self.gate.release(principal, admission, usage.total_tokens)
+            assert call.reservation is not None and call.admission is not None
+            price = call.policy.models[outcome.attempt.target.model].price
+            await self.gate.settle(call.reservation, usage_cost(usage, price, call.multiplier))
+            await self.gate.release(principal, call.admission, usage.total_tokens)
         error_type: str | None
         if outcome.error is not None:
             status, error_type = outcome.error.status, outcome.error.kind
@@ -280,80 +243,7 @@ class Pipeline:
             status, error_type = 499, "client_disconnected"
         else:
             status, error_type = 200, None
-        self._record(
-            ingress, policy, principal, route, outcome, outcome.records, status, error_type, started, usage, multiplier
-        )
-
-    def _record(
-        self,
-        ingress: Ingress,
-        policy: CompiledPolicy,
-        principal: Principal,
-        route: Plan,
-        outcome: Outcome | None,
-        records: list[AttemptRecord],
-        status: int,
-        error_type: str | None,
-        started: float,
-        usage: Usage | None,
-        multiplier: float,
-    ) -> None:
-        now = datetime.now(UTC)
-        usage = usage or Usage()
-        served = outcome.attempt if outcome else None
-        price = policy.models[served.target.model].price if served else None
-        rows = [
-            UsageRecord(
-                request_id=ingress.request_id,
-                attempt=None,
-                at=now,
-                account_id=principal.account_id,
-                key_id=principal.key_id,
-                endpoint=ingress.endpoint,
-                model_requested=route.requested,
-                alias_rule=f"{route.alias}#{route.rule}" if route.alias and route.rule else route.alias,
-                model_served=served.target.model if served else None,
-                channel=served.target.channel if served else None,
-                status=status,
-                error_type=error_type,
-                latency_ms=(time.perf_counter() - started) * 1000,
-                ttfb_ms=records[-1].ttfb_ms if records else None,
-                prompt_tokens=usage.input_tokens,
-                completion_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_input_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cost_usd=usage_cost(usage, price, multiplier),
-                policy_version=policy.version,
-            )
-        ]
-        rows.extend(_attempt_row(ingress, policy, principal, route, r, now) for r in records)
-        self.gate.record(rows)
+        self.gate.record(usage_rows(call, outcome, outcome.records, status, error_type))
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("request %s %s -> %s status=%s", ingress.request_id, route.requested, rows[0].channel, status)
-
-
-def _attempt_row(
-    ingress: Ingress, policy: CompiledPolicy, principal: Principal, route: Plan, record: AttemptRecord, now: datetime
-) -> UsageRecord:
-    return UsageRecord(
-        request_id=ingress.request_id,
-        attempt=record.number,
-        at=now,
-        account_id=principal.account_id,
-        key_id=principal.key_id,
-        endpoint=ingress.endpoint,
-        model_requested=route.requested,
-        alias_rule=f"{route.alias}#{route.rule}" if route.alias and route.rule else route.alias,
-        model_served=record.attempt.target.model,
-        channel=record.attempt.target.channel,
-        status=record.status or 0,
-        error_type=record.failure,
-        latency_ms=record.latency_ms,
-        ttfb_ms=record.ttfb_ms,
-        prompt_tokens=0,
-        completion_tokens=0,
-        cached_tokens=0,
-        reasoning_tokens=0,
-        cost_usd=0.0,
-        policy_version=policy.version,
-    )
+            served = outcome.attempt.target.channel
+            log.debug("request %s %s -> %s status=%s", call.ingress.request_id, call.route.requested, served, status)

@@ -70,6 +70,17 @@ class ClientCodec(Protocol):
         ...
 
 
+class TokenCounting(Protocol):
+    """Optional on a ``ClientCodec``: the format has a token-counting endpoint (Anthropic
+    ``count_tokens``, Gemini ``countTokens``). The registry finds the codecs that have it."""
+
+    def decode_count_tokens_request(self, body: Any, *, model: str | None = None) -> ChatRequest:
+        """The request to count (``model`` from the path, when the format puts it there)."""
+        ...
+
+    def encode_count_tokens(self, input_tokens: int) -> bytes: ...
+
+
 class StreamDecoder(Protocol):
     """Per-request, stateful: upstream bytes in, canonical events out."""
 
@@ -85,6 +96,7 @@ class StreamDecoder(Protocol):
 
 class UpstreamAdapter(Protocol):
     format: str
+    inline_images_only: bool  # True when the upstream cannot fetch image URLs itself
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> UpstreamRequest:
         """Pure. Raises ``UnsupportedFeature`` for anything the format cannot carry."""

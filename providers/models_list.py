@@ -12,7 +12,6 @@ from typing import Any
 from providers.gemini.models_list import GeminiModelInfo, encode_models_list
 
 
-
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
     id: str

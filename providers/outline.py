@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.canonical import ChatRequest, ImagePart, Message, TextPart, Tool
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 
 _MAX_TOKENS_FIELDS = {
     "openai": ("max_completion_tokens", "max_tokens"),
@@ -33,7 +33,7 @@ _NOT_TEXT = frozenset(
 
 
 def outline_request(
-    fmt: str, body: dict[str, Any], model: str | None, stream: bool | None, refusal: BadRequest
+    fmt: str, body: dict[str, Any], model: str | None, stream: bool | None, refusal: NoCanonicalForm
 ) -> ChatRequest:
     """``model``/``stream`` come from the path when the format puts them there (Gemini)."""
     model = model if model is not None else body.get("model")

@@ -1,37 +1,33 @@
 """The providers registry: the one place the engine finds a wire format's codec, adapter or
-same-format passthrough.
+same-format passthrough, and the optional capabilities a format has.
 
 Formats: ``openai`` (chat completions, and every OpenAI-compatible vendor),
 ``openai-responses``, ``anthropic``, ``gemini``. Built once at startup and passed around;
 codecs and adapters are stateless (per-request state lives in their stream objects).
+Optional capabilities are small protocols found by type, never by format name:
+``TokenCounting`` on a codec; ``inline_images_only`` on an adapter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from engine.canonical import ChatRequest
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec
-from providers.anthropic.count_tokens import decode_count_tokens_request
-from providers.anthropic.count_tokens import encode_count_tokens as encode_anthropic_count
 from providers.anthropic.passthrough import AnthropicPassthrough
-from providers.base import ClientCodec, Passthrough, UpstreamAdapter
+from providers.base import ClientCodec, Passthrough, TokenCounting, UpstreamAdapter
 from providers.gemini.adapter import GeminiAdapter
 from providers.gemini.codec import GeminiCodec
-from providers.gemini.models_list import encode_count_tokens as encode_gemini_count
 from providers.gemini.passthrough import GeminiPassthrough
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
 from providers.openai.passthrough import OpenAIChatPassthrough
 from providers.openai_responses.adapter import ResponsesAdapter
 from providers.openai_responses.codec import ResponsesCodec
 from providers.openai_responses.passthrough import ResponsesPassthrough
 
 FORMATS = ("openai", "openai-responses", "anthropic", "gemini")
-INLINE_IMAGES_ONLY = frozenset({"gemini"})  # upstream formats that cannot fetch image URLs themselves
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +35,7 @@ class Registry:
     codecs: Mapping[str, ClientCodec]
     adapters: Mapping[str, UpstreamAdapter]
     passthroughs: Mapping[str, Passthrough]
+    token_counters: Mapping[str, TokenCounting]
 
     def codec(self, fmt: str) -> ClientCodec:
         return self.codecs[fmt]
@@ -50,24 +47,19 @@ class Registry:
         """How a ``fmt`` client's body is forwarded to a ``fmt`` upstream untranslated."""
         return self.passthroughs.get(fmt)
 
-    def decode_count_request(self, fmt: str, body: Any, model: str | None) -> ChatRequest:
-        """A token-count request body (Anthropic ``count_tokens``, Gemini ``countTokens``)."""
-        if fmt == "anthropic":
-            return decode_count_tokens_request(body)
-        inner = body.get("generateContentRequest", body) if isinstance(body, dict) else body
-        return self.codecs[fmt].decode_request(inner, model=model, stream=False)
-
-    def encode_count(self, fmt: str, tokens: int) -> bytes:
-        return encode_gemini_count(tokens) if fmt == "gemini" else encode_anthropic_count(tokens)
+    def token_counter(self, fmt: str) -> TokenCounting | None:
+        """The codec's token-counting endpoint, for the formats that have one."""
+        return self.token_counters.get(fmt)
 
 
 def build_registry() -> Registry:
+    anthropic, gemini = AnthropicCodec(), GeminiCodec()
     return Registry(
         codecs={
             "openai": OpenAIChatCodec(),
             "openai-responses": ResponsesCodec(),
-            "anthropic": AnthropicCodec(),
-            "gemini": GeminiCodec(),
+            "anthropic": anthropic,
+            "gemini": gemini,
         },
         adapters={
             "openai": OpenAIChatAdapter(),
@@ -81,4 +73,5 @@ def build_registry() -> Registry:
             "anthropic": AnthropicPassthrough(),
             "gemini": GeminiPassthrough(),
         },
+        token_counters={"anthropic": anthropic, "gemini": gemini},
     )

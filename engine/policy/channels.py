@@ -14,7 +14,12 @@ from urllib.parse import urlsplit
 
 from engine.policy.compiled import ChannelSpec, Timeouts
 from engine.policy.document import Problems
-from engine.policy.env_refs import CREDENTIAL_HEADERS, has_reference, is_reference, resolve
+from engine.policy.env_refs import (
+    CREDENTIAL_HEADERS,
+    has_reference,
+    is_reference,
+    resolve,
+)
 from engine.policy.schema import ChannelRaw
 from engine.policy.shape import RawPolicy
 

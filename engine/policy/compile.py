@@ -7,8 +7,6 @@ means no policy; warnings ride along in ``CompiledPolicy.warnings``.
 
 from __future__ import annotations
 
-from engine.policy.env_refs import CREDENTIAL_HEADERS
-
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,6 +16,7 @@ from engine.policy.aliases import compile_aliases
 from engine.policy.channels import compile_channels
 from engine.policy.compiled import BreakerSpec, CompiledPolicy, Diagnostic, RetrySpec
 from engine.policy.document import PolicyDocument, Problems
+from engine.policy.env_refs import CREDENTIAL_HEADERS
 from engine.policy.groups import compile_groups
 from engine.policy.models import compile_models
 from engine.policy.shape import RawPolicy, check_shape

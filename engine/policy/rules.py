@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.policy.cel import CelCompileError, CelRule, ResultType, RuleEvalError, Scope, compile_rule
+from engine.policy.cel import (
+    CelCompileError,
+    CelRule,
+    ResultType,
+    RuleEvalError,
+    Scope,
+    compile_rule,
+)
 from engine.policy.compiled import CelEvalError
 from engine.policy.document import Problems
 

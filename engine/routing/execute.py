@@ -25,7 +25,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.canonical import Usage
-from engine.errors import AllUpstreamsFailed, AttemptSummary, GatewayError, UnsupportedFeature, UpstreamError
+from engine.errors import (
+    AllUpstreamsFailed,
+    AttemptSummary,
+    GatewayError,
+    UnsupportedFeature,
+    UpstreamError,
+)
 from engine.exchange import Exchange, Relay
 from engine.policy.compiled import CompiledPolicy, RetrySpec, Timeouts
 from engine.routing.health import Health

@@ -13,7 +13,15 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from engine.canonical import ChatRequest, ImagePart, Refusal, TextPart, Thinking, ToolCall, ToolResult
+from engine.canonical import (
+    ChatRequest,
+    ImagePart,
+    Refusal,
+    TextPart,
+    Thinking,
+    ToolCall,
+    ToolResult,
+)
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4

@@ -24,7 +24,13 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from engine.errors import ModelNotFound, NoRoute
-from engine.policy.compiled import AliasSpec, CelEvalError, CelProgram, CompiledPolicy, ModelSpec
+from engine.policy.compiled import (
+    AliasSpec,
+    CelEvalError,
+    CelProgram,
+    CompiledPolicy,
+    ModelSpec,
+)
 from engine.routing.facts import RequestFacts
 from engine.routing.health import Health
 

@@ -18,7 +18,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.policy.compiled import CompiledPolicy
-from engine.state.http_json import HttpProblem, json_response, problem_response, read_body
+from engine.state.http_json import (
+    HttpProblem,
+    json_response,
+    problem_response,
+    read_body,
+)
 from engine.state.keys import KeyPatch, NewKey
 from engine.state.money import parse_usd
 from engine.state.records_json import balance_json, key_json

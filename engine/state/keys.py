@@ -23,7 +23,13 @@ from engine.state.accounts import check_account_id, fetch_account, insert_accoun
 from engine.state.errors import Conflict, InvalidInput, NotFound, StateConfigError
 from engine.state.ipallow import parse_allowlist
 from engine.state.key_secrets import KeyHasher, generate_secret, shown_prefix
-from engine.state.meta import KEY_HASH_FINGERPRINT, KEYS_VERSION, bump_counter, read_counter, set_text_once
+from engine.state.meta import (
+    KEY_HASH_FINGERPRINT,
+    KEYS_VERSION,
+    bump_counter,
+    read_counter,
+    set_text_once,
+)
 from engine.state.schema import api_keys, key_spend
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")

@@ -37,7 +37,13 @@ from engine.errors import PaymentRequired
 from engine.state.batcher import Batcher
 from engine.state.errors import NotFound
 from engine.state.lanes import HoldLanes
-from engine.state.ledger_store import Charge, apply_charges, credit, read_accounts, reconcile
+from engine.state.ledger_store import (
+    Charge,
+    apply_charges,
+    credit,
+    read_accounts,
+    reconcile,
+)
 from engine.state.money import format_usd, micros_to_usd
 from engine.state.single_flight import SingleFlight
 from engine.state.spend import Caps, SpendBook

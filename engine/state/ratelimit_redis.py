@@ -15,7 +15,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engine.errors import GatewayError
-
 from engine.state.ratelimit import SLOT_LEASE_S, Decision, Exceeded, Limits
 
 _LEVEL = """

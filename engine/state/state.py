@@ -26,7 +26,11 @@ from engine.state.db import create_engine, default_database_url, is_sqlite_url
 from engine.state.errors import StateConfigError
 from engine.state.gate import DatabaseGate
 from engine.state.key_cache import KeyCache
-from engine.state.key_events import KeyEventPublisher, KeyEventSubscriber, key_events_channel
+from engine.state.key_events import (
+    KeyEventPublisher,
+    KeyEventSubscriber,
+    key_events_channel,
+)
 from engine.state.key_secrets import KeyHasher, load_hmac_key
 from engine.state.keys import KeyStore
 from engine.state.ledger import Ledger

@@ -3,7 +3,7 @@
 ``POST {base_url}/messages`` (``base_url`` like ``https://api.anthropic.com/v1``) with
 ``x-api-key``, ``anthropic-version: 2023-06-01`` and ``content-type``; the channel's own
 ``endpoint.headers`` (an ``anthropic-beta`` list, a proxy's auth) are applied last.
-The body rules live in ``request_builder``; decoding in ``response_decoder`` and
+The body rules live in ``request_encoder``; decoding in ``response_decoder`` and
 ``stream_decoder``; error classification in ``error_classifier``. ``clock`` stamps
 ``created`` (Anthropic responses carry no timestamp).
 """
@@ -17,17 +17,21 @@ import orjson
 
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import UpstreamError
-from providers.anthropic.count_tokens import count_tokens_body, decode_count_tokens_response
+from providers.anthropic.count_tokens import (
+    count_tokens_body,
+    decode_count_tokens_response,
+)
 from providers.anthropic.error_classifier import classify_error
-from providers.anthropic.request_builder import build_body
+from providers.anthropic.request_encoder import build_body
 from providers.anthropic.response_decoder import decode_message
 from providers.anthropic.stream_decoder import AnthropicStreamDecoder
-from providers.anthropic.wire import ANTHROPIC_VERSION
+from providers.anthropic.wire import ANTHROPIC_VERSION, FORMAT
 from providers.base import Endpoint, UpstreamRequest
 
 
 class AnthropicAdapter:
-    format = "anthropic"
+    format = FORMAT
+    inline_images_only = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock

@@ -15,15 +15,20 @@ import orjson
 
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import GatewayError
-from providers.anthropic.count_tokens import count_tokens, decode_count_tokens_request, encode_count_tokens
+from providers.anthropic.count_tokens import (
+    count_tokens,
+    decode_count_tokens_request,
+    encode_count_tokens,
+)
+from providers.anthropic.error_body import error_body
 from providers.anthropic.request_decoder import decode_request
 from providers.anthropic.response_encoder import encode_message
 from providers.anthropic.stream_encoder import AnthropicStreamEncoder
-from providers.anthropic.wire import error_body
+from providers.anthropic.wire import FORMAT
 
 
 class AnthropicCodec:
-    format = "anthropic"
+    format = FORMAT
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return decode_request(body, model=model, stream=stream)
@@ -37,7 +42,7 @@ class AnthropicCodec:
     def encode_error(self, err: GatewayError) -> bytes:
         return orjson.dumps(error_body(err))
 
-    def decode_count_tokens_request(self, body: Any) -> ChatRequest:
+    def decode_count_tokens_request(self, body: Any, *, model: str | None = None) -> ChatRequest:
         """A count_tokens body: a Messages body where ``max_tokens`` is not required."""
         return decode_count_tokens_request(body)
 

@@ -17,8 +17,8 @@ import orjson
 
 from engine.canonical import ChatRequest, ImagePart, ToolCall, ToolResult
 from engine.errors import UpstreamError
-from providers.anthropic.request_builder import build_body
 from providers.anthropic.request_decoder import decode_request
+from providers.anthropic.request_encoder import build_body
 from providers.base import Endpoint
 
 CHARS_PER_TOKEN: Final = 4

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 from providers.json_types import json_type_name as _type_name
 
 JsonObject = dict[str, Any]
@@ -85,12 +85,8 @@ def opt_bool(obj: JsonObject, key: str, path: str) -> bool | None:
     return None if value is None else as_bool(value, join(path, key))
 
 
-def unsupported_block(path: str, block_type: str) -> BadRequest:
-    return BadRequest(
-        f"{path}: content block type '{block_type}' is not supported by this gateway",
-        code="unsupported_feature",
-        param=path,
-    )
+def unsupported_block(path: str, block_type: str) -> NoCanonicalForm:
+    return NoCanonicalForm(f"{path}: content block type '{block_type}' is not supported by this gateway", param=path)
 
 
 CACHE_TTLS = ("5m", "1h")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 from providers.anthropic.fields import as_object, as_str, join, required
 
 
@@ -22,10 +22,9 @@ def url_from_source(value: object, path: str) -> str:
         return f"data:{media_type};base64,{data}"
     if kind == "url":
         return as_str(required(source, "url", path), join(path, "url"))
-    raise BadRequest(
+    raise NoCanonicalForm(
         f"{join(path, 'type')}: image source type '{kind}' is not supported by this gateway "
         "(use 'base64' or 'url')",
-        code="unsupported_feature",
         param=join(path, "type"),
     )
 

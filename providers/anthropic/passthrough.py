@@ -25,8 +25,8 @@ from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEEvent, SSEParser, frame
 from providers.anthropic.adapter import _headers
 from providers.anthropic.error_classifier import stream_error
-from providers.anthropic.request_builder import _default_max_tokens
-from providers.anthropic.wire import merge_usage, usage_from_wire
+from providers.anthropic.request_encoder import _default_max_tokens
+from providers.anthropic.wire import FORMAT, merge_usage, usage_from_wire
 from providers.base import Endpoint, UpstreamRequest
 from providers.passthrough_wire import flush_last_event, upstream_object
 
@@ -35,7 +35,7 @@ _VERSION = "anthropic-version"
 
 
 class AnthropicPassthrough:
-    format = "anthropic"
+    format = FORMAT
 
     def build(
         self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]

@@ -19,7 +19,15 @@ from typing import Any
 
 import orjson
 
-from engine.canonical import ChatResponse, ImagePart, Part, Refusal, TextPart, Thinking, ToolCall
+from engine.canonical import (
+    ChatResponse,
+    ImagePart,
+    Part,
+    Refusal,
+    TextPart,
+    Thinking,
+    ToolCall,
+)
 from engine.errors import GatewayError
 from providers.anthropic.fields import JsonObject
 from providers.anthropic.wire import STOP_TO_WIRE, usage_to_wire

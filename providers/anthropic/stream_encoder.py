@@ -41,8 +41,9 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from engine.sse import frame
+from providers.anthropic.error_body import error_body
 from providers.anthropic.fields import JsonObject
-from providers.anthropic.wire import STOP_TO_WIRE, error_body, usage_to_wire
+from providers.anthropic.wire import STOP_TO_WIRE, usage_to_wire
 
 Delta = TextDelta | RefusalDelta | ToolArgsDelta | ThinkingDelta | SignatureDelta
 

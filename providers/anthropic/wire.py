@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from engine.canonical import StopReason, Usage
-from engine.errors import ErrorKind, FailureKind, GatewayError
+from engine.errors import FailureKind
 
+FORMAT = "anthropic"
 ANTHROPIC_VERSION: Final = "2023-06-01"
 
 # ``pause_turn`` (a server-tool loop paused) and ``model_context_window_exceeded`` have no
@@ -83,26 +84,6 @@ def usage_to_wire(usage: Usage) -> dict[str, Any]:
     return out
 
 
-# The error ``type`` a client sees for each gateway error kind. Types are the ones the
-# real API uses (anthropic.types.shared.ErrorType plus ``request_too_large`` for 413).
-ERROR_TYPE_FOR_KIND: Final[dict[ErrorKind, str]] = {
-    "invalid_request": "invalid_request_error",
-    "unsupported_feature": "invalid_request_error",
-    "context_length": "invalid_request_error",
-    "content_filter": "invalid_request_error",
-    "authentication": "authentication_error",
-    "payment_required": "billing_error",
-    "permission": "permission_error",
-    "not_found": "not_found_error",
-    "too_large": "request_too_large",
-    "rate_limited": "rate_limit_error",
-    "no_route": "api_error",
-    "upstream_error": "api_error",
-    "upstream_timeout": "timeout_error",
-    "overloaded": "overloaded_error",
-    "internal": "api_error",
-}
-
 # What an upstream error ``type`` means for one attempt, and the HTTP status it implies
 # when it arrives in-band (an ``error`` event after a 200).
 FAILURE_FOR_ERROR_TYPE: Final[dict[str, tuple[FailureKind, int]]] = {
@@ -118,7 +99,3 @@ FAILURE_FOR_ERROR_TYPE: Final[dict[str, tuple[FailureKind, int]]] = {
     "overloaded_error": ("server", 529),
 }
 
-
-def error_body(err: GatewayError) -> dict[str, Any]:
-    """``{"type": "error", "error": {"type", "message"}}``, for bodies and stream events."""
-    return {"type": "error", "error": {"type": ERROR_TYPE_FOR_KIND[err.kind], "message": err.message}}

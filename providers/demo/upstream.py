@@ -33,7 +33,13 @@ import orjson
 
 from providers.base import UpstreamRequest
 from providers.demo.echo import echo_answer, message_text, tokens
-from providers.demo.render import Identity, completion_body, error_body, stream_frames, text_frames
+from providers.demo.render import (
+    Identity,
+    completion_body,
+    error_body,
+    stream_frames,
+    text_frames,
+)
 
 CREATED = 1767225600  # 2026-01-01T00:00:00Z
 _JSON = "application/json"

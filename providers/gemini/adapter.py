@@ -2,14 +2,14 @@
 
 ``build_request`` posts to ``{base_url}/models/{model}:generateContent`` or
 ``:streamGenerateContent?alt=sse`` with the key in the ``x-goog-api-key`` header (never in
-the URL), the channel's extra headers, and the body from ``request_encoding``. The same
+the URL), the channel's extra headers, and the body from ``request_encoder``. The same
 URL shape serves Vertex AI when ``base_url`` is
 ``https://{region}-aiplatform.googleapis.com/v1/projects/{p}/locations/{region}/publishers/google``
 and the channel supplies an ``Authorization`` header instead of a key. An upstream model
 id that already has a collection (``tunedModels/x``) is used as is.
 
-Responses, streams and errors are decoded per ``response_decoding``,
-``stream_decoding`` and ``error_classify``. ``clock`` and ``new_id`` (for ``created``
+Responses, streams and errors are decoded per ``response_decoder``,
+``stream_decoder`` and ``error_classifier``. ``clock`` and ``new_id`` (for ``created``
 and for responses without a ``responseId``) are injectable for tests.
 """
 
@@ -25,10 +25,11 @@ import orjson
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import UpstreamError
 from providers.base import Endpoint, UpstreamRequest
-from providers.gemini.error_classify import classify_error
-from providers.gemini.request_encoding import encode_request
-from providers.gemini.response_decoding import decode_response
-from providers.gemini.stream_decoding import GeminiStreamDecoder
+from providers.gemini.error_classifier import classify_error
+from providers.gemini.request_encoder import encode_request
+from providers.gemini.response_decoder import decode_response
+from providers.gemini.stream_decoder import GeminiStreamDecoder
+from providers.gemini.wire import FORMAT
 
 
 def _new_id() -> str:
@@ -57,7 +58,8 @@ def request_headers(endpoint: Endpoint) -> dict[str, str]:
 
 
 class GeminiAdapter:
-    format = "gemini"
+    format = FORMAT
+    inline_images_only = True  # Gemini cannot fetch image URLs itself: the gateway inlines them
 
     def __init__(self, *, clock: Callable[[], float] = time.time, new_id: Callable[[], str] = _new_id) -> None:
         self._clock = clock

@@ -19,7 +19,7 @@ stays in ``[A-Za-z0-9_-]`` (Anthropic's id alphabet) and the trailing length mak
 split unambiguous. Gemini's own codec and adapter take the signature back out and never
 show such ids on the Gemini wire. ``wire_id`` gives the id to show a Gemini *client*
 (none for a synthesised base); requests to the Gemini API carry no ids at all (see
-``part_encoding``).
+``part_encoder``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Requests arrive at ``POST /v1beta/models/{model}:generateContent`` or
 ``:streamGenerateContent`` (``model`` and ``stream`` come from the path) and are decoded
-per ``request_decoding``; responses, streams and errors are encoded per
-``response_encoding``, ``stream_encoding`` and ``error_body``.
+per ``request_decoder``; responses, streams and errors are encoded per
+``response_encoder``, ``stream_encoder`` and ``error_body``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import orjson
 
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import GatewayError
-from providers.gemini.error_body import encode_error
-from providers.gemini.request_decoding import decode_request
-from providers.gemini.response_encoding import encode_response
-from providers.gemini.stream_encoding import GeminiStreamEncoder
+from providers.gemini.error_body import error_body
+from providers.gemini.models_list import encode_count_tokens
+from providers.gemini.request_decoder import decode_request
+from providers.gemini.response_encoder import encode_response
+from providers.gemini.stream_encoder import GeminiStreamEncoder
+from providers.gemini.wire import FORMAT
 
 
 class GeminiCodec:
-    format = "gemini"
+    format = FORMAT
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return decode_request(body, model=model, stream=stream)
@@ -33,4 +35,13 @@ class GeminiCodec:
         return GeminiStreamEncoder(request.model)
 
     def encode_error(self, err: GatewayError) -> bytes:
-        return encode_error(err)
+        return orjson.dumps(error_body(err))
+
+    def decode_count_tokens_request(self, body: Any, *, model: str | None = None) -> ChatRequest:
+        """A ``countTokens`` body: ``contents`` (and the rest) directly, or wrapped in
+        ``generateContentRequest``."""
+        inner = body.get("generateContentRequest", body) if isinstance(body, dict) else body
+        return decode_request(inner, model=model, stream=False)
+
+    def encode_count_tokens(self, input_tokens: int) -> bytes:
+        return encode_count_tokens(input_tokens)

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from engine.errors import ErrorKind, GatewayError, UpstreamError
 
 _STATUS_FOR_KIND: dict[ErrorKind, str] = {
@@ -49,7 +47,7 @@ def rpc_status(err: GatewayError) -> str:
     return _STATUS_FOR_KIND.get(err.kind, "INTERNAL")
 
 
-def error_object(err: GatewayError) -> dict[str, Any]:
+def error_body(err: GatewayError) -> dict[str, Any]:
     inner: dict[str, Any] = {"code": err.status, "message": err.message, "status": rpc_status(err)}
     details: list[dict[str, Any]] = []
     delay = _retry_delay(err)
@@ -68,9 +66,6 @@ def error_object(err: GatewayError) -> dict[str, Any]:
         inner["details"] = details
     return {"error": inner}
 
-
-def encode_error(err: GatewayError) -> bytes:
-    return orjson.dumps(error_object(err))
 
 
 def _retry_delay(err: GatewayError) -> str | None:

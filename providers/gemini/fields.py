@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import BadRequest, GatewayError, UpstreamError
+from engine.errors import BadRequest, GatewayError, NoCanonicalForm, UpstreamError
 from providers.json_types import json_type_name as type_name
 
 Failure = Callable[[str, str], GatewayError]
@@ -75,6 +75,8 @@ class JsonObject:
     def unsupported(self, name: str, problem: str) -> GatewayError:
         """A well-formed feature the canonical model cannot carry (only a Gemini upstream can)."""
         err = self.fail(self.at(name), problem)
+        if isinstance(err, BadRequest):  # the client's request: only a Gemini upstream can take it
+            return NoCanonicalForm(err.message, param=err.param)
         err.code = "unsupported_feature"
         return err
 

@@ -9,7 +9,7 @@
   fetch and inline such images before ``build_request``.
 
 ``ImagePart.detail`` rides as ``generationConfig.mediaResolution`` (one value for the
-whole request, see ``request_encoding``) ; per-part ``mediaResolution.level`` from a
+whole request, see ``request_encoder``) ; per-part ``mediaResolution.level`` from a
 Gemini client maps to ``detail``.
 """
 

@@ -28,16 +28,17 @@ from engine.sse import SSEParser, frame
 from providers.base import Endpoint, UpstreamRequest
 from providers.gemini import usage as gemini_usage
 from providers.gemini.adapter import request_headers, request_url
-from providers.gemini.error_classify import classify_object
+from providers.gemini.error_classifier import classify_object
 from providers.gemini.fields import JsonObject, bad_upstream, camel, snake
-from providers.gemini.request_encoding import _TOP_LEVEL_PARAMS
+from providers.gemini.request_encoder import _TOP_LEVEL_PARAMS
+from providers.gemini.wire import FORMAT
 from providers.passthrough_wire import flush_last_event, upstream_object
 
 
 class GeminiPassthrough:
     """``Passthrough`` for Gemini ``generateContent`` (see ``providers.base``)."""
 
-    format = "gemini"
+    format = FORMAT
 
     def build(
         self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]

@@ -26,6 +26,8 @@ from typing import Literal
 from engine.canonical import StopReason
 from engine.errors import FailureKind, UpstreamError
 
+FORMAT = "gemini"
+
 FINISH_FOR_STOP: dict[StopReason, str] = {
     "end": "STOP",
     "tool_use": "STOP",

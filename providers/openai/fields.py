@@ -9,21 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 
 
 def fail(path: str, expected: str) -> BadRequest:
     return BadRequest(f"{path}: expected {expected}", param=path)
 
 
-def unsupported(path: str, what: str) -> BadRequest:
+def unsupported(path: str, what: str) -> NoCanonicalForm:
     """A well-formed field the gateway's canonical model cannot carry (400)."""
-    return BadRequest(
-        f"{path}: {what} is not supported by this gateway",
-        kind="unsupported_feature",
-        code="unsupported_feature",
-        param=path,
-    )
+    return NoCanonicalForm(f"{path}: {what} is not supported by this gateway", param=path, kind="unsupported_feature")
 
 
 def as_object(value: Any, path: str) -> dict[str, Any]:

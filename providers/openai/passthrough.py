@@ -25,6 +25,7 @@ from providers.base import Endpoint, UpstreamRequest
 from providers.openai.error_classifier import classify_in_band
 from providers.openai.target import chat_url, request_headers
 from providers.openai.usage import parse_usage
+from providers.openai.wire import FORMAT
 from providers.passthrough_wire import flush_last_event, upstream_object
 
 _DONE = b"data: [DONE]\n\n"
@@ -33,7 +34,7 @@ _DONE = b"data: [DONE]\n\n"
 class OpenAIChatPassthrough:
     """``Passthrough`` for OpenAI chat completions (see ``providers.base``)."""
 
-    format = "openai"
+    format = FORMAT
 
     def build(
         self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]

@@ -44,8 +44,7 @@ from engine.canonical import (
 )
 from engine.errors import UnsupportedFeature
 from providers.base import Endpoint
-
-FORMAT = "openai"
+from providers.openai.wire import FORMAT
 
 
 def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, Any]:

@@ -16,7 +16,15 @@ from typing import Any
 
 import orjson
 
-from engine.canonical import ChatResponse, Part, Refusal, StopReason, TextPart, Thinking, ToolCall
+from engine.canonical import (
+    ChatResponse,
+    Part,
+    Refusal,
+    StopReason,
+    TextPart,
+    Thinking,
+    ToolCall,
+)
 from engine.errors import UpstreamError
 from providers.openai.error_classifier import classify_in_band
 from providers.openai.usage import parse_usage

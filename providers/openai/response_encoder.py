@@ -26,7 +26,12 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from providers.openai.usage import usage_to_wire
-from providers.openai.wire import WireCompletion, WireMessage, WireToolCall, finish_reason
+from providers.openai.wire import (
+    WireCompletion,
+    WireMessage,
+    WireToolCall,
+    finish_reason,
+)
 
 
 def encode_chat_response(response: ChatResponse) -> bytes:

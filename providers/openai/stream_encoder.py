@@ -36,7 +36,7 @@ from engine.canonical import (
     ToolCall,
 )
 from engine.errors import GatewayError
-from providers.openai.errors import error_envelope
+from providers.openai.error_body import error_body
 from providers.openai.usage import usage_to_wire
 from providers.openai.wire import finish_reason
 
@@ -94,7 +94,7 @@ class OpenAIChatStreamEncoder:
 
     def error(self, err: GatewayError) -> bytes:
         self._ended = True
-        return b"data: " + orjson.dumps(error_envelope(err)) + b"\n\n"
+        return b"data: " + orjson.dumps(error_body(err)) + b"\n\n"
 
     def _delta(self, delta: bytes) -> bytes:
         if not self._prefix:

@@ -11,6 +11,8 @@ from typing import Literal, TypedDict
 
 from engine.canonical import StopReason
 
+FORMAT = "openai"  # chat completions, and every OpenAI-compatible vendor
+
 
 class WireFunction(TypedDict):
     name: str

@@ -1,8 +1,8 @@
 """The Responses API as an upstream: ``ResponsesAdapter`` (channel format ``"openai-responses"``).
 
 ``POST {base_url}/responses`` with ``Authorization: Bearer <key>``; the body comes from
-``request_encode``, responses and streams are read by ``response_decode`` and
-``stream_decode``, failures classified by ``error_classify``. Pure: no I/O here.
+``request_encoder``, responses and streams are read by ``response_decoder`` and
+``stream_decoder``, failures classified by ``error_classifier``. Pure: no I/O here.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import orjson
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import UpstreamError
 from providers.base import Endpoint, UpstreamRequest
-from providers.openai_responses.error_classify import classify_http
-from providers.openai_responses.request_encode import encode_request
-from providers.openai_responses.response_decode import decode_response
-from providers.openai_responses.stream_decode import ResponsesStreamDecoder
+from providers.openai_responses.error_classifier import classify_http
+from providers.openai_responses.request_encoder import encode_request
+from providers.openai_responses.response_decoder import decode_response
+from providers.openai_responses.stream_decoder import ResponsesStreamDecoder
 from providers.openai_responses.wire import FORMAT
 
 
@@ -34,6 +34,7 @@ def request_headers(endpoint: Endpoint, stream: bool) -> dict[str, str]:
 
 class ResponsesAdapter:
     format = FORMAT
+    inline_images_only = False
 
     def build_request(self, request: ChatRequest, endpoint: Endpoint) -> UpstreamRequest:
         body = encode_request(request, endpoint.upstream_model, dict(endpoint.params))

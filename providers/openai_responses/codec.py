@@ -1,7 +1,7 @@
 """The Responses API as a client-facing format: ``ResponsesCodec`` (``"openai-responses"``).
 
-Decoding lives in ``request_decode`` / ``input_items``, encoding in ``response_encode``
-and ``stream_encode``, the error envelope in ``error_envelope``; this class only binds
+Decoding lives in ``request_decoder`` / ``input_items``, encoding in ``response_encoder``
+and ``stream_encoder``, the error envelope in ``error_body``; this class only binds
 them to the ``ClientCodec`` protocol.
 """
 
@@ -13,9 +13,9 @@ import orjson
 
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import GatewayError
-from providers.openai_responses import request_decode, response_encode
-from providers.openai_responses.error_envelope import error_body
-from providers.openai_responses.stream_encode import ResponsesStreamEncoder
+from providers.openai_responses import request_decoder, response_encoder
+from providers.openai_responses.error_body import error_body
+from providers.openai_responses.stream_encoder import ResponsesStreamEncoder
 from providers.openai_responses.wire import FORMAT
 
 
@@ -23,10 +23,10 @@ class ResponsesCodec:
     format = FORMAT
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
-        return request_decode.decode_request(body, model=model, stream=stream)
+        return request_decoder.decode_request(body, model=model, stream=stream)
 
     def encode_response(self, response: ChatResponse, request: ChatRequest) -> bytes:
-        return orjson.dumps(response_encode.encode_response(response, request))
+        return orjson.dumps(response_encoder.encode_response(response, request))
 
     def stream_encoder(self, request: ChatRequest) -> ResponsesStreamEncoder:
         return ResponsesStreamEncoder(request)

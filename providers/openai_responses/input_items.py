@@ -34,9 +34,8 @@ from engine.canonical import (
     ToolCall,
     ToolResult,
 )
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 from providers.openai_responses.wire import (
-    UNSUPPORTED,
     JSONObject,
     as_list,
     as_object,
@@ -130,7 +129,7 @@ def _check_keys(obj: JSONObject, kind: str, path: str) -> None:
         return
     for key in obj:
         if key not in allowed and key not in _IGNORED_KEYS:
-            raise BadRequest(f"{path}.{key} is not supported by this gateway", param="input", code=UNSUPPORTED)
+            raise NoCanonicalForm(f"{path}.{key} is not supported by this gateway", param="input")
 
 
 def _untranslatable_item(kind: str, path: str) -> BadRequest:
@@ -140,7 +139,7 @@ def _untranslatable_item(kind: str, path: str) -> BadRequest:
         why = "custom (free-form) tools cannot be translated; declare a function tool instead"
     else:
         why = "the gateway translates only message, function_call, function_call_output and reasoning items"
-    return BadRequest(f"{path} has type '{kind}', which is not supported: {why}", param="input", code=UNSUPPORTED)
+    return NoCanonicalForm(f"{path} has type '{kind}', which is not supported: {why}", param="input")
 
 
 def _content_parts(content: Any, role: str, path: str) -> list[Part]:
@@ -170,10 +169,10 @@ def _content_parts(content: Any, role: str, path: str) -> list[Part]:
 def _check_part_keys(part: JSONObject, kind: str, path: str) -> None:
     allowed = _PART_KEYS.get(kind)
     if allowed is None:
-        raise BadRequest(f"{path} has type '{kind}', which this gateway cannot translate", param="input", code=UNSUPPORTED)
+        raise NoCanonicalForm(f"{path} has type '{kind}', which this gateway cannot translate", param="input")
     for key in part:
         if key not in allowed:
-            raise BadRequest(f"{path}.{key} is not supported by this gateway", param="input", code=UNSUPPORTED)
+            raise NoCanonicalForm(f"{path}.{key} is not supported by this gateway", param="input")
 
 
 def _image(part: JSONObject, path: str) -> ImagePart:
@@ -221,7 +220,7 @@ def _tool_output(value: Any, path: str) -> list[TextPart | ImagePart]:
         part = as_object(raw, ppath)
         kind = req_str(part, "type", ppath)
         if kind not in ("input_text", "input_image"):
-            raise BadRequest(f"{ppath} has type '{kind}', which this gateway cannot translate", param="input", code=UNSUPPORTED)
+            raise NoCanonicalForm(f"{ppath} has type '{kind}', which this gateway cannot translate", param="input")
         _check_part_keys(part, kind, ppath)
         if kind == "input_text":
             out.append(TextPart(req_str(part, "text", ppath)))

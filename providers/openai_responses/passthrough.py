@@ -5,11 +5,11 @@ Nothing is translated, so every field the client sent (custom and built-in tools
 reaches the upstream and every item and event the upstream returns reaches the client.
 Only ``model`` is rewritten (upstream id out, public id back: top-level in a response body,
 ``response.model`` in stream events that carry a response); channel ``params`` are merged
-over the body the way ``request_encode`` merges them.
+over the body the way ``request_encoder`` merges them.
 
 Streams end at ``response.completed`` / ``response.incomplete`` (usage from its
 ``response.usage``); ``response.failed`` and ``error`` events raise the ``UpstreamError``
-the translated decoder (``stream_decode``) would raise. Hot path: orjson only, one parse
+the translated decoder (``stream_decoder``) would raise. Hot path: orjson only, one parse
 and one dump per event; SSE comment lines (keep-alives) are not forwarded.
 """
 
@@ -25,11 +25,11 @@ from engine.errors import GatewayError, UpstreamError
 from engine.sse import SSEParser, frame
 from providers.base import Endpoint, UpstreamRequest
 from providers.openai_responses.adapter import request_headers
-from providers.openai_responses.error_classify import classify_error_event
-from providers.openai_responses.error_envelope import error_fields, failed_code
-from providers.openai_responses.response_decode import failure
-from providers.passthrough_wire import flush_last_event, upstream_object
+from providers.openai_responses.error_body import error_fields, failed_code
+from providers.openai_responses.error_classifier import classify_error_event
+from providers.openai_responses.response_decoder import failure
 from providers.openai_responses.wire import FORMAT, WireError, usage_from_wire
+from providers.passthrough_wire import flush_last_event, upstream_object
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete"})
 

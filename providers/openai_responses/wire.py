@@ -21,7 +21,6 @@ from typing import Any
 from engine.canonical import Usage
 
 FORMAT = "openai-responses"
-UNSUPPORTED = "unsupported_feature"  # the error code of a well-formed feature with no canonical form
 REDACTED_PREFIX = "turnout-redacted:"
 
 JSONObject = dict[str, Any]

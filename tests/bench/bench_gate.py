@@ -21,13 +21,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 from engine.state.db import create_engine
-from tests.support.pg_admin import run_admin_sql
 from engine.state.keys import NewKey
 from engine.state.migrate import upgrade
 from engine.state.state import open_state
+from tests.support.pg_admin import run_admin_sql
 
 PG_URL = os.environ.get("TURNOUT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TURNOUT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -16,9 +16,13 @@ import orjson
 
 from engine.canonical import StreamEvent
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
-from providers.openai.passthrough import PassthroughStream, build_passthrough, rewrite_response
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
+from providers.openai.passthrough import (
+    PassthroughStream,
+    build_passthrough,
+    rewrite_response,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai"
 ENDPOINT = Endpoint("bench", "openai", "https://api.openai.com/v1", "sk-bench", "gpt-4o-2024-08-06")

@@ -31,7 +31,7 @@ from engine.policy.load import load_policy
 from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.codec import OpenAIChatCodec
 from tests.bench.report import budget_line, machine_line
 from tests.bench.stats import percentile
 

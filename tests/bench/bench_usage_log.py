@@ -44,9 +44,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from engine.access import UsageRecord
 from engine.state.batcher import Batcher
 from engine.state.db import create_engine, default_database_url
-from tests.support.pg_admin import run_admin_sql
 from engine.state.migrate import upgrade
 from engine.state.usage_log import UsageLog, insert_sqlalchemy
+from tests.support.pg_admin import run_admin_sql
 
 PG_URL = os.environ.get("TURNOUT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 BATCH = 500

@@ -32,7 +32,7 @@ _GRANIAN = (
     "import json, os, sys; from granian import Granian; from granian.constants import Interfaces; "
     "from engine.cli import granian_tuning; "
     "kw = {**granian_tuning(), **json.loads(os.environ.get('BENCH_GRANIAN_KW') or '{}')}; "
-    "Granian('engine.app:create_app', address='127.0.0.1', port=int(sys.argv[1]), interface=Interfaces.ASGI, "
+    "Granian('engine.http.app:create_app', address='127.0.0.1', port=int(sys.argv[1]), interface=Interfaces.ASGI, "
     "workers=1, factory=True, log_enabled=False, **kw).serve()"
 )
 

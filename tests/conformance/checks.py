@@ -3,8 +3,8 @@ the upstream request the gateway sent, and the clear 400 of an unsupported cell.
 
 from __future__ import annotations
 
-from tests.conformance.clients.base import Answer, Turn
 from tests.conformance.case import Case
+from tests.conformance.clients.base import Answer, Turn
 from tests.conformance.matrix import unsupported_feature
 from tests.conformance.vendors.base import Expected, SeenRequest
 

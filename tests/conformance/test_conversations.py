@@ -17,10 +17,10 @@ import orjson
 from google.genai import types
 
 from tests.conformance import transcripts
+from tests.conformance.case import public_model
 from tests.conformance.clients import ClosableDriver
 from tests.conformance.clients.anthropic import AnthropicDriver
 from tests.conformance.clients.gemini import GeminiDriver, declarations
-from tests.conformance.case import public_model
 from tests.conformance.vendors import Vendor
 from tests.conformance.vendors.anthropic import JSON_TOOL
 from tests.conformance.vendors.base import SeenCall, SeenResult

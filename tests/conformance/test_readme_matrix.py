@@ -15,8 +15,13 @@ import pytest
 
 from tests.conformance.ledger import ledger_of
 from tests.conformance.matrix import NOT_EXPRESSIBLE, REPORT_MARKER, all_cells
-from tests.conformance.readme_block import README, CellResult, read_block, render, replace_block
-
+from tests.conformance.readme_block import (
+    README,
+    CellResult,
+    read_block,
+    render,
+    replace_block,
+)
 
 RUNS_LAST: pytest.MarkDecorator = getattr(pytest.mark, REPORT_MARKER)
 

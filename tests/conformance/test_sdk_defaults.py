@@ -8,14 +8,12 @@ serves as the Gemini format too).
 
 from __future__ import annotations
 
-import pytest
 from google import genai
 
 from tests.conformance.case import public_model
 from tests.conformance.vendors import Vendor
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
-
 
 
 def test_google_genai_with_only_a_base_url(

@@ -8,7 +8,12 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from tests.conformance.case import Case
-from tests.conformance.checks import ask_or_refuse, assert_answer, assert_indices, sent_upstream
+from tests.conformance.checks import (
+    ask_or_refuse,
+    assert_answer,
+    assert_indices,
+    sent_upstream,
+)
 from tests.conformance.clients.base import PriorCall, Turn
 from tests.conformance.matrix import cell_test
 from tests.conformance.vendors.anthropic import GET_WEATHER

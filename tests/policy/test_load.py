@@ -6,8 +6,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 from engine.policy.compiled import Price, RetrySpec
 from engine.policy.load import load_policy
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.errors import BadRequest
+from engine.errors import BadRequest, NoCanonicalForm
 from engine.routing.facts import request_facts
 from providers.outline import outline_request
 
-REFUSAL = BadRequest(
-    "messages[0].content[0]: content block type 'document' is not supported", code="unsupported_feature"
-)
+REFUSAL = NoCanonicalForm("messages[0].content[0]: content block type 'document' is not supported")
 PDF = {"type": "base64", "media_type": "application/pdf", "data": "QUJD" * 500}
 
 

@@ -11,7 +11,11 @@ from aiohttp.test_utils import TestServer
 
 from engine.canonical import ChatRequest, ImagePart, Message, TextPart, ToolResult
 from engine.errors import BadRequest
-from engine.routing.image_fetch import ImageFetcher, remote_image_urls, with_inline_images
+from engine.routing.image_fetch import (
+    ImageFetcher,
+    remote_image_urls,
+    with_inline_images,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from engine.errors import Unauthorized
 from engine.state.errors import Conflict, InvalidInput, NotFound
 from engine.state.keys import KeyPatch, NewKey
-from engine.state.schema import api_keys, accounts
+from engine.state.schema import accounts, api_keys
 from engine.state.state import State
 from tests.state.conftest import make_policy
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.canonical import Usage
+from engine.metering import cost_micros, worst_case_micros
 from engine.policy.compiled import Price
-from engine.state.metering import cost_micros, worst_case_micros
 from engine.state.money import format_usd, micros_to_usd, parse_usd, usd_to_micros
 from engine.state.timeparse import parse_future, parse_instant
 

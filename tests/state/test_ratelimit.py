@@ -10,8 +10,13 @@ import pytest
 from redis.asyncio import Redis
 
 from engine.errors import GatewayError
-from engine.policy.compiled import ChannelSpec
-from engine.state.ratelimit import Limits, LocalRateLimiter, RateLimiter, rate_headers, rejection
+from engine.state.ratelimit import (
+    Limits,
+    LocalRateLimiter,
+    RateLimiter,
+    rate_headers,
+    rejection,
+)
 from engine.state.ratelimit_redis import RedisRateLimiter
 from tests.state.conftest import REDIS_URL, delete_redis_prefix
 

@@ -35,7 +35,7 @@ import orjson
 from aiohttp import web
 
 from tests.support import openai_wire
-from tests.support.replies import Cut, Hang, Json, Reply, Reset, Status, Stream
+from tests.support.replies import Cut, Hang, Json, Reply, Status, Stream
 
 _PATH_MODEL = re.compile(r"/models/([^/:]+)")
 _WORD = re.compile(r"\S+\s*")

@@ -9,7 +9,14 @@ import httpx
 import orjson
 
 from engine.canonical import StopReason, Usage
-from tests.conformance.clients.base import Answer, AnsweredCall, Failure, Interrupted, RawStream, Turn
+from tests.conformance.clients.base import (
+    Answer,
+    AnsweredCall,
+    Failure,
+    Interrupted,
+    RawStream,
+    Turn,
+)
 from tests.conformance.clients.sse_events import read_events
 
 STOPS: dict[StopReason, str] = {"end": "end_turn", "tool_use": "tool_use", "length": "max_tokens"}

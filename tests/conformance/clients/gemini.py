@@ -10,7 +10,14 @@ from google import genai
 from google.genai import errors, types
 
 from engine.canonical import StopReason, Usage
-from tests.conformance.clients.base import Answer, AnsweredCall, Failure, Interrupted, RawStream, Turn
+from tests.conformance.clients.base import (
+    Answer,
+    AnsweredCall,
+    Failure,
+    Interrupted,
+    RawStream,
+    Turn,
+)
 from tests.conformance.clients.sse_events import read_events
 from tests.conformance.vendors.base import ToolSpec
 

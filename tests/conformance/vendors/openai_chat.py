@@ -10,11 +10,10 @@ import orjson
 from engine.canonical import StopReason, Usage
 from tests.conformance import transcripts
 from tests.conformance.vendors.base import (
-    RecordedVendor,
     Call,
-    ErrorReply,
     Expected,
     MidStream,
+    RecordedVendor,
     Scripted,
     SeenCall,
     SeenImage,

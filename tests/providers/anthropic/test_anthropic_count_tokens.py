@@ -5,7 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from engine.canonical import ChatRequest, ImagePart, Message, TextPart, Tool, ToolCall, ToolResult
+from engine.canonical import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
 from engine.errors import UpstreamError
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec

@@ -10,9 +10,18 @@ import pytest
 
 from engine.canonical import Usage
 from engine.errors import UpstreamError
-from providers.anthropic.passthrough import AnthropicPassthrough, AnthropicPassthroughStream
+from providers.anthropic.passthrough import (
+    AnthropicPassthrough,
+    AnthropicPassthroughStream,
+)
 from providers.base import Endpoint, Passthrough, PassthroughStream
-from tests.providers.anthropic._anthropic_fixtures import FIXTURES, MESSAGES, STREAMS, sse_payloads, stream_bytes
+from tests.providers.anthropic._anthropic_fixtures import (
+    FIXTURES,
+    MESSAGES,
+    STREAMS,
+    sse_payloads,
+    stream_bytes,
+)
 
 ENDPOINT = Endpoint("anthropic-main", "anthropic", "https://api.anthropic.com/v1", "sk-ant-secret", "claude-sonnet-4-5-20250929")
 PASS = AnthropicPassthrough()

@@ -8,12 +8,26 @@ import orjson
 import pytest
 from anthropic.types import Message as SDKMessage
 
-from engine.canonical import ChatRequest, ChatResponse, ImagePart, Refusal, TextPart, Thinking, ToolCall, Usage
+from engine.canonical import (
+    ChatRequest,
+    ChatResponse,
+    ImagePart,
+    Refusal,
+    TextPart,
+    Thinking,
+    ToolCall,
+    Usage,
+)
 from engine.errors import GatewayError, UpstreamError
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec
 from providers.base import Endpoint
-from tests.providers.anthropic._anthropic_fixtures import CLOCK, MESSAGES, as_data, fixed_clock
+from tests.providers.anthropic._anthropic_fixtures import (
+    CLOCK,
+    MESSAGES,
+    as_data,
+    fixed_clock,
+)
 
 ENDPOINT = Endpoint("c", "anthropic", "https://api.anthropic.com/v1", "k", "claude-x")
 REQUEST = ChatRequest(model="claude-x", messages=[])

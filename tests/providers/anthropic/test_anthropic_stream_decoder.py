@@ -23,7 +23,13 @@ from engine.canonical import (
 )
 from engine.errors import UpstreamError
 from providers.anthropic.stream_decoder import AnthropicStreamDecoder
-from tests.providers.anthropic._anthropic_fixtures import STREAMS, as_data, decode_stream, fixed_clock, stream_bytes
+from tests.providers.anthropic._anthropic_fixtures import (
+    STREAMS,
+    as_data,
+    decode_stream,
+    fixed_clock,
+    stream_bytes,
+)
 
 
 def _sse(*payloads: str) -> bytes:

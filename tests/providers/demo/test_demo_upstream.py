@@ -29,7 +29,7 @@ from engine.errors import UpstreamError
 from engine.sse import SSEParser
 from providers.base import Endpoint, UpstreamRequest
 from providers.demo.upstream import DemoReply, DemoUpstream, respond
-from providers.openai.chat_adapter import OpenAIChatAdapter
+from providers.openai.adapter import OpenAIChatAdapter
 
 adapter = OpenAIChatAdapter()
 

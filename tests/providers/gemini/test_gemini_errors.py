@@ -21,7 +21,13 @@ from engine.errors import (
     UpstreamError,
 )
 from providers.gemini import GeminiCodec
-from tests.providers.gemini.gemini_helpers import adapter, decode_stream, endpoint, fixture_bytes, sdk_client
+from tests.providers.gemini.gemini_helpers import (
+    adapter,
+    decode_stream,
+    endpoint,
+    fixture_bytes,
+    sdk_client,
+)
 
 
 def envelope(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None) -> bytes:

@@ -17,8 +17,15 @@ from engine.errors import UpstreamError
 from engine.sse import SSEParser
 from providers.base import Passthrough, PassthroughStream
 from providers.gemini.passthrough import GeminiPassthrough, GeminiPassthroughStream
-from providers.gemini.request_encoding import _apply_params
-from tests.providers.gemini.gemini_helpers import chunk_lines, endpoint, fixture_bytes, fixture_json, sdk_client, sse_bytes
+from providers.gemini.request_encoder import _apply_params
+from tests.providers.gemini.gemini_helpers import (
+    chunk_lines,
+    endpoint,
+    fixture_bytes,
+    fixture_json,
+    sdk_client,
+    sse_bytes,
+)
 
 PASS = GeminiPassthrough()
 BASE = "https://generativelanguage.googleapis.com/v1beta"

@@ -17,8 +17,15 @@ from engine.canonical import (
     ToolCall,
 )
 from engine.errors import UpstreamError
-from tests.providers.gemini.gemini_helpers import adapter, chunk_lines, decode_stream, endpoint, fixture_bytes, sse_bytes
 from providers.gemini import call_ids
+from tests.providers.gemini.gemini_helpers import (
+    adapter,
+    chunk_lines,
+    decode_stream,
+    endpoint,
+    fixture_bytes,
+    sse_bytes,
+)
 
 STREAMS = [
     "google-text.chunks.txt",

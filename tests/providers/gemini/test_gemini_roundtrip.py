@@ -14,7 +14,13 @@ from google.genai import types
 
 from engine.canonical import ChatRequest, Message, TextPart, ToolCall, ToolResult
 from providers.gemini import GeminiCodec
-from tests.providers.gemini.gemini_helpers import adapter, endpoint, fixture_bytes, sdk_client, sse_bytes
+from tests.providers.gemini.gemini_helpers import (
+    adapter,
+    endpoint,
+    fixture_bytes,
+    sdk_client,
+    sse_bytes,
+)
 
 RECORDED_SIGNATURE = "EskgCsYgAb4+9vtF7/499YQS2bjZs3xcQI+iAl+ILn29nK1j0Kg6su7QsUUUk3nrAAfnS2w5WiVvlcCqu9fAebJ2cvfaEyBahEt5"
 STREAMED_SIGNATURE_PREFIX = "EqUCCqICAb4+9vsh8Pd5"

@@ -19,8 +19,8 @@ from engine.errors import (
     Unauthorized,
     UnsupportedFeature,
 )
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
 from providers.openai.error_classifier import classify_http_error, classify_in_band
 
 codec = OpenAIChatCodec()

@@ -12,7 +12,12 @@ from engine.canonical import Usage
 from engine.errors import UpstreamError
 from engine.sse import SSEParser
 from providers.base import Endpoint
-from providers.openai.passthrough import PassthroughStream, build_passthrough, client_wants_usage, rewrite_response
+from providers.openai.passthrough import (
+    PassthroughStream,
+    build_passthrough,
+    client_wants_usage,
+    rewrite_response,
+)
 
 
 def relay(raw: bytes, wants_usage: bool, step: int | None = None) -> tuple[bytes, PassthroughStream]:

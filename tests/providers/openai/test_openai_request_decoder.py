@@ -20,7 +20,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.codec import OpenAIChatCodec
 
 codec = OpenAIChatCodec()
 

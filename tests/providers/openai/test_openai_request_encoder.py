@@ -24,8 +24,8 @@ from engine.canonical import (
 )
 from engine.errors import UnsupportedFeature
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
 
 adapter = OpenAIChatAdapter()
 codec = OpenAIChatCodec()

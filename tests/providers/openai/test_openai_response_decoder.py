@@ -11,7 +11,7 @@ import pytest
 from engine.canonical import Refusal, TextPart, Thinking, ToolCall, Usage
 from engine.errors import UpstreamError
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
+from providers.openai.adapter import OpenAIChatAdapter
 
 adapter = OpenAIChatAdapter()
 

@@ -20,7 +20,7 @@ from engine.canonical import (
     Usage,
 )
 from engine.errors import GatewayError
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.codec import OpenAIChatCodec
 
 codec = OpenAIChatCodec()
 REQUEST = ChatRequest(model="public-model", messages=[Message("user", [TextPart("hi")])])

@@ -17,8 +17,8 @@ from syrupy.assertion import SnapshotAssertion
 from engine.canonical import ChatRequest, Message, StreamEvent, StreamStart, TextPart
 from engine.sse import SSEParser
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
 
 adapter = OpenAIChatAdapter()
 codec = OpenAIChatCodec()

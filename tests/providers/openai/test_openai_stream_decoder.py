@@ -26,7 +26,7 @@ from engine.canonical import (
 )
 from engine.errors import UpstreamError
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
+from providers.openai.adapter import OpenAIChatAdapter
 
 adapter = OpenAIChatAdapter()
 SNAPSHOTTED = [

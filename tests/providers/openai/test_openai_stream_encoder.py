@@ -11,8 +11,8 @@ from engine.canonical import (
     Message,
     PartStart,
     PartStop,
-    RefusalDelta,
     Refusal,
+    RefusalDelta,
     SignatureDelta,
     StreamEnd,
     StreamEvent,
@@ -27,7 +27,7 @@ from engine.canonical import (
 )
 from engine.errors import UpstreamError
 from engine.sse import SSEParser
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.codec import OpenAIChatCodec
 
 codec = OpenAIChatCodec()
 

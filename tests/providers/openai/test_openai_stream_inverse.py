@@ -31,8 +31,8 @@ from engine.canonical import (
     Usage,
 )
 from providers.base import Endpoint
-from providers.openai.chat_adapter import OpenAIChatAdapter
-from providers.openai.chat_codec import OpenAIChatCodec
+from providers.openai.adapter import OpenAIChatAdapter
+from providers.openai.codec import OpenAIChatCodec
 
 ENDPOINT = Endpoint("c", "openai", "https://x.test/v1", None, "up-model")
 REQUEST = ChatRequest(model="m", messages=[Message("user", [TextPart("x")])], stream=True, include_usage=True)

@@ -28,7 +28,7 @@ from engine.canonical import (
     ToolCall,
 )
 from engine.sse import SSEParser
-from providers.openai_responses.stream_decode import ResponsesStreamDecoder
+from providers.openai_responses.stream_decoder import ResponsesStreamDecoder
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)
 

@@ -1,0 +1,181 @@
+"""build_app(settings) -> the ASGI application: the data plane (``engine.http.data_plane``, the
+hot POST endpoints) in front of the Starlette app, whose lifespan owns the shared objects
+of a worker: the policy store and its watcher, the upstream session, health, the gate.
+
+``create_app`` is the factory Granian imports in each worker; it reads settings from the
+environment (the CLI puts its flags there before starting Granian).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.access import Gate, StaticKeyGate
+from engine.errors import GatewayError, ModelNotFound
+from engine.http.client_ip import parse_networks
+from engine.http.data_plane import DataPlane, client_path
+from engine.http.request_ids import RequestIds
+from engine.http.routes import Endpoints
+from engine.http.state_routes import state_routes
+from engine.keyed_gate import KeyedGate, open_store
+from engine.pipeline import Pipeline
+from engine.policy.store import PolicyStore
+from engine.policy.watch import watch_policy
+from engine.routing.execute import Executor
+from engine.routing.health import Health
+from engine.routing.image_fetch import ImageFetcher
+from engine.routing.transport import Transports
+from engine.settings import Settings
+from engine.state import State
+from providers.registry import build_registry
+
+log = logging.getLogger("turnout")
+
+
+class RequestContext:
+    """Pure ASGI middleware for the Starlette routes: a request id and the policy version on
+    every response; and the ``/v1/v1`` that clients configured with a base URL ending in
+    /v1 sometimes send. (The data plane in front does the same for its own endpoints.)
+
+    Routed responses set ``x-turnout-policy`` themselves (the snapshot they ran on); the
+    middleware adds the current version only where a response has none."""
+
+    def __init__(self, app: ASGIApp, version: Callable[[], str | None], ids: RequestIds) -> None:
+        self.app = app
+        self.version = version
+        self.ids = ids
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = client_path(scope["path"])
+        if path != scope["path"]:
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        request_id = self.ids.for_request(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k for k, _ in headers}
+                if b"x-request-id" not in names:
+                    headers.append((b"x-request-id", raw_id))
+                version = self.version() if b"x-turnout-policy" not in names else None
+                if version is not None:
+                    headers.append((b"x-turnout-policy", version.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def _format_of(path: str) -> str:
+    if path.startswith("/v1beta"):
+        return "gemini"
+    if "/messages" in path:
+        return "anthropic"
+    return "openai"
+
+
+async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
+    """The key store behind the static keys, or static keys alone without key management."""
+    static = StaticKeyGate(settings.static_keys())
+    if not settings.key_management:
+        return static, None
+    state = await open_store(settings)
+
+    async def count_keys() -> int:
+        return len(await state.keys.list())
+
+    gate = KeyedGate(static, state.gate, count_keys)
+    if await gate.refresh_open():
+        log.warning("no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`")
+    return gate, state
+
+
+def build_app(settings: Settings) -> ASGIApp:
+    """The data plane in front of the Starlette app (which owns the lifespan)."""
+    registry = build_registry()
+    proxies = parse_networks(settings.proxy_networks())
+    endpoints = Endpoints(None, settings.body_limit, proxies)
+    extra_routes: list[BaseRoute] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = PolicyStore(settings.policy_dir, dict(os.environ))
+        the_gate, state = await open_gate(settings)
+        if state is not None:
+            extra_routes[:] = state_routes(state, settings, store, proxies)
+            app.router.routes.extend(extra_routes)
+        transports = Transports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
+        health = Health()
+        images = ImageFetcher()
+        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
+        endpoints.pipeline = pipeline
+        stop = asyncio.Event()
+        watcher = (
+            asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms))
+            if settings.watch
+            else None
+        )
+        log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
+        gc.freeze()  # startup objects (modules, policy, pools) never die: keep them out of GC passes
+        try:
+            yield
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await the_gate.close()
+            if state is not None:
+                await state.close()
+            await images.close()
+            await transports.close()
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 404)
+        err = GatewayError(f"{request.method} {request.url.path} is not an endpoint of this gateway", status=status)
+        if status == 404:
+            err = ModelNotFound(f"no such endpoint: {request.method} {request.url.path}", code="unknown_url")
+        codec = registry.codec(_format_of(request.url.path))
+        return Response(codec.encode_error(err), status_code=status, media_type="application/json")
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        request_id = request.state.request_id if hasattr(request.state, "request_id") else "-"
+        log.exception("internal error in request %s", request_id)
+        err = GatewayError(f"internal error (request id {request_id})")
+        codec = registry.codec(_format_of(request.url.path))
+        return Response(codec.encode_error(err), status_code=500, media_type="application/json")
+
+    app = Starlette(
+        routes=endpoints.routes(),
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: not_found, Exception: internal},
+    )
+    ids = RequestIds()
+    app.add_middleware(RequestContext, version=endpoints.policy_version, ids=ids)
+    return DataPlane(app, lambda: endpoints.pipeline, ids, settings.body_limit, proxies)
+
+
+def create_app() -> ASGIApp:
+    """Granian's factory: settings from the environment."""
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return build_app(settings)
