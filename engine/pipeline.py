@@ -162,7 +162,9 @@ class Pipeline:
             await self._admit(call)
             assert call.admission is not None
             call.headers.update(call.admission.headers)
-            result = await self.executor.run(call.route, call.policy, await self._exchanges(call), call.request.stream, records)
+            result = await self.executor.run(
+                call.route, call.policy, await self._exchanges(call), call.request.stream, records
+            )
         except GatewayError as err:
             await self._release(call)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records))

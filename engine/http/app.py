@@ -35,7 +35,7 @@ from engine.policy.watch import watch_policy
 from engine.routing.execute import Executor
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
-from engine.routing.transport import Transports
+from engine.routing.transport import HttpTransports
 from engine.settings import Settings
 from engine.state import State
 from providers.registry import build_registry
@@ -102,7 +102,9 @@ async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
 
     gate = KeyedGate(static, state.gate, count_keys)
     if await gate.refresh_open():
-        log.warning("no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`")
+        log.warning(
+            "no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`"
+        )
     return gate, state
 
 
@@ -120,7 +122,7 @@ def build_app(settings: Settings) -> ASGIApp:
         if state is not None:
             extra_routes[:] = state_routes(state, settings, store, proxies)
             app.router.routes.extend(extra_routes)
-        transports = Transports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
+        transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
@@ -175,7 +177,5 @@ def build_app(settings: Settings) -> ASGIApp:
 def create_app() -> ASGIApp:
     """Granian's factory: settings from the environment."""
     settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return build_app(settings)

@@ -26,8 +26,14 @@ def entries(policy: CompiledPolicy) -> list[ModelEntry]:
                 price["cached_input"] = model.price.cached_input
         out.append(
             ModelEntry(
-                model_id, "model", None, price, model.context_window, model.max_output_tokens,
-                tuple(sorted(model.capabilities)), bool(model.channels),
+                model_id,
+                "model",
+                None,
+                price,
+                model.context_window,
+                model.max_output_tokens,
+                tuple(sorted(model.capabilities)),
+                bool(model.channels),
             )
         )
     for name in sorted(policy.aliases):

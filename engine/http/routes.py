@@ -140,7 +140,9 @@ class Endpoints:
         peer = request.client.host if request.client else "127.0.0.1"
         ip = client_ip(peer, request.headers.get("x-forwarded-for"), self.proxies)
         try:
-            await self.pipeline.gate.authenticate(credential_for(fmt, request.headers, request.scope["query_string"]), ip, policy)
+            await self.pipeline.gate.authenticate(
+                credential_for(fmt, request.headers, request.scope["query_string"]), ip, policy
+            )
         except GatewayError as err:
             return err
         return None
@@ -229,4 +231,3 @@ class Endpoints:
                 Route(f"{prefix}/models/{{model_id:path}}", self.model, methods=get),
             ]
         return routes
-

@@ -47,9 +47,7 @@ def compile_aliases(
     return out
 
 
-def _alias(
-    name: str, alias: AliasRaw, raw: RawPolicy, problems: Problems, headers: frozenset[str]
-) -> AliasSpec | None:
+def _alias(name: str, alias: AliasRaw, raw: RawPolicy, problems: Problems, headers: frozenset[str]) -> AliasSpec | None:
     path = ["aliases", name]
     errors_before = problems.error_count
     known_models = raw.written.get("models", set())
@@ -58,9 +56,7 @@ def _alias(
         problems.add(path, "an alias cannot have the name of a model")
     if alias.strategy not in STRATEGIES:
         problems.unknown([*path, "strategy"], "strategy", alias.strategy, STRATEGIES)
-    incomplete = raw.was_dropped("aliases", name, "rules") or raw.was_dropped(
-        "aliases", name, "candidates"
-    )
+    incomplete = raw.was_dropped("aliases", name, "rules") or raw.was_dropped("aliases", name, "candidates")
     if not alias.rules and not alias.candidates and not incomplete:
         problems.add(path, "needs rules or candidates (the models or aliases it may pick)")
     rules, always = _rules(path, alias, targets, problems, headers)
@@ -71,9 +67,17 @@ def _alias(
     programs: dict[str, CelRule | None] = {}
     for field, result in _CANDIDATE_RULES:
         source = getattr(alias, field)
-        programs[field] = None if source is None else check_rule(
-            problems, [*path, field], source, scope="candidate", result=result,
-            whitelisted_headers=headers,
+        programs[field] = (
+            None
+            if source is None
+            else check_rule(
+                problems,
+                [*path, field],
+                source,
+                scope="candidate",
+                result=result,
+                whitelisted_headers=headers,
+            )
         )
     keep = programs["filter"]
     if keep is not None and not keep.reads and not keep.evaluate({}):
@@ -112,7 +116,11 @@ def _rules(
             problems.add([*rule_path, "use"], "needs at least one model or alias")
         _check_names(problems, [*rule_path, "use"], raw_rule.use, targets, path[-1])
         program = check_rule(
-            problems, [*rule_path, "when"], raw_rule.when, scope="request", result="bool",
+            problems,
+            [*rule_path, "when"],
+            raw_rule.when,
+            scope="request",
+            result="bool",
             whitelisted_headers=headers,
         )
         if program is None:
@@ -127,9 +135,7 @@ def _rules(
     return rules, always
 
 
-def _check_names(
-    problems: Problems, path: list[str], names: Sequence[str], targets: set[str], alias: str
-) -> None:
+def _check_names(problems: Problems, path: list[str], names: Sequence[str], targets: set[str], alias: str) -> None:
     for index, target in enumerate(names):
         where = [*path, str(index)]
         if target == alias:
@@ -184,9 +190,7 @@ def _check_prices(name: str, raw: RawPolicy, problems: Problems) -> None:
         )
 
 
-def _check_servable(
-    name: str, raw: RawPolicy, problems: Problems, models: Mapping[str, ModelSpec]
-) -> None:
+def _check_servable(name: str, raw: RawPolicy, problems: Problems, models: Mapping[str, ModelSpec]) -> None:
     reachable = _reachable_models(name, raw, with_fallback=True)
     if reachable and not any(models[m].channels for m in reachable if m in models):
         problems.warn(
@@ -209,7 +213,7 @@ def _report_cycles(raw: RawPolicy, problems: Problems) -> None:
         stack.append(node)
         for target in edges[node]:
             if state.get(target) == 1:
-                cycle = stack[stack.index(target):]
+                cycle = stack[stack.index(target) :]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
@@ -225,4 +229,3 @@ def _report_cycles(raw: RawPolicy, problems: Problems) -> None:
     for name in sorted(edges):
         if name not in state:
             visit(name)
-

@@ -77,9 +77,7 @@ class CelCompileError(Exception):
     """A rule that does not compile or type-check; ``line``/``col`` are 1-based, inside
     the expression. ``others`` holds further errors the checker found in the same rule."""
 
-    def __init__(
-        self, message: str, line: int, col: int, others: tuple[CelCompileError, ...] = ()
-    ) -> None:
+    def __init__(self, message: str, line: int, col: int, others: tuple[CelCompileError, ...] = ()) -> None:
         super().__init__(f"{line}:{col}: {message}")
         self.message = message
         self.line = line
@@ -203,10 +201,7 @@ def _roots_read(source: str, scope: Scope) -> frozenset[str]:
 
 
 def _compile_error(raw: str, scope: Scope) -> CelCompileError:
-    found = [
-        (int(m.group(1)), int(m.group(2)), _explain(m.group(3), scope))
-        for m in _ERROR_LINE.finditer(raw)
-    ]
+    found = [(int(m.group(1)), int(m.group(2)), _explain(m.group(3), scope)) for m in _ERROR_LINE.finditer(raw)]
     if not found:
         return CelCompileError(_first_line(raw), 1, 1)
     errors = [CelCompileError(message, line, col) for line, col, message in found]
@@ -223,7 +218,7 @@ def _explain(message: str, scope: Scope) -> str:
     root, _, _ = name.partition(".")
     if root in ROOTS[scope] and root != "now":
         fields = ", ".join(field_names(root))
-        return f"{root} has no field {name[len(root) + 1:]!r} (fields: {fields})"
+        return f"{root} has no field {name[len(root) + 1 :]!r} (fields: {fields})"
     if root == "candidate":
         return "candidate is only available in filter, order and cost rules"
     variables = ", ".join(sorted(ROOTS[scope]))

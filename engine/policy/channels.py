@@ -33,9 +33,7 @@ class CompiledChannels:
     secret_presence: dict[str, bool] = field(default_factory=dict)  # env variable -> set
 
 
-def compile_channels(
-    raw: RawPolicy, problems: Problems, env: Mapping[str, str]
-) -> CompiledChannels:
+def compile_channels(raw: RawPolicy, problems: Problems, env: Mapping[str, str]) -> CompiledChannels:
     out = CompiledChannels()
     for name in sorted(raw.channels):
         spec = _channel(name, raw.channels[name], raw, problems, env, out.secret_presence)
@@ -62,7 +60,7 @@ def _channel(
     headers = _headers(problems, path, channel, env, presence, skip_reasons)
     models = _models(problems, path, channel, raw)
     if "max_tokens_field" in channel.model_fields_set and channel.format != "openai":
-        problems.add([*path, "max_tokens_field"], f"only \"openai\" channels take it (this one is {channel.format!r})")
+        problems.add([*path, "max_tokens_field"], f'only "openai" channels take it (this one is {channel.format!r})')
     if not channel.enabled:
         skip_reasons.append("disabled in the policy")
     if base_url is None or problems.error_count > errors_before:
@@ -104,7 +102,7 @@ def _base_url(problems: Problems, path: list[str], channel: ChannelRaw) -> str |
         problems.add(where, f"not a valid URL: expected http(s)://host[:port][/path] or {DEMO_URL}")
         return None
     if parts.username or parts.password:
-        problems.add(where, "must not carry credentials: use api_key = \"${ENV_VAR}\"")
+        problems.add(where, 'must not carry credentials: use api_key = "${ENV_VAR}"')
         return None
     if parts.query or parts.fragment:
         problems.add(where, "must not have a query or fragment")
@@ -128,8 +126,9 @@ def _api_key(
         problems.add(where, "the demo provider takes no api_key")
         return None
     if not is_reference(channel.api_key):
-        problems.add(where, 'must be an environment reference like "${OPENAI_API_KEY}": '
-                     "never write a secret in the policy")
+        problems.add(
+            where, 'must be an environment reference like "${OPENAI_API_KEY}": never write a secret in the policy'
+        )
         return None
     resolved = resolve(channel.api_key, env)
     _note(problems, where, resolved.variables, resolved.missing, presence, skip_reasons)
@@ -149,8 +148,9 @@ def _headers(
         where = [*path, "headers", name]
         if not has_reference(value):
             if name.lower() in CREDENTIAL_HEADERS:
-                problems.add(where, "carries a credential: use an environment reference "
-                             'like "Bearer ${TOKEN}", never a literal')
+                problems.add(
+                    where, 'carries a credential: use an environment reference like "Bearer ${TOKEN}", never a literal'
+                )
             headers[name] = value
             continue
         resolved = resolve(value, env)
@@ -177,9 +177,7 @@ def _note(
             skip_reasons.append(reason)
 
 
-def _models(
-    problems: Problems, path: list[str], channel: ChannelRaw, raw: RawPolicy
-) -> dict[str, str]:
+def _models(problems: Problems, path: list[str], channel: ChannelRaw, raw: RawPolicy) -> dict[str, str]:
     known = raw.written.get("models", set())
     if isinstance(channel.models, list):
         pairs = [(str(i), public, public) for i, public in enumerate(channel.models)]

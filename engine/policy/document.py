@@ -74,9 +74,7 @@ class Problems:
     doc: PolicyDocument
     items: list[Diagnostic] = field(default_factory=list)
 
-    def add(
-        self, path: Sequence[str], message: str, severity: Literal["error", "warning"] = "error"
-    ) -> None:
+    def add(self, path: Sequence[str], message: str, severity: Literal["error", "warning"] = "error") -> None:
         file, line = self.doc.where(path)
         self.items.append(Diagnostic(file, line, format_path(path), message, severity))
 

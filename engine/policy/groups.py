@@ -25,15 +25,15 @@ def compile_groups(raw: RawPolicy, problems: Problems) -> dict[str, GroupSpec]:
         path = ["groups", name]
         for index, pattern in enumerate(group.models):
             if not any(fnmatchcase(target, pattern) for target in public):
-                problems.warn([*path, "models", str(index)],
-                              f"{pattern!r} matches no model or alias")
+                problems.warn([*path, "models", str(index)], f"{pattern!r} matches no model or alias")
         networks: list[str] = []
         for index, cidr in enumerate(group.ip_allow):
             try:
                 networks.append(str(ipaddress.ip_network(cidr.strip(), strict=False)))
             except ValueError:
-                problems.add([*path, "ip_allow", str(index)],
-                             f"{cidr!r} is not an IP address or CIDR (like 203.0.113.0/24)")
+                problems.add(
+                    [*path, "ip_allow", str(index)], f"{cidr!r} is not an IP address or CIDR (like 203.0.113.0/24)"
+                )
         out[name] = GroupSpec(
             name=name,
             models=tuple(group.models),

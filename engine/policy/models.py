@@ -17,9 +17,7 @@ from engine.policy.shape import RawPolicy
 CAPABILITIES = ("json", "reasoning", "stream", "tools", "vision")
 
 
-def compile_models(
-    raw: RawPolicy, problems: Problems, channels: Mapping[str, ChannelSpec]
-) -> dict[str, ModelSpec]:
+def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, ChannelSpec]) -> dict[str, ModelSpec]:
     served = served_models(problems.doc.data)  # None when a channel's list is unreadable
     known = raw.written.get("models", set())
     out: dict[str, ModelSpec] = {}
@@ -28,8 +26,7 @@ def compile_models(
         path = ["models", model_id]
         for index, capability in enumerate(model.capabilities):
             if capability not in CAPABILITIES:
-                problems.unknown([*path, "capabilities", str(index)], "capability", capability,
-                                 CAPABILITIES)
+                problems.unknown([*path, "capabilities", str(index)], "capability", capability, CAPABILITIES)
         for index, target in enumerate(model.fallback):
             where = [*path, "fallback", str(index)]
             if target == model_id:

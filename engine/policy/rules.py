@@ -106,9 +106,7 @@ def check_rule(
     return rule
 
 
-def _headers_whitelisted(
-    problems: Problems, path: Sequence[str], source: str, whitelisted: frozenset[str]
-) -> bool:
+def _headers_whitelisted(problems: Problems, path: Sequence[str], source: str, whitelisted: frozenset[str]) -> bool:
     """Header names written literally in the rule must be listed (and lower-case)."""
     names = [m.group(2) for m in _HEADER_INDEX.finditer(source)]
     names += [m.group(2) for m in _HEADER_IN.finditer(source)]
@@ -128,9 +126,7 @@ def _not_listed(name: str, whitelisted: frozenset[str]) -> str:
     return f"reads header {name!r}, which is not in router.request_headers (listed: {listed})"
 
 
-def _reads_header(
-    rule: CelRule, headers: dict[str, str], metadata: dict[str, str], name: str
-) -> bool:
+def _reads_header(rule: CelRule, headers: dict[str, str], metadata: dict[str, str], name: str) -> bool:
     """Does the missing key come from request.headers (else request.metadata)?"""
     try:
         rule.evaluate(sample_variables({**headers, name: ""}, metadata))
@@ -145,6 +141,5 @@ def _detail(exc: CelEvalError) -> str:
 
 def _guard_advice(field: str, name: str) -> str:
     return (
-        f"fails when {field} has no {name!r}; guard it: "
-        f"'{name}' in {field} && ..., or {field}[?'{name}'].orValue('')"
+        f"fails when {field} has no {name!r}; guard it: '{name}' in {field} && ..., or {field}[?'{name}'].orValue('')"
     )

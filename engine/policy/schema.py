@@ -51,9 +51,7 @@ class ChannelRaw(Raw):
             return value
         if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
             return value
-        raise ValueError(
-            'expected a list of model ids, or a table of public id = "upstream id"'
-        )
+        raise ValueError('expected a list of model ids, or a table of public id = "upstream id"')
 
 
 class PriceRaw(Raw):

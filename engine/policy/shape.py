@@ -83,9 +83,7 @@ def _check_name(problems: Problems, section: str, name: str) -> None:
         problems.add([section, name], "a name must be non-empty, without spaces or * ? [ ]")
 
 
-def _validate(
-    problems: Problems, raw: RawPolicy, model: type[Raw], value: Any, path: list[str]
-) -> Raw | None:
+def _validate(problems: Problems, raw: RawPolicy, model: type[Raw], value: Any, path: list[str]) -> Raw | None:
     """The validated entry. When some keys are broken (already reported), the entry is
     validated again without them, so its other keys still get their semantic checks; the
     policy fails either way."""

@@ -84,9 +84,7 @@ class PolicyStore:
             if policy is None:
                 self.last_error = [str(d) for d in result.diagnostics]
                 self.last_error_at = datetime.now(UTC)
-                outcome = ReloadOutcome(
-                    "failed", previous.version, previous.version, tuple(result.errors)
-                )
+                outcome = ReloadOutcome("failed", previous.version, previous.version, tuple(result.errors))
                 listeners: list[Listener] = []
             else:
                 self.last_error = None
@@ -96,9 +94,7 @@ class PolicyStore:
                     self._current = policy
                     self.loaded_at = policy.loaded_at
                     status = "swapped"
-                outcome = ReloadOutcome(
-                    status, self._current.version, previous.version, policy.warnings
-                )
+                outcome = ReloadOutcome(status, self._current.version, previous.version, policy.warnings)
                 listeners = list(self._listeners) if status == "swapped" else []
         _log(outcome)
         for listener in listeners:
@@ -107,7 +103,6 @@ class PolicyStore:
             except Exception:
                 logger.exception("policy swap listener %r failed", listener)
         return outcome
-
 
     def _load(self) -> LoadResult:
         """Load the directory; a bug in the loader is a failed reload, not a dead watcher."""

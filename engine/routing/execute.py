@@ -28,6 +28,7 @@ from engine.canonical import Usage
 from engine.errors import (
     AllUpstreamsFailed,
     AttemptSummary,
+    FailureKind,
     GatewayError,
     UnsupportedFeature,
     UpstreamError,
@@ -41,8 +42,8 @@ from engine.routing.transport import Transports, UpstreamResponse
 ExchangeFactory = Callable[[Attempt], Exchange]
 Sleep = Callable[[float], Awaitable[None]]
 
-TERMINAL = frozenset({"bad_request", "content_filter", "auth"})
-BREAKER_COUNTS = frozenset({"rate_limit", "server", "timeout", "connect", "stream_cut", "auth"})
+TERMINAL: frozenset[FailureKind] = frozenset({"bad_request", "content_filter", "auth"})
+BREAKER_COUNTS: frozenset[FailureKind] = frozenset({"rate_limit", "server", "timeout", "connect", "stream_cut", "auth"})
 
 
 @dataclass(slots=True)
@@ -79,6 +80,19 @@ class Streaming:
     first: bytes
     rest: AsyncGenerator[bytes, None]
     done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(slots=True)
+class _Try:
+    """One upstream call in progress: what it calls, its number and its clock."""
+
+    attempt: Attempt
+    exchange: Exchange
+    timeouts: Timeouts
+    number: int  # 1-based across the whole request
+    records: list[AttemptRecord]  # the request's, appended to when this call ends
+    started: float = field(default_factory=time.perf_counter)
+    ttfb_ms: float | None = None
 
 
 def backoff_delay(retry: RetrySpec, try_index: int, rng: random.Random) -> float:
@@ -134,9 +148,9 @@ class Executor:
                 continue
             channel = policy.channels[attempt.target.channel]
             for try_index in range(max(1, policy.retry.attempts)):
-                number = len(records) + 1
+                call = _Try(attempt, exchange, channel.timeout, len(records) + 1, records)
                 try:
-                    return await self._once(attempt, exchange, channel.timeout, stream, number, records, policy)
+                    return await self._once(call, stream, policy)
                 except UpstreamError as err:
                     if err.failure in TERMINAL:
                         raise err from None
@@ -158,23 +172,16 @@ class Executor:
             raise unsupported
         raise AllUpstreamsFailed(
             [
-                AttemptSummary(r.attempt.target.channel, r.attempt.target.model, r.failure or "error", r.status, r.message)
+                AttemptSummary(
+                    r.attempt.target.channel, r.attempt.target.model, r.failure or "error", r.status, r.message
+                )
                 for r in records
             ]
         )
 
-    async def _once(
-        self,
-        attempt: Attempt,
-        exchange: Exchange,
-        timeouts: Timeouts,
-        stream: bool,
-        number: int,
-        records: list[AttemptRecord],
-        policy: CompiledPolicy,
-    ) -> Completed | Streaming:
+    async def _once(self, call: _Try, stream: bool, policy: CompiledPolicy) -> Completed | Streaming:
+        attempt, exchange, timeouts, started = call.attempt, call.exchange, call.timeouts, call.started
         channel, model = attempt.target.channel, attempt.target.model
-        started = time.perf_counter()
         self._health.begin(channel, model)
         response: UpstreamResponse | None = None
         committed = False
@@ -185,9 +192,9 @@ class Executor:
                     raise exchange.classify(status, headers, body)
                 payload, usage = exchange.finish(body)
                 latency = (time.perf_counter() - started) * 1000
-                records.append(AttemptRecord(attempt, number, 200, None, "", latency, headers_after * 1000))
+                call.records.append(AttemptRecord(attempt, call.number, 200, None, "", latency, headers_after * 1000))
                 self._health.success(channel, model, latency)
-                return Completed(Outcome(attempt, records, number, usage), payload)
+                return Completed(Outcome(attempt, call.records, call.number, usage), payload)
             response = await self._transports.send(exchange.request, timeouts)
             if response.status >= 400:
                 body = await response.read()
@@ -196,12 +203,11 @@ class Executor:
             relay = exchange.relay()
             first = b""
             held = b""  # the rest of the chunk that carried the first frame: relayed right after it
-            ttfb: float | None = None
             try:
                 async with asyncio.timeout(max(0.0, timeouts.first_byte - (time.perf_counter() - started))):
                     async for chunk in chunks:
-                        if ttfb is None:
-                            ttfb = (time.perf_counter() - started) * 1000
+                        if call.ttfb_ms is None:
+                            call.ttfb_ms = (time.perf_counter() - started) * 1000
                         head, held = first_frame(chunk)
                         first += relay.feed(head)
                         if not first and held:
@@ -217,14 +223,13 @@ class Executor:
             if not first:
                 raise UpstreamError("stream_cut", "upstream stream ended before any content")
             committed = True
-            outcome = Outcome(attempt, records, number, relay.usage)
-            result = Streaming(outcome, first, _empty())
-            result.rest = self._rest(result, relay, chunks, held, started, ttfb, number, policy)
+            result = Streaming(Outcome(attempt, call.records, call.number, relay.usage), first, _empty())
+            result.rest = self._rest(call, result, relay, chunks, held, policy)
             return result
         except UpstreamError as err:
             latency = (time.perf_counter() - started) * 1000
-            records.append(
-                AttemptRecord(attempt, number, err.upstream_status, err.failure, err.message, latency, None)
+            call.records.append(
+                AttemptRecord(attempt, call.number, err.upstream_status, err.failure, err.message, latency, None)
             )
             if err.failure in BREAKER_COUNTS:
                 self._health.failure(channel, model, policy.breaker)
@@ -237,16 +242,14 @@ class Executor:
 
     async def _rest(
         self,
+        call: _Try,
         result: Streaming,
         relay: Relay,
         chunks: AsyncGenerator[bytes, None],
         held: bytes,
-        started: float,
-        ttfb: float | None,
-        number: int,
         policy: CompiledPolicy,
     ) -> AsyncGenerator[bytes, None]:
-        attempt = result.outcome.attempt
+        attempt = call.attempt
         channel, model = attempt.target.channel, attempt.target.model
         status: int | None = 200
         failure: str | None = None
@@ -263,7 +266,7 @@ class Executor:
             tail = relay.close()
             if tail:
                 yield tail
-            self._health.success(channel, model, (time.perf_counter() - started) * 1000)
+            self._health.success(channel, model, (time.perf_counter() - call.started) * 1000)
         except UpstreamError as err:
             status, failure, message = err.upstream_status, err.failure, err.message
             result.outcome.error = err
@@ -272,8 +275,10 @@ class Executor:
             yield relay.error(err)
         finally:
             result.outcome.usage = relay.usage
-            latency = (time.perf_counter() - started) * 1000
-            result.outcome.records.append(AttemptRecord(attempt, number, status, failure, message, latency, ttfb))
+            latency = (time.perf_counter() - call.started) * 1000
+            result.outcome.records.append(
+                AttemptRecord(attempt, call.number, status, failure, message, latency, call.ttfb_ms)
+            )
             self._health.end(channel, model)
             await chunks.aclose()
             result.done.set()

@@ -64,9 +64,7 @@ def _tokens(chars: int) -> int:
     return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-def request_facts(
-    request: ChatRequest, headers: Mapping[str, str], allowed_headers: frozenset[str]
-) -> RequestFacts:
+def request_facts(request: ChatRequest, headers: Mapping[str, str], allowed_headers: frozenset[str]) -> RequestFacts:
     chars = sum(len(p.text) for p in request.system)
     images = 0
     last_user_text = ""

@@ -125,6 +125,6 @@ class Health:
 
     def snapshot(self) -> dict[str, dict[str, PairView]]:
         out: dict[str, dict[str, PairView]] = {}
-        for (channel, model) in sorted(self._pairs):
+        for channel, model in sorted(self._pairs):
             out.setdefault(channel, {})[model] = self.view(channel, model)
         return out

@@ -41,7 +41,9 @@ class PublicOnlyResolver(AbstractResolver):
     def __init__(self) -> None:
         self._inner = ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         blocked = [r["host"] for r in results if not _public(r["host"])]
         if blocked:
@@ -78,7 +80,9 @@ def with_inline_images(request: ChatRequest, inline: dict[str, str]) -> ChatRequ
 
 
 class ImageFetcher:
-    def __init__(self, *, max_bytes: int = 20 * 1024 * 1024, timeout: float = 10.0, allow_private: bool = False) -> None:
+    def __init__(
+        self, *, max_bytes: int = 20 * 1024 * 1024, timeout: float = 10.0, allow_private: bool = False
+    ) -> None:
         self._max_bytes = max_bytes
         self._timeout = timeout
         self._allow_private = allow_private

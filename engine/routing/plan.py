@@ -82,6 +82,18 @@ class Plan:
         return "; ".join(parts)
 
 
+@dataclass(slots=True)
+class _Scope:
+    """What every planning step of one request reads (and the notes it writes)."""
+
+    facts: RequestFacts
+    policy: CompiledPolicy
+    health: Health
+    variables: dict[str, Any]  # the CEL activation: request, key, now (and candidate, per target)
+    notes: list[Note]
+    rng: random.Random
+
+
 class KeyFacts(NamedTuple):
     name: str = "anonymous"
     group: str = "default"
@@ -124,10 +136,10 @@ def plan(
             code="model_not_found",
             param="model",
         )
-    kept = _targets(primary, "primary", facts, policy, health, alias, variables, notes)
-    kept = _order(kept, strategy, alias, policy, health, variables, rng)
+    scope = _Scope(facts, policy, health, variables, notes, rng)
+    kept = _order(scope, _targets(scope, primary, "primary", alias), strategy, alias)
     seen = {a.target for a in kept}
-    for attempt in _targets(fallback, "fallback", facts, policy, health, None, variables, notes):
+    for attempt in _targets(scope, fallback, "fallback", None):
         if attempt.target not in seen:
             seen.add(attempt.target)
             kept.append(attempt)
@@ -144,7 +156,9 @@ def _select(
         try:
             matched = rule.when.evaluate(variables) is True
         except CelEvalError as exc:
-            notes.append(Note(alias.name, None, False, f"rule {rule.index + 1} failed ({exc}); treated as not matching"))
+            notes.append(
+                Note(alias.name, None, False, f"rule {rule.index + 1} failed ({exc}); treated as not matching")
+            )
             continue
         if matched:
             return str(rule.index + 1), _expand(rule.use, policy, variables, notes, depth + 1)
@@ -165,15 +179,9 @@ def _expand(
 
 
 def _targets(
-    models: list[str],
-    role: Literal["primary", "fallback"],
-    facts: RequestFacts,
-    policy: CompiledPolicy,
-    health: Health,
-    alias: AliasSpec | None,
-    variables: dict[str, Any],
-    notes: list[Note],
+    scope: _Scope, models: list[str], role: Literal["primary", "fallback"], alias: AliasSpec | None
 ) -> list[Attempt]:
+    facts, policy, health, variables, notes = scope.facts, scope.policy, scope.health, scope.variables, scope.notes
     kept: list[Attempt] = []
     needed = facts.estimated_tokens + (facts.max_tokens or 0)
     for model_id in models:
@@ -193,7 +201,9 @@ def _targets(
                 notes.append(Note(model_id, channel_name, False, "cooling down (breaker open)"))
                 continue
             if channel.max_concurrent is not None and health.channel_in_flight(channel_name) >= channel.max_concurrent:
-                notes.append(Note(model_id, channel_name, False, f"channel saturated ({channel.max_concurrent} in flight)"))
+                notes.append(
+                    Note(model_id, channel_name, False, f"channel saturated ({channel.max_concurrent} in flight)")
+                )
                 continue
             if alias is not None and alias.filter is not None:
                 variables["candidate"] = _candidate(target, model, health)
@@ -241,15 +251,8 @@ def _candidate(target: Target, model: ModelSpec, health: Health) -> dict[str, An
     }
 
 
-def _order(
-    attempts: list[Attempt],
-    strategy: str,
-    alias: AliasSpec | None,
-    policy: CompiledPolicy,
-    health: Health,
-    variables: dict[str, Any],
-    rng: random.Random,
-) -> list[Attempt]:
+def _order(scope: _Scope, attempts: list[Attempt], strategy: str, alias: AliasSpec | None) -> list[Attempt]:
+    policy, health, variables, rng = scope.policy, scope.health, scope.variables, scope.rng
     if len(attempts) < 2:
         return attempts
     if alias is not None and alias.order is not None:
@@ -261,6 +264,7 @@ def _order(
             return sorted(attempts, key=lambda a: _cel_number(cost_rule, a, policy, health, variables))
         return sorted(attempts, key=lambda a: math.inf if a.estimated_cost_usd is None else a.estimated_cost_usd)
     if strategy == "fastest":
+
         def latency(a: Attempt) -> tuple[bool, float]:
             p50 = health.view(a.target.channel, a.target.model).p50_ms
             return (p50 is None, p50 or 0.0)
@@ -269,6 +273,7 @@ def _order(
     if strategy == "least-busy":
         return sorted(attempts, key=lambda a: health.view(a.target.channel, a.target.model).in_flight)
     if strategy == "weighted":
+
         def draw(a: Attempt) -> float:
             weight = max(policy.channels[a.target.channel].weight, 1e-9)
             draw_value: float = rng.random() ** (1.0 / weight)  # Efraimidis-Spirakis weighted shuffle
@@ -278,7 +283,9 @@ def _order(
     return attempts
 
 
-def _cel_number(rule: CelProgram, attempt: Attempt, policy: CompiledPolicy, health: Health, variables: Mapping[str, Any]) -> float:
+def _cel_number(
+    rule: CelProgram, attempt: Attempt, policy: CompiledPolicy, health: Health, variables: Mapping[str, Any]
+) -> float:
     scope = dict(variables)
     scope["candidate"] = _candidate(attempt.target, policy.models[attempt.target.model], health)
     try:

@@ -1,7 +1,9 @@
 """Upstream transports: the only code that touches the network on the data plane.
 
-``Transports.fetch(request, timeouts)`` returns a whole non-streamed answer (headers
-within the first-byte deadline, the body within the total one). ``Transports.send``
+``Transports`` is the seam the executor calls (a protocol: tests script it in-process);
+``HttpTransports`` is the real one, over one pooled aiohttp session per worker.
+``fetch(request, timeouts)`` returns a whole non-streamed answer (headers
+within the first-byte deadline, the body within the total one). ``send``
 returns once response headers arrived (the connect and first-byte deadlines apply up to
 then); the body is read through ``UpstreamResponse.chunks()`` under the idle and total
 deadlines. Every low-level failure is mapped here, at one boundary, to ``UpstreamError``
@@ -33,6 +35,18 @@ class UpstreamResponse(Protocol):
     async def read(self) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+class Transports(Protocol):
+    """How the executor reaches upstreams; every failure is an ``UpstreamError``."""
+
+    async def send(self, request: UpstreamRequest, timeouts: Timeouts) -> UpstreamResponse:
+        """Response headers under the first-byte deadline; the body is read by the caller."""
+        ...
+
+    async def fetch(self, request: UpstreamRequest, timeouts: Timeouts) -> tuple[int, Mapping[str, str], bytes, float]:
+        """A whole non-streamed answer: status, headers, body and the seconds until its headers."""
+        ...
 
 
 class _Deadline:
@@ -72,14 +86,14 @@ class _HttpResponse:
                         else:
                             chunk = await content.readany()
                 except TimeoutError:
-                    raise UpstreamError(
-                        "timeout", f"upstream went silent for {wait:.1f}s mid-response"
-                    ) from None
+                    raise UpstreamError("timeout", f"upstream went silent for {wait:.1f}s mid-response") from None
                 if not chunk:
                     return
                 yield chunk
         except aiohttp.ClientError as exc:
-            raise UpstreamError("stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}") from None
+            raise UpstreamError(
+                "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
+            ) from None
         finally:
             self.close()
 
@@ -91,7 +105,9 @@ class _HttpResponse:
         except TimeoutError:
             raise UpstreamError("timeout", "upstream exceeded the total timeout") from None
         except aiohttp.ClientError as exc:
-            raise UpstreamError("stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}") from None
+            raise UpstreamError(
+                "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
+            ) from None
         finally:
             self.close()
 
@@ -140,7 +156,7 @@ class _DemoResponse:
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
-class Transports:
+class HttpTransports:
     """Owns the pooled aiohttp session of this worker (created in the app lifespan)."""
 
     def __init__(self, *, pool_size: int = 1000, pool_per_host: int = 0) -> None:

@@ -36,7 +36,8 @@ class Account:
 def check_account_id(account_id: str) -> str:
     if not _ACCOUNT_ID.match(account_id):
         raise InvalidInput(
-            f"invalid account id {account_id!r}: use 1-128 letters, digits and . _ : @ - (starting with a letter or digit)"
+            f"invalid account id {account_id!r}: use 1-128 letters, digits and . _ : @ - "
+            "(starting with a letter or digit)"
         )
     return account_id
 
@@ -103,9 +104,7 @@ class AccountStore:
 
     async def set_prepaid(self, account_id: str, prepaid: bool) -> Account:
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(accounts).where(accounts.c.id == account_id).values(prepaid=prepaid)
-            )
+            result = await conn.execute(sa.update(accounts).where(accounts.c.id == account_id).values(prepaid=prepaid))
             if result.rowcount == 0:
                 raise NotFound(f"no account {account_id!r}")
             found = await fetch_account(conn, account_id)

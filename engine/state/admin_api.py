@@ -207,6 +207,8 @@ def _authorise(request: Request, expected: bytes | None) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HttpProblem(401, "authentication", "missing admin token: send 'Authorization: Bearer <TURNOUT_ADMIN_TOKEN>'")
+        raise HttpProblem(
+            401, "authentication", "missing admin token: send 'Authorization: Bearer <TURNOUT_ADMIN_TOKEN>'"
+        )
     if not hmac.compare_digest(token.strip().encode(), expected):
         raise HttpProblem(401, "authentication", "invalid admin token")

@@ -53,7 +53,9 @@ def _bind(parser: argparse.ArgumentParser, command: Command, load_config: Callab
     parser.set_defaults(func=run)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], load_config: Callable[[], StateConfig]) -> None:
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser], load_config: Callable[[], StateConfig]
+) -> None:
     keys = subparsers.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key; prints its secret once")
     create.add_argument("name")
@@ -295,8 +297,17 @@ async def _usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> 
         return 0
     header = ["DAY", "ACCOUNT", "KEY", "MODEL", "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "COST"]
     body = [
-        [r.day.isoformat(), r.account_id or "-", r.key_id or "-", r.model, str(r.requests), str(r.errors),
-         str(r.prompt_tokens), str(r.completion_tokens), format_usd(r.cost_micros)]
+        [
+            r.day.isoformat(),
+            r.account_id or "-",
+            r.key_id or "-",
+            r.model,
+            str(r.requests),
+            str(r.errors),
+            str(r.prompt_tokens),
+            str(r.completion_tokens),
+            format_usd(r.cost_micros),
+        ]
         for r in rows
     ]
     _table(out, header, body)

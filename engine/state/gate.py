@@ -87,7 +87,9 @@ class DatabaseGate:
         self._groups = policy.groups
         group = self._group(policy, key.group)
         if not ip_allowed(client_ip, entry.networks):
-            raise Forbidden(f"client IP {client_ip} is not in the allowlist of API key '{key.name}'", code="ip_not_allowed")
+            raise Forbidden(
+                f"client IP {client_ip} is not in the allowlist of API key '{key.name}'", code="ip_not_allowed"
+            )
         if not ip_allowed(client_ip, self._networks(group)):
             raise Forbidden(
                 f"client IP {client_ip} is not in the allowlist of key group '{group.name}'", code="ip_not_allowed"

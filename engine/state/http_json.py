@@ -29,7 +29,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(status: int, kind: str, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, kind: str, message: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"type": kind, "message": message}
     if code is not None:
         body["code"] = code

@@ -166,7 +166,8 @@ class KeyStore:
     async def create(self, spec: NewKey, *, known_groups: Collection[str] | None = None) -> CreatedKey:
         if not _KEY_NAME.match(spec.name):
             raise InvalidInput(
-                f"invalid key name {spec.name!r}: use 1-128 letters, digits and . _ : @ - (starting with a letter or digit)"
+                f"invalid key name {spec.name!r}: use 1-128 letters, digits and . _ : @ - "
+                "(starting with a letter or digit)"
             )
         group = _check_group(spec.group, known_groups)
         models, ips = _check_globs("models", spec.models), _check_ips(spec.ip_allow)
@@ -248,9 +249,7 @@ class KeyStore:
         async with self._engine.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                rows = await conn.execute(
-                    sa.select(api_keys.c.id, api_keys.c.version).where(api_keys.c.id.in_(chunk))
-                )
+                rows = await conn.execute(sa.select(api_keys.c.id, api_keys.c.version).where(api_keys.c.id.in_(chunk)))
                 found.update({str(r[0]): int(r[1]) for r in rows})
         return found
 

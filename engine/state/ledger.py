@@ -116,7 +116,8 @@ class Ledger:
     # ---- request path -------------------------------------------------------------
 
     async def reserve(self, account_id: str, key_id: str | None, amount_micros: int, caps: Caps) -> Hold:
-        """Hold ``amount_micros`` or raise ``PaymentRequired`` (insufficient_balance, quota_exceeded, budget_exceeded)."""
+        """Hold ``amount_micros`` or raise ``PaymentRequired`` (insufficient_balance,
+        quota_exceeded, budget_exceeded)."""
         amount = max(amount_micros, 0)
         now = datetime.now(UTC)
         view = self._views.get(account_id) or await self._view_loads.run(
@@ -140,15 +141,21 @@ class Ledger:
         if key_id is not None:
             self._spend.hold(key_id, amount)
         return Hold(
-            secrets.token_hex(8), account_id, micros_to_usd(amount), key_id=key_id, held_micros=amount,
-            in_database=in_database, in_memory=in_memory,
+            secrets.token_hex(8),
+            account_id,
+            micros_to_usd(amount),
+            key_id=key_id,
+            held_micros=amount,
+            in_database=in_database,
+            in_memory=in_memory,
         )
 
     @staticmethod
     def _insufficient(amount: int, available: int | None) -> PaymentRequired:
         detail = f" ({format_usd(available)} available)" if available is not None else ""
         return PaymentRequired(
-            f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; add credits to the account",
+            f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; "
+            "add credits to the account",
             code="insufficient_balance",
         )
 
@@ -161,7 +168,8 @@ class Ledger:
         if actual > hold.held_micros:
             log.warning(
                 "charge %s exceeds its reservation %s: the worst-case estimate was too low",
-                format_usd(actual), format_usd(hold.held_micros),
+                format_usd(actual),
+                format_usd(hold.held_micros),
             )
         now = datetime.now(UTC)
         view = self._views.get(hold.account_id)
@@ -173,8 +181,12 @@ class Ledger:
             self._spend.settle(hold.key_id, hold.held_micros, actual, now)
         self._writer.add(
             Charge(
-                hold.account_id, hold.key_id, hold.reservation_id, actual,
-                hold.held_micros if hold.in_database else 0, now,
+                hold.account_id,
+                hold.key_id,
+                hold.reservation_id,
+                actual,
+                hold.held_micros if hold.in_database else 0,
+                now,
             )
         )
 

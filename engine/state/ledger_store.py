@@ -124,9 +124,9 @@ async def read_accounts(conn: AsyncConnection, account_ids: list[str]) -> dict[s
     for start in range(0, len(account_ids), 500):
         chunk = account_ids[start : start + 500]
         rows = await conn.execute(
-            sa.select(
-                accounts.c.id, accounts.c.prepaid, accounts.c.balance_micros, accounts.c.reserved_micros
-            ).where(accounts.c.id.in_(chunk))
+            sa.select(accounts.c.id, accounts.c.prepaid, accounts.c.balance_micros, accounts.c.reserved_micros).where(
+                accounts.c.id.in_(chunk)
+            )
         )
         for account_id, prepaid, balance, reserved in rows:
             found[str(account_id)] = (bool(prepaid), int(balance), int(reserved))
@@ -146,9 +146,7 @@ async def reconcile(conn: AsyncConnection, account_id: str) -> tuple[int, int]:
     Only safe while no request of this account is in flight (e.g. with the gateway stopped):
     it repairs holds leaked by a replica that crashed mid-request.
     """
-    row = (
-        await conn.execute(sa.select(accounts.c.balance_micros).where(accounts.c.id == account_id))
-    ).scalar()
+    row = (await conn.execute(sa.select(accounts.c.balance_micros).where(accounts.c.id == account_id))).scalar()
     if row is None:
         raise NotFound(f"no account {account_id!r}")
     new = await ledger_sum(conn, account_id)

@@ -103,7 +103,14 @@ class RedisRateLimiter:
         if not limits.any:
             return Decision(True)
         slot = secrets.token_hex(8) if limits.concurrent else ""
-        args: list[str | int | float] = [limits.rpm or 0, limits.tpm or 0, limits.concurrent or 0, max(tokens, 0), slot, SLOT_LEASE_S]
+        args: list[str | int | float] = [
+            limits.rpm or 0,
+            limits.tpm or 0,
+            limits.concurrent or 0,
+            max(tokens, 0),
+            slot,
+            SLOT_LEASE_S,
+        ]
         try:
             fail, requests, tokens_left, in_flight, retry = await self._admit(keys=self._keys(subject), args=args)
         except (RedisError, OSError) as exc:  # fail closed, and say why
@@ -128,7 +135,9 @@ class RedisRateLimiter:
         try:
             await self._release(keys=[keys[1], keys[2]], args=[limits.tpm or 0, token_delta, slot or ""])
         except (RedisError, OSError) as exc:
-            log.warning("could not release a rate-limit slot on Redis (%s); its lease expires in %d s", exc, SLOT_LEASE_S)
+            log.warning(
+                "could not release a rate-limit slot on Redis (%s); its lease expires in %d s", exc, SLOT_LEASE_S
+            )
 
     async def close(self) -> None:
         return None

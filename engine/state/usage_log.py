@@ -327,12 +327,16 @@ class UsageLog:
         group = columns[:4]
         async with self._engine.begin() as conn:
             rows = (
-                await conn.execute(
-                    sa.select(*columns)
-                    .where(usage_log.c.at < before, usage_log.c.attempt.is_(None))
-                    .group_by(*group)
+                (
+                    await conn.execute(
+                        sa.select(*columns)
+                        .where(usage_log.c.at < before, usage_log.c.attempt.is_(None))
+                        .group_by(*group)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
             rollups = [{**row, **{name: int(row[name] or 0) for name in ROLLUP_COUNTS}} for row in rows]
             for start in range(0, len(rollups), 500):
                 await conn.execute(

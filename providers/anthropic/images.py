@@ -23,8 +23,7 @@ def url_from_source(value: object, path: str) -> str:
     if kind == "url":
         return as_str(required(source, "url", path), join(path, "url"))
     raise NoCanonicalForm(
-        f"{join(path, 'type')}: image source type '{kind}' is not supported by this gateway "
-        "(use 'base64' or 'url')",
+        f"{join(path, 'type')}: image source type '{kind}' is not supported by this gateway (use 'base64' or 'url')",
         param=join(path, "type"),
     )
 

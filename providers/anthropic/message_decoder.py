@@ -135,9 +135,7 @@ def _user_messages(content: object, path: str, tool_names: dict[str, str]) -> li
 
 
 def _wrong_role(path: str, kind: str, allowed: str) -> BadRequest:
-    return BadRequest(
-        f"{path}: '{kind}' blocks are only allowed in {allowed} messages", param=path
-    )
+    return BadRequest(f"{path}: '{kind}' blocks are only allowed in {allowed} messages", param=path)
 
 
 def _text(block: JsonObject, path: str) -> TextPart:
@@ -153,9 +151,7 @@ def _tool_use(block: JsonObject, path: str) -> ToolCall:
     call_id = as_str(required(block, "id", path), join(path, "id"))
     name = as_str(required(block, "name", path), join(path, "name"))
     arguments: Any = as_object(required(block, "input", path), join(path, "input"))
-    return ToolCall(
-        id=call_id, name=name, arguments=orjson.dumps(arguments).decode(), cache=cache_hint(block, path)
-    )
+    return ToolCall(id=call_id, name=name, arguments=orjson.dumps(arguments).decode(), cache=cache_hint(block, path))
 
 
 def _tool_result(block: JsonObject, path: str, tool_names: dict[str, str]) -> ToolResult:

@@ -21,7 +21,8 @@ upstream may receive it and any other upstream rejects it by name: ``top_k``,
   under ``extras["tools[<name>].<key>"]``.
 
 ``cache_control`` on system blocks, tools and message blocks becomes the canonical
-``cache`` hint, sent on to Anthropic upstreams (others cache on their own). Anthropic streams always carry usage, so ``include_usage`` is always true.
+``cache`` hint, sent on to Anthropic upstreams (others cache on their own). Anthropic
+streams always carry usage, so ``include_usage`` is always true.
 """
 
 from __future__ import annotations
@@ -80,9 +81,7 @@ def decode_request(
     require_max_tokens: bool = True,
 ) -> ChatRequest:
     obj = as_object(body, "request body")
-    extras: dict[str, Any] = {
-        key: value for key, value in obj.items() if key not in _MODELLED and value is not None
-    }
+    extras: dict[str, Any] = {key: value for key, value in obj.items() if key not in _MODELLED and value is not None}
     max_tokens = opt_int(obj, "max_tokens", "")
     if max_tokens is None and require_max_tokens:
         raise BadRequest("max_tokens: field required", param="max_tokens")

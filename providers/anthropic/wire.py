@@ -98,4 +98,3 @@ FAILURE_FOR_ERROR_TYPE: Final[dict[str, tuple[FailureKind, int]]] = {
     "timeout_error": ("timeout", 504),
     "overloaded_error": ("server", 529),
 }
-

@@ -98,7 +98,12 @@ def error_body(message: str, kind: str, *, code: str | None = None, param: str |
 
 
 def _head(ident: Identity) -> dict[str, Any]:
-    return {"id": ident.completion_id, "object": "chat.completion.chunk", "created": ident.created, "model": ident.model}
+    return {
+        "id": ident.completion_id,
+        "object": "chat.completion.chunk",
+        "created": ident.created,
+        "model": ident.model,
+    }
 
 
 def _chunk(ident: Identity, delta: dict[str, Any], finish: str | None, include_usage: bool) -> bytes:

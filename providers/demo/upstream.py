@@ -56,9 +56,7 @@ class DemoReply:
 class DemoUpstream:
     """``sleep`` is injectable so tests need not wait for ``demo-slow``."""
 
-    def __init__(
-        self, *, slow_delay: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-    ) -> None:
+    def __init__(self, *, slow_delay: float = 5.0, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._slow_delay = slow_delay
         self._sleep = sleep
 
@@ -111,9 +109,7 @@ def _failure(name: str, body: dict[str, Any], headers: dict[str, str]) -> DemoRe
         return _error(500, headers, message, "server_error")
     if name == "demo-fail-429":
         message = f"Rate limit reached for {name} on requests per min (RPM): Limit 1, Used 1, Requested 1."
-        return _error(
-            429, headers | {"retry-after": "1"}, message, "requests", code="rate_limit_exceeded"
-        )
+        return _error(429, headers | {"retry-after": "1"}, message, "requests", code="rate_limit_exceeded")
     if name == "demo-context":
         size = sum(len(message_text(m)) for m in body.get("messages") or [] if isinstance(m, dict))
         message = (

@@ -67,7 +67,6 @@ def error_body(err: GatewayError) -> dict[str, Any]:
     return {"error": inner}
 
 
-
 def _retry_delay(err: GatewayError) -> str | None:
     seconds: float | None = err.retry_after if isinstance(err, UpstreamError) else None
     if seconds is None:

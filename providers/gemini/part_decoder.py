@@ -209,4 +209,3 @@ def decode_content_parts(content: JsonObject, ledger: CallLedger, *, requests: b
     for part in content.objects("parts"):
         out.extend(decode_part(part, ledger, requests=requests))
     return out
-

@@ -80,7 +80,7 @@ class ArgsBuilder:
 
     def _set(self, path: list[str | int], value: Any, piece: JsonObject) -> None:
         node: Any = self.args
-        for key, nxt in zip(path, [*path[1:], None]):
+        for key, nxt in zip(path, [*path[1:], None], strict=True):
             last = nxt is None
             fresh: Any = value if last else ([] if isinstance(nxt, int) else {})
             if isinstance(key, int):

@@ -21,8 +21,9 @@
   uses; ``include_thoughts`` -> ``includeThoughts``.
 * ``metadata`` and ``user`` are caller bookkeeping with no Gemini field; they do not
   change the answer, so they are not sent (see ``engine.canonical``).
-* Refused (``UnsupportedFeature``): ``parallel_tool_calls=false``, redacted thinking, remote image URLs, extras from another format, and
-  ``generationConfig.candidateCount`` > 1 (a canonical response holds one candidate).
+* Refused (``UnsupportedFeature``): ``parallel_tool_calls=false``, redacted thinking,
+  remote image URLs, extras from another format, and ``generationConfig.candidateCount``
+  > 1 (a canonical response holds one candidate).
 * Gemini extras are applied per ``extras``; then the channel's ``params`` override:
   ``safetySettings``, ``cachedContent``, ``toolConfig`` and ``labels`` at the top level,
   every other key into ``generationConfig`` (objects merged key by key).
@@ -62,7 +63,9 @@ def encode_request(request: ChatRequest, upstream_model: str, params: Mapping[st
     if request.system:
         body["systemInstruction"] = {"parts": [{"text": p.text} for p in request.system]}
     if request.tools:
-        body["tools"] = [{"functionDeclarations": [_declaration(t.name, t.description, t.parameters) for t in request.tools]}]
+        body["tools"] = [
+            {"functionDeclarations": [_declaration(t.name, t.description, t.parameters) for t in request.tools]}
+        ]
     tool_config = _tool_config(request)
     if tool_config:
         body["toolConfig"] = tool_config

@@ -42,4 +42,3 @@ def error_body(err: GatewayError) -> WireErrorEnvelope:
             "code": err.code or default_code,
         }
     }
-

@@ -55,7 +55,9 @@ def build_passthrough(body: dict[str, Any], endpoint: Endpoint) -> UpstreamReque
     if out.get("stream") is True:
         options = out.get("stream_options")
         out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
-    return UpstreamRequest(method="POST", url=chat_url(endpoint), headers=request_headers(endpoint), body=orjson.dumps(out))
+    return UpstreamRequest(
+        method="POST", url=chat_url(endpoint), headers=request_headers(endpoint), body=orjson.dumps(out)
+    )
 
 
 def client_wants_usage(body: dict[str, Any]) -> bool:

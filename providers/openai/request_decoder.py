@@ -72,9 +72,7 @@ _HANDLED = frozenset(
         "response_format", "reasoning_effort", "metadata", "user",
     }
 )  # fmt: skip
-_INFORMATIONAL = frozenset(
-    {"safety_identifier", "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"}
-)
+_INFORMATIONAL = frozenset({"safety_identifier", "prompt_cache_key", "prompt_cache_retention", "prompt_cache_options"})
 _DEFAULTS: dict[str, Any] = {
     "n": 1,
     "logprobs": False,
@@ -185,7 +183,9 @@ def _messages(raw: Any) -> tuple[list[TextPart], list[Message]]:
             )
             messages.append(Message("tool", [ToolResult(call_id=call_id, content=texts, name=tool_names.get(call_id))]))
         elif role == "system" or role == "developer":
-            system.extend([TextPart(content)] if type(content) is str else _text_parts(content, f"messages[{i}].content"))
+            system.extend(
+                [TextPart(content)] if type(content) is str else _text_parts(content, f"messages[{i}].content")
+            )
         else:
             _bad_role(msg, i)
     return system, messages
@@ -341,9 +341,7 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     completion = opt_int(body, "max_completion_tokens", "")
     legacy = opt_int(body, "max_tokens", "")
     if completion is not None and legacy is not None and completion != legacy:
-        raise BadRequest(
-            "max_tokens: conflicts with max_completion_tokens; set only one of them", param="max_tokens"
-        )
+        raise BadRequest("max_tokens: conflicts with max_completion_tokens; set only one of them", param="max_tokens")
     return completion if completion is not None else legacy
 
 
@@ -362,9 +360,7 @@ def _stream_options(body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     if options is None:
         return False, {}
     include_usage = bool(opt_bool(options, "include_usage", "stream_options"))
-    rest = {
-        k: v for k, v in options.items() if k not in ("include_usage", "include_obfuscation") and v is not None
-    }
+    rest = {k: v for k, v in options.items() if k not in ("include_usage", "include_obfuscation") and v is not None}
     return include_usage, rest
 
 

@@ -10,9 +10,9 @@ another client format:
 * Thinking parts of earlier assistant turns are not sent: the OpenAI chat format has no
   input field for them (reasoning models do not take their earlier reasoning back).
 * ``reasoning.budget_tokens`` without an effort becomes ``reasoning_effort`` (0 -> minimal,
-  under 2048 -> low, under 8192 -> medium, else high; negative = dynamic -> not sent). ``include_thoughts`` is a hint OpenAI-compatible
-  servers that return ``reasoning_content`` honour anyway; OpenAI itself never shows
-  reasoning text.
+  under 2048 -> low, under 8192 -> medium, else high; negative = dynamic -> not sent).
+  ``include_thoughts`` is a hint OpenAI-compatible servers that return
+  ``reasoning_content`` honour anyway; OpenAI itself never shows reasoning text.
 * ``max_tokens`` is sent as ``max_completion_tokens`` (reasoning models refuse
   ``max_tokens``), or as ``max_tokens`` for channels that set ``max_tokens_field`` so
   (OpenAI-compatible servers that know only that one).

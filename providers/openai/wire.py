@@ -94,6 +94,7 @@ def finish_reason(stop: StopReason, *, has_refusal_text: bool) -> str:
         return "stop" if has_refusal_text else "content_filter"
     return _FINISH_REASON[stop]
 
+
 # OpenAI (and OpenAI-compatible servers) -> canonical. Anything else reads as "end".
 STOP_REASON: dict[str, StopReason] = {
     "stop": "end",

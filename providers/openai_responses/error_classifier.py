@@ -40,7 +40,9 @@ def classify_http(status: int, headers: Mapping[str, str], body: bytes) -> Upstr
     code, message = _parse_body(body)
     where = f"upstream HTTP {status}"
     if status in (401, 403):
-        return UpstreamError("auth", f"{where}: the upstream rejected the channel's credentials", upstream_status=status)
+        return UpstreamError(
+            "auth", f"{where}: the upstream rejected the channel's credentials", upstream_status=status
+        )
     text = f"{where}: {message}" if message else where
     if status == 429:
         return UpstreamError("rate_limit", text, upstream_status=status, retry_after=_retry_after(headers))

@@ -100,7 +100,9 @@ def decode_input(value: Any) -> Conversation:
             elif role == "user":
                 conv.messages.append(Message("user", parts))
             else:
-                raise BadRequest(f"{path}.role '{role}' is not one of user, assistant, system, developer", param="input")
+                raise BadRequest(
+                    f"{path}.role '{role}' is not one of user, assistant, system, developer", param="input"
+                )
         elif kind == "function_call":
             assistant.append(
                 ToolCall(

@@ -49,8 +49,6 @@ from engine.canonical import (
     ToolChoice,
 )
 from engine.errors import BadRequest, NoCanonicalForm
-
-HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
 from providers.openai_responses.input_items import decode_input
 from providers.openai_responses.wire import (
     FORMAT,
@@ -66,6 +64,7 @@ from providers.openai_responses.wire import (
     req_str,
 )
 
+HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
 _MAPPED = frozenset(
     {
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
@@ -180,7 +179,8 @@ def _tools(value: Any, extras: JSONObject) -> list[Tool]:
                 f"{path}: tool type '{kind}' is not supported by this gateway: its calls have no "
                 "translatable form (use function tools, or the hosted web_search, file_search, "
                 "code_interpreter and mcp tools)",
-                param="tools")
+                param="tools",
+            )
     if hosted:
         extras["tools"] = hosted
     return tools
@@ -199,8 +199,7 @@ def _tool_choice(value: Any, extras: JSONObject) -> ToolChoice | None:
     if kind == "function":
         return ToolChoice(mode="tool", name=req_str(choice, "name", "tool_choice"))
     if kind == "custom":
-        raise NoCanonicalForm(
-            "tool_choice: custom tools are not supported by this gateway", param="tool_choice")
+        raise NoCanonicalForm("tool_choice: custom tools are not supported by this gateway", param="tool_choice")
     extras["tool_choice"] = choice
     return None
 

@@ -174,7 +174,9 @@ def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
             else:
                 _flush(items, content)
                 if isinstance(part, ToolCall):
-                    items.append({"type": "function_call", "call_id": part.id, "name": part.name, "arguments": part.arguments})
+                    items.append(
+                        {"type": "function_call", "call_id": part.id, "name": part.name, "arguments": part.arguments}
+                    )
                 elif isinstance(part, ToolResult):
                     items.append(_tool_output(part, unsupported))
                 elif isinstance(part, Refusal):

@@ -48,9 +48,7 @@ from providers.openai_responses.wire import (
     usage_from_wire,
 )
 
-TRACE_ITEMS = frozenset(
-    {"web_search_call", "file_search_call", "code_interpreter_call", "mcp_call", "mcp_list_tools"}
-)
+TRACE_ITEMS = frozenset({"web_search_call", "file_search_call", "code_interpreter_call", "mcp_call", "mcp_list_tools"})
 
 
 def decode_response(body: bytes) -> ChatResponse:
@@ -154,4 +152,6 @@ def failure(data: JSONObject) -> UpstreamError:
 def _texts(value: Any, path: str) -> list[str]:
     if value is None:
         return []
-    return [req_str(as_object(raw, f"{path}[{j}]"), "text", f"{path}[{j}]") for j, raw in enumerate(as_list(value, path))]
+    return [
+        req_str(as_object(raw, f"{path}[{j}]"), "text", f"{path}[{j}]") for j, raw in enumerate(as_list(value, path))
+    ]

@@ -13,7 +13,7 @@ gateway never stores a response, so ``store`` is always ``false``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from engine.canonical import (
     ChatRequest,
@@ -46,24 +46,23 @@ _ECHOED_EXTRAS = (
 def encode_response(response: ChatResponse, request: ChatRequest) -> JSONObject:
     resp_id = response_id(response.id)
     items = [output_item(resp_id, index, part, "completed") for index, part in enumerate(response.parts)]
-    return response_object(
-        resp_id,
-        model=response.model,
-        created=response.created,
-        request=request,
-        output=items,
-        stop_reason=response.stop_reason,
-        usage=response.usage,
-    )
+    head = ResponseHead(resp_id, response.model, response.created)
+    return response_object(head, request, items, stop_reason=response.stop_reason, usage=response.usage)
+
+
+class ResponseHead(NamedTuple):
+    """What names a ``Response`` object: its id, the public model and when it was created."""
+
+    id: str
+    model: str
+    created: int
 
 
 def response_object(
-    resp_id: str,
-    *,
-    model: str,
-    created: int,
+    head: ResponseHead,
     request: ChatRequest,
     output: list[JSONObject],
+    *,
     stop_reason: StopReason | None = None,
     usage: Usage | None = None,
     failed: JSONObject | None = None,
@@ -79,13 +78,13 @@ def response_object(
     elif stop_reason is not None:
         status = "completed"
     obj: JSONObject = {
-        "id": resp_id,
+        "id": head.id,
         "object": "response",
-        "created_at": created,
+        "created_at": head.created,
         "status": status,
         "error": failed,
         "incomplete_details": incomplete,
-        "model": model,
+        "model": head.model,
         "output": output,
     }
     obj.update(settings_echo(request))
@@ -188,7 +187,12 @@ def _text_echo(request: ChatRequest, extras: JSONObject) -> JSONObject:
     if fmt is not None and fmt.kind == "json_object":
         wire_fmt = {"type": "json_object"}
     elif fmt is not None and fmt.kind == "json_schema":
-        wire_fmt = {"type": "json_schema", "name": fmt.name or "response", "schema": fmt.schema or {}, "strict": fmt.strict}
+        wire_fmt = {
+            "type": "json_schema",
+            "name": fmt.name or "response",
+            "schema": fmt.schema or {},
+            "strict": fmt.strict,
+        }
         if "text.format.description" in extras:
             wire_fmt["description"] = extras["text.format.description"]
     text: JSONObject = {"format": wire_fmt}

@@ -1,14 +1,15 @@
 """An upstream Responses SSE stream as canonical stream events.
 
 ``response.created`` (or ``response.in_progress``, whichever comes first) ->
-``StreamStart``; output or a terminal event before it is a malformed stream. Each ``output_text`` / ``refusal`` content part
-of a message, each ``function_call`` item and each ``reasoning`` item that has any
-summary text or encrypted content becomes one canonical part, numbered in order of first
-appearance. Reasoning starts lazily on its first text (summary parts after the first are
-joined by a blank line) and its final ``encrypted_content`` (from
-``response.output_item.done``; the one in ``added`` may be incomplete) arrives as a
-``SignatureDelta`` before its ``PartStop``. Text or arguments that only show up in a
-``.done`` event (a proxy that does not stream them) are emitted as one delta then.
+``StreamStart``; output or a terminal event before it is a malformed stream. Each
+``output_text`` / ``refusal`` content part of a message, each ``function_call`` item and
+each ``reasoning`` item that has any summary text or encrypted content becomes one
+canonical part, numbered in order of first appearance. Reasoning starts lazily on its
+first text (summary parts after the first are joined by a blank line) and its final
+``encrypted_content`` (from ``response.output_item.done``; the one in ``added`` may be
+incomplete) arrives as a ``SignatureDelta`` before its ``PartStop``. Text or arguments
+that only show up in a ``.done`` event (a proxy that does not stream them) are emitted as
+one delta then.
 
 ``response.completed`` / ``response.incomplete`` -> ``StreamEnd`` with the usage and the
 stop reason (same rules as ``response_decoder``). ``error`` and ``response.failed`` raise
@@ -123,7 +124,11 @@ class ResponsesStreamDecoder:
                 self._started = True
                 resp = as_object(event.get("response"), "event.response")
                 created = int(opt_float(resp, "created_at", "event.response") or 0)
-                self._out.append(StreamStart(req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created))
+                self._out.append(
+                    StreamStart(
+                        req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created
+                    )
+                )
         elif kind == "response.output_item.added":
             self._item_added(as_object(event.get("item"), "event.item"), _oi(event))
         elif kind == "response.content_part.added":

@@ -46,6 +46,7 @@ from engine.errors import GatewayError
 from engine.sse import frame
 from providers.openai_responses.error_body import error_fields, failed_code
 from providers.openai_responses.response_encoder import (
+    ResponseHead,
     output_item,
     refusal_content,
     response_object,
@@ -135,11 +136,9 @@ class ResponsesStreamEncoder:
 
     def _snapshot(self, end: StreamEnd | None = None, failed: JSONObject | None = None) -> JSONObject:
         return response_object(
-            self._resp_id,
-            model=self._model,
-            created=self._created,
-            request=self.request,
-            output=list(self._output),
+            ResponseHead(self._resp_id, self._model, self._created),
+            self.request,
+            list(self._output),
             stop_reason=end.stop_reason if end else None,
             usage=end.usage if end else None,
             failed=failed,
@@ -194,7 +193,9 @@ class ResponsesStreamEncoder:
         else:
             if not state.summary_open:
                 state.summary_open = True
-                self._item_event("response.reasoning_summary_part.added", state, summary_index=0, part=summary_content(""))
+                self._item_event(
+                    "response.reasoning_summary_part.added", state, summary_index=0, part=summary_content("")
+                )
             self._item_event("response.reasoning_summary_text.delta", state, summary_index=0, delta=text)
 
     def _close(self, index: int) -> None:
@@ -210,7 +211,9 @@ class ResponsesStreamEncoder:
             self._item_event("response.function_call_arguments.done", state, arguments=part.arguments)
         elif state.summary_open:
             self._item_event("response.reasoning_summary_text.done", state, summary_index=0, text=part.text)
-            self._item_event("response.reasoning_summary_part.done", state, summary_index=0, part=summary_content(part.text))
+            self._item_event(
+                "response.reasoning_summary_part.done", state, summary_index=0, part=summary_content(part.text)
+            )
         item = output_item(self._resp_id, state.output_index, part, "completed")
         self._output.append(item)
         self._emit({"type": "response.output_item.done", "output_index": state.output_index, "item": item})

@@ -64,9 +64,10 @@ def main() -> None:
     if tool == "auto":
         tool = "wrk" if wrk_available() else "python"
     headers = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
-    with tempfile.TemporaryDirectory(prefix="turnout-bench-") as tmp, bench_stack(
-        Path(tmp), {"m1": "mock"}, mock_server=args.mock_server, floor=not args.no_floor
-    ) as stack:
+    with (
+        tempfile.TemporaryDirectory(prefix="turnout-bench-") as tmp,
+        bench_stack(Path(tmp), {"m1": "mock"}, mock_server=args.mock_server, floor=not args.no_floor) as stack,
+    ):
         cells = [
             ("direct", Target(f"{stack.mock_url}/v1/chat/completions", BODY, headers), None),
             ("through", Target(f"{stack.gateway_url}/v1/chat/completions", BODY, headers), stack.gateway_pid),
@@ -112,9 +113,20 @@ def main() -> None:
         )
     print("budgets:")
     added = shown[("through", 1)].p50_ms - shown[("direct", 1)].p50_ms
-    print(budget_line("added latency p50, concurrency 1", f"{added:.3f} ms", f"<= {ADDED_P50_BUDGET_MS:g} ms", added <= ADDED_P50_BUDGET_MS))
+    print(
+        budget_line(
+            "added latency p50, concurrency 1",
+            f"{added:.3f} ms",
+            f"<= {ADDED_P50_BUDGET_MS:g} ms",
+            added <= ADDED_P50_BUDGET_MS,
+        )
+    )
     rps = shown[("through", 64)].rps
-    print(budget_line("through Turnout, concurrency 64", f"{rps:,.0f} req/s", f">= {RPS_BUDGET:,.0f} req/s", rps >= RPS_BUDGET))
+    print(
+        budget_line(
+            "through Turnout, concurrency 64", f"{rps:,.0f} req/s", f">= {RPS_BUDGET:,.0f} req/s", rps >= RPS_BUDGET
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,12 @@ class Route:
         model = MODELS[public_model] if self.direct else public_model
         payload: dict[str, Any]
         if self.anthropic:
-            payload = {"model": model, "max_tokens": 64, "system": SYSTEM, "messages": [{"role": "user", "content": QUESTION}]}
+            payload = {
+                "model": model,
+                "max_tokens": 64,
+                "system": SYSTEM,
+                "messages": [{"role": "user", "content": QUESTION}],
+            }
         else:
             messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
             payload = {"model": model, "max_tokens": 64, "messages": messages}
@@ -139,9 +144,18 @@ def non_streamed(stack: Stack, all_routes: list[Route], seconds: float, rounds: 
     print(f"  translated minus passthrough:  p50 {t.p50_ms - p.p50_ms:+.3f} ms   p99 {t.p99_ms - p.p99_ms:+.3f} ms")
     p64, t64 = results[("passthrough", 64)], results[("translated", 64)]
     if p64.cpu_us is not None and t64.cpu_us is not None:
-        print(f"  translated minus passthrough, Turnout CPU per request at concurrency 64: {t64.cpu_us - p64.cpu_us:+.0f} µs")
+        print(
+            f"  translated minus passthrough, Turnout CPU per request at concurrency 64: {t64.cpu_us - p64.cpu_us:+.0f} µs"
+        )
     added = t.p50_ms - p.p50_ms
-    print(budget_line("translation over passthrough, p50", f"{added:+.3f} ms", f"<= {TRANSLATION_BUDGET_MS:g} ms", added <= TRANSLATION_BUDGET_MS))
+    print(
+        budget_line(
+            "translation over passthrough, p50",
+            f"{added:+.3f} ms",
+            f"<= {TRANSLATION_BUDGET_MS:g} ms",
+            added <= TRANSLATION_BUDGET_MS,
+        )
+    )
 
 
 async def _interleaved_ttfb(all_routes: list[Route], count: int) -> dict[str, list[StreamTrace]]:
@@ -179,9 +193,17 @@ def ttfb(all_routes: list[Route], count: int) -> None:
         p50, p99 = shown[name][0] - direct[0], shown[name][1] - direct[1]
         print(f"  added by Turnout, {name:<12} p50 {p50:+.3f} ms   p99 {p99:+.3f} ms")
     added = shown["passthrough"][0] - direct[0]
-    print(budget_line("added TTFB p50 (passthrough)", f"{added:+.3f} ms", f"<= {TTFB_BUDGET_MS:g} ms", added <= TTFB_BUDGET_MS))
+    print(
+        budget_line(
+            "added TTFB p50 (passthrough)", f"{added:+.3f} ms", f"<= {TTFB_BUDGET_MS:g} ms", added <= TTFB_BUDGET_MS
+        )
+    )
     added = shown["translated"][0] - direct[0]
-    print(budget_line("added TTFB p50 (translated)", f"{added:+.3f} ms", f"<= {TTFB_BUDGET_MS:g} ms", added <= TTFB_BUDGET_MS))
+    print(
+        budget_line(
+            "added TTFB p50 (translated)", f"{added:+.3f} ms", f"<= {TTFB_BUDGET_MS:g} ms", added <= TTFB_BUDGET_MS
+        )
+    )
 
 
 def gaps(all_routes: list[Route], concurrency: int) -> None:
@@ -192,11 +214,20 @@ def gaps(all_routes: list[Route], concurrency: int) -> None:
     shown: dict[str, tuple[float, float]] = {}
     for route in all_routes:
         traces = asyncio.run(
-            trace_many(route.url, route.body("gap", True), route.headers, route.marker, count=2 * concurrency, concurrency=concurrency)
+            trace_many(
+                route.url,
+                route.body("gap", True),
+                route.headers,
+                route.marker,
+                count=2 * concurrency,
+                concurrency=concurrency,
+            )
         )
         pooled = sorted(g for t in traces for g in t.gaps())
         shown[route.name] = (ms(percentile(pooled, 50)), ms(percentile(pooled, 99)))
-        print(f"  {route.name:<14} gap p50 {shown[route.name][0]:8.3f} ms   p99 {shown[route.name][1]:8.3f} ms{_failures(traces)}")
+        print(
+            f"  {route.name:<14} gap p50 {shown[route.name][0]:8.3f} ms   p99 {shown[route.name][1]:8.3f} ms{_failures(traces)}"
+        )
     direct = shown["direct"]
     for name in ("passthrough", "translated"):
         p50, p99 = shown[name][0] - direct[0], shown[name][1] - direct[1]
@@ -212,7 +243,14 @@ def lost_frames(stack: Stack, all_routes: list[Route]) -> None:
         mock_stats(stack, reset=True)
         cpu_before = tree_cpu_seconds(stack.gateway_pid)
         traces = asyncio.run(
-            trace_many(route.url, route.body("loss", True), route.headers, route.marker, count=LOSS_STREAMS, concurrency=LOSS_STREAMS)
+            trace_many(
+                route.url,
+                route.body("loss", True),
+                route.headers,
+                route.marker,
+                count=LOSS_STREAMS,
+                concurrency=LOSS_STREAMS,
+            )
         )
         cpu = tree_cpu_seconds(stack.gateway_pid) - cpu_before
         sent = mock_stats(stack)
@@ -222,15 +260,21 @@ def lost_frames(stack: Stack, all_routes: list[Route]) -> None:
             detail = f"text deltas expected {LOSS_CHUNKS} per stream, message_stop last"
         else:
             want = expected_frames(LOSS_CHUNKS, include_usage=True)
-            bad = [t for t in traces if t.error or t.status != 200 or t.frames != want or t.last_frame != b"data: [DONE]"]
+            bad = [
+                t for t in traces if t.error or t.status != 200 or t.frames != want or t.last_frame != b"data: [DONE]"
+            ]
             detail = f"mock sent {sent['frames']} frames in {sent['streams']} streams, client got {received}; expected {want} per stream"
         worst = max(worst, len(bad))
         print(f"  {route.name:<14} streams that lost frames: {len(bad)}/{len(traces)}   ({detail})")
         if not route.direct:
             per_frame = cpu / max(1, sent.get("frames", 0)) * 1e6
-            print(f"  {'':<14} Turnout CPU: {cpu / len(traces) * 1e6:,.0f} µs per stream, {per_frame:.0f} µs per upstream frame")
+            print(
+                f"  {'':<14} Turnout CPU: {cpu / len(traces) * 1e6:,.0f} µs per stream, {per_frame:.0f} µs per upstream frame"
+            )
         for trace in bad[:3]:
-            print(f"      e.g. status {trace.status}, {trace.frames} frames, error {trace.error}, last {trace.last_frame[:60]!r}")
+            print(
+                f"      e.g. status {trace.status}, {trace.frames} frames, error {trace.error}, last {trace.last_frame[:60]!r}"
+            )
     print(budget_line(f"streams losing frames at {LOSS_STREAMS} concurrent", str(worst), "0", worst == 0))
 
 

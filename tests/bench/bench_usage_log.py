@@ -126,8 +126,10 @@ def bench_request_path(engine: AsyncEngine, rounds: int, per_round: int) -> None
             log.record(request_rows(request_id, now))
         both.append((time.perf_counter() - start) / per_round)
     b, r = min(build) * 1e6, max(min(both) * 1e6 - min(build) * 1e6, 0.0)
-    print(f"request path: build 2 rows {b:5.2f} us + record {r:5.2f} us = {b + r:5.2f} us per request"
-          f"   (budget {BUDGET_RECORD_US:.0f} us: {_verdict(b + r, BUDGET_RECORD_US)})")
+    print(
+        f"request path: build 2 rows {b:5.2f} us + record {r:5.2f} us = {b + r:5.2f} us per request"
+        f"   (budget {BUDGET_RECORD_US:.0f} us: {_verdict(b + r, BUDGET_RECORD_US)})"
+    )
 
 
 WriteAll = Callable[[list[UsageRecord]], Awaitable[None]]
@@ -214,10 +216,16 @@ async def bench_writes(backend: str, engine: AsyncEngine, rows: int, rounds: int
         await close()
         cost = costs[name]
         cpu = min(cost.cpu) * 1e6
-        budget = f"   (budget {BUDGET_WRITE_CPU_US:.0f} us/row: {_verdict(cpu, BUDGET_WRITE_CPU_US)})" if name == "usage log" else ""
-        print(f"{backend:<10} {name:<27} CPU {cpu:6.2f} us/row, event loop {min(cost.loop_cpu) * 1e6:6.2f} us/row;"
-              f" per batch of {BATCH}: {min(cost.wall) * 1e3:6.2f} ms beside a busy loop, longest loop stall"
-              f" {statistics.median(cost.stall) * 1e3:5.2f} ms{budget}")
+        budget = (
+            f"   (budget {BUDGET_WRITE_CPU_US:.0f} us/row: {_verdict(cpu, BUDGET_WRITE_CPU_US)})"
+            if name == "usage log"
+            else ""
+        )
+        print(
+            f"{backend:<10} {name:<27} CPU {cpu:6.2f} us/row, event loop {min(cost.loop_cpu) * 1e6:6.2f} us/row;"
+            f" per batch of {BATCH}: {min(cost.wall) * 1e3:6.2f} ms beside a busy loop, longest loop stall"
+            f" {statistics.median(cost.stall) * 1e3:5.2f} ms{budget}"
+        )
 
 
 def _runqueue_wait() -> float:
@@ -282,14 +290,20 @@ async def bench_loaded(backend: str, engine: AsyncEngine, seconds: float, rounds
                 await before.close()
             loop_diffs[name].append((loop - base_loop) * 1e6)
             cpu_diffs[name].append((cpu - base_cpu) * 1e6)
-    print(f"{backend:<10} loaded loop, {work_us:.0f} us of CPU per simulated request:"
-          f" {1 / statistics.median(bases):6.0f} req/s without a usage log")
+    print(
+        f"{backend:<10} loaded loop, {work_us:.0f} us of CPU per simulated request:"
+        f" {1 / statistics.median(bases):6.0f} req/s without a usage log"
+    )
     for name in names:
         loop, cpu = statistics.median(loop_diffs[name]), statistics.median(cpu_diffs[name])
         spread = f"{min(loop_diffs[name]):.0f}..{max(loop_diffs[name]):.0f}"
-        budget = f"   (budget {BUDGET_LOADED_US:.0f} us: {_verdict(loop, BUDGET_LOADED_US)})" if name == "usage log" else ""
-        print(f"{backend:<10}   with {name:<27} +{loop:6.1f} us of event-loop time (runs: {spread}),"
-              f" +{cpu:6.1f} us of CPU per request{budget}")
+        budget = (
+            f"   (budget {BUDGET_LOADED_US:.0f} us: {_verdict(loop, BUDGET_LOADED_US)})" if name == "usage log" else ""
+        )
+        print(
+            f"{backend:<10}   with {name:<27} +{loop:6.1f} us of event-loop time (runs: {spread}),"
+            f" +{cpu:6.1f} us of CPU per request{budget}"
+        )
 
 
 async def _pg_admin(statement: str) -> None:

@@ -103,9 +103,7 @@ def run_load(
     if watch_pid and result.requests:
         spent = tree_cpu_seconds(watch_pid) - before
         loop_spent = loop_thread_cpu_seconds(watch_pid) - loop_before
-        result = replace(
-            result, cpu_us=spent / result.requests * 1e6, loop_us=loop_spent / result.requests * 1e6
-        )
+        result = replace(result, cpu_us=spent / result.requests * 1e6, loop_us=loop_spent / result.requests * 1e6)
     return result
 
 
@@ -115,7 +113,17 @@ def _wrk(target: Target, concurrency: int, seconds: float, tmp: Path) -> LoadRes
     headers = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in target.headers.items())
     script = tmp / "post.lua"
     script.write_text(_LUA.format(body=target.body.decode(), headers=headers))
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script), target.url]
+    argv = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        target.url,
+    ]
     out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("LOADGEN "))
     data = orjson.loads(line[len("LOADGEN ") :])
@@ -139,7 +147,9 @@ def _python(target: Target, concurrency: int, seconds: float, tmp: Path) -> Load
         argv += ["--header", f"{key}:{value}"]
     out = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, check=True).stdout
     data = orjson.loads(out.strip().splitlines()[-1])
-    return LoadResult("python", concurrency, data["requests"], data["seconds"], data["errors"], data["p50_ms"], data["p99_ms"])
+    return LoadResult(
+        "python", concurrency, data["requests"], data["seconds"], data["errors"], data["p50_ms"], data["p99_ms"]
+    )
 
 
 async def _drive(target: Target, concurrency: int, seconds: float) -> dict[str, float]:

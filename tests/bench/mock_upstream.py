@@ -78,7 +78,11 @@ def _completion(model: str, chunks: int) -> bytes:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": chunks, "total_tokens": PROMPT_TOKENS + chunks},
+            "usage": {
+                "prompt_tokens": PROMPT_TOKENS,
+                "completion_tokens": chunks,
+                "total_tokens": PROMPT_TOKENS + chunks,
+            },
             "service_tier": "default",
             "system_fingerprint": "fp_mock",
         }

@@ -60,9 +60,7 @@ class Ledger:
 
     def defects(self, cell: Cell) -> list[str]:
         """The declared defects (xfail reasons) of the cell's tests that xfailed."""
-        return sorted(
-            {self.xfail_reasons[n] for n in self.tests.get(cell, set()) if self.outcomes.get(n) == "xfailed"}
-        )
+        return sorted({self.xfail_reasons[n] for n in self.tests.get(cell, set()) if self.outcomes.get(n) == "xfailed"})
 
     def missing(self, cell: Cell) -> list[str]:
         return sorted(n for n in self.tests.get(cell, set()) if n not in self.outcomes)

@@ -92,7 +92,11 @@ def test_claude_code_loop_against_an_openai_upstream(
         {
             "role": "user",
             "content": [
-                {"type": "tool_result", "tool_use_id": edinburgh, "content": [{"type": "text", "text": "11°C, drizzle"}]},
+                {
+                    "type": "tool_result",
+                    "tool_use_id": edinburgh,
+                    "content": [{"type": "text", "text": "11°C, drizzle"}],
+                },
                 {"type": "tool_result", "tool_use_id": london, "content": "weather station offline", "is_error": True},
             ],
         }

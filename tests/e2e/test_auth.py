@@ -50,7 +50,9 @@ def test_models_need_a_key_too(gateway: GatewayProcess) -> None:
 @pytest.mark.parametrize("key", ["sk-e2e-one", "sk-e2e-two"])
 def test_a_configured_key_works(gateway: GatewayProcess, fake_a: FakeUpstream, key: str) -> None:
     with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key, max_retries=0) as sdk:
-        completion = sdk.chat.completions.create(model="echo-model", messages=[{"role": "user", "content": "let me in"}])
+        completion = sdk.chat.completions.create(
+            model="echo-model", messages=[{"role": "user", "content": "let me in"}]
+        )
         assert completion.choices[0].message.content == "let me in"
         with pytest.raises(openai.AuthenticationError):
             with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key="sk-e2e-wrong", max_retries=0) as bad:

@@ -35,9 +35,7 @@ def test_plain_chat_through_an_alias(client: openai.OpenAI, fake_a: FakeUpstream
     assert fake_b.requests == []
 
 
-def test_rules_pick_the_model_and_the_route_names_the_rule(
-    core_gateway: GatewayProcess, fake_a: FakeUpstream
-) -> None:
+def test_rules_pick_the_model_and_the_route_names_the_rule(core_gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
     url = f"{core_gateway.base_url}/v1/chat/completions"
     messages = [{"role": "user", "content": "hi"}]
     with_tools = httpx.post(url, json={"model": "smart", "messages": messages, "tools": [TOOL]})

@@ -25,7 +25,9 @@ def test_malformed_json_is_400(core_gateway: GatewayProcess, fake_a: FakeUpstrea
 
 
 def test_unknown_model_is_404_naming_the_known_ids(core_gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
-    response = httpx.post(_url(core_gateway), json={"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]})
+    response = httpx.post(
+        _url(core_gateway), json={"model": "gpt-nope", "messages": [{"role": "user", "content": "x"}]}
+    )
     error = openai_error(response, 404)
     assert "gpt-nope" in error["message"]
     assert "big-model" in error["message"] and "smart" in error["message"]

@@ -154,9 +154,7 @@ def test_content_policy_refusal_is_returned_without_fallback(
     assert fake_b.requests == []
 
 
-def test_all_upstreams_failed_is_502_listing_each_attempt(
-    core_gateway: GatewayProcess, fake_a: FakeUpstream
-) -> None:
+def test_all_upstreams_failed_is_502_listing_each_attempt(core_gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
     fake_a.script("upstream-solo", Status(500), Status(503))
     response = chat(core_gateway, "solo-model")
     error = openai_error(response, 502)

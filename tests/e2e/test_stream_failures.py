@@ -56,9 +56,10 @@ def test_raw_stream_ends_with_an_in_band_error_and_no_done(
 def test_client_disconnect_closes_the_upstream_stream(core_gateway: GatewayProcess, fake_a: FakeUpstream) -> None:
     frames = openai_wire.stream_frames([f"word{i} " for i in range(60)], "upstream-small")
     fake_a.script("upstream-small", Stream(frames, delay_s=0.1))  # about 6 s to send it all
-    with httpx.Client(timeout=30) as http, http.stream(
-        "POST", f"{core_gateway.base_url}/v1/chat/completions", json=STREAM_BODY
-    ) as response:
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream("POST", f"{core_gateway.base_url}/v1/chat/completions", json=STREAM_BODY) as response,
+    ):
         assert response.status_code == 200
         received = b""
         for chunk in response.iter_raw():

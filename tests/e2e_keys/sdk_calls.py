@@ -78,7 +78,10 @@ class Callers:
         if bearer:
             return anthropic.Anthropic(base_url=self.base_url, api_key=key, max_retries=0, http_client=self._pool2)
         return anthropic.Anthropic(
-            base_url=self.base_url, api_key=None, default_headers={"x-api-key": key}, max_retries=0,
+            base_url=self.base_url,
+            api_key=None,
+            default_headers={"x-api-key": key},
+            max_retries=0,
             http_client=self._pool2,
         )
 
@@ -101,8 +104,12 @@ class Callers:
             assert {"message", "type", "param", "code"} <= set(error), error
             assert exc.code == error["code"] and exc.type == error["type"], (exc.code, exc.type, error)
             return Refusal(
-                exc.status_code, str(error["message"]), str(error["type"]), error["code"],
-                dict(exc.response.headers), type(exc).__name__,
+                exc.status_code,
+                str(error["message"]),
+                str(error["type"]),
+                error["code"],
+                dict(exc.response.headers),
+                type(exc).__name__,
             )
         return Reply(completion.choices[0].message.content or "")
 
@@ -117,8 +124,12 @@ class Callers:
             error = raw["error"]
             assert set(error) == {"type", "message"}, error
             return Refusal(
-                exc.status_code, str(error["message"]), str(error["type"]), None,
-                dict(exc.response.headers), type(exc).__name__,
+                exc.status_code,
+                str(error["message"]),
+                str(error["type"]),
+                None,
+                dict(exc.response.headers),
+                type(exc).__name__,
             )
         return Reply("".join(block.text for block in message.content if block.type == "text"))
 

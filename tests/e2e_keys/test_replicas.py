@@ -119,9 +119,7 @@ async def _burst(replicas: Replicas, secret: str, model: str, count: int, **extr
 
     async def one(name: str) -> tuple[str, int, Any]:
         try:
-            await sdks[name].chat.completions.create(
-                model=model, messages=[{"role": "user", "content": "go"}], **extra
-            )
+            await sdks[name].chat.completions.create(model=model, messages=[{"role": "user", "content": "go"}], **extra)
         except openai.APIStatusError as exc:
             return name, exc.status_code, exc.code
         return name, 200, None

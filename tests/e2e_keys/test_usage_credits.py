@@ -50,7 +50,12 @@ CHARGE_MICROS = 10_506  # (1234 x 2 + 567 x 8) x 1.5
 CREDITS_MICROS = 10_000_000
 ANSWER = "counted answer"
 CALLS = [
-    ("openai", False), ("openai", True), ("anthropic", True), ("anthropic", False), ("gemini", True), ("gemini", False)
+    ("openai", False),
+    ("openai", True),
+    ("anthropic", True),
+    ("anthropic", False),
+    ("gemini", True),
+    ("gemini", False),
 ]
 
 
@@ -157,7 +162,8 @@ def metered(tmp_path_factory: pytest.TempPathFactory, fake: FakeUpstream) -> Ite
             fake.script("up-priced", upstream_reply(stream))
             answer = ask(clients, fmt, key.secret, stream)
             after = wait_until(
-                lambda: settled_spend(gateway, admin, key, before), what=f"the {fmt} call is charged"
+                lambda: settled_spend(gateway, admin, key, before),  # noqa: B023 - run at once
+                what=f"the {fmt} call is charged",
             )
             calls.append(Charged(fmt, stream, answer, after - before, fake.requests[-1].json))
         yield Metered(gateway, key, bystander, calls)

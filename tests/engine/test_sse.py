@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from engine.sse import SSEEvent, SSEParser, frame
 
 STREAM = (
-    b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\n"
+    b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
     b": keep-alive comment\n\n"
     b"data: first line\ndata: second line\n\n"
     b"event: ping\rdata: {}\r\r"
@@ -40,7 +40,7 @@ def test_any_split_of_the_bytes_gives_the_same_events(cuts: list[int]) -> None:
 
 def test_a_partial_event_is_pending_so_a_cut_stream_is_detectable() -> None:
     parser = SSEParser()
-    assert parser.feed(b"data: {\"partial\": tr") == []
+    assert parser.feed(b'data: {"partial": tr') == []
     assert parser.pending
 
 

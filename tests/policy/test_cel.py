@@ -54,21 +54,21 @@ def variables(**request: Any) -> dict[str, Any]:
         ("request.text.lowerAscii().contains('refactor')", "request", "bool", True),
         ("now.getHours() >= 22 && now.getDayOfWeek() == 1", "request", "bool", True),
         ("cel.bind(t, request.estimated_tokens, t > 100 && t < 100000)", "request", "bool", True),
-        ("candidate.context_window >= request.estimated_tokens + request.max_tokens",
-         "candidate", "bool", True),
-        ("'tools' in candidate.capabilities && candidate.error_rate < 0.05",
-         "candidate", "bool", True),
+        ("candidate.context_window >= request.estimated_tokens + request.max_tokens", "candidate", "bool", True),
+        ("'tools' in candidate.capabilities && candidate.error_rate < 0.05", "candidate", "bool", True),
         ("candidate.latency_p50_ms", "candidate", "double", 800.0),
-        ("(double(request.estimated_tokens) * candidate.price.input"
-         " + double(request.max_tokens) * candidate.price.output) / 1000000.0",
-         "candidate", "double", (30_000 * 1.25 + 1000 * 10.0) / 1e6),
+        (
+            "(double(request.estimated_tokens) * candidate.price.input"
+            " + double(request.max_tokens) * candidate.price.output) / 1000000.0",
+            "candidate",
+            "double",
+            (30_000 * 1.25 + 1000 * 10.0) / 1e6,
+        ),
         ("math.greatest(candidate.price.input, candidate.price.output)", "candidate", "double", 10.0),
         ("double(candidate.in_flight) * 2.5", "candidate", "double", 10.0),
     ],
 )
-def test_evaluates_on_plain_dicts(
-    source: str, scope: Scope, result: ResultType, expected: object
-) -> None:
+def test_evaluates_on_plain_dicts(source: str, scope: Scope, result: ResultType, expected: object) -> None:
     rule = compile_rule(source, scope=scope, result=result)
     value = rule.evaluate(variables())
     assert value == expected
@@ -83,30 +83,44 @@ def test_a_compiled_rule_is_a_cel_program() -> None:
 @pytest.mark.parametrize(
     ("source", "scope", "result", "error"),
     [
-        ("request.estimated_tokenz > 1", "request", "bool",
-         "1:8: request has no field 'estimated_tokenz' (fields: estimated_tokens, has_images, "
-         "has_tools, headers, max_tokens, message_count, metadata, model, stream, text)"),
-        ("request.estimated_tokens > 1.5", "request", "bool",
-         "1:26: found no matching overload for '_>_' applied to '(int, double)'"),
-        ("request.model", "request", "bool",
-         "1:1: must be a bool expression, but its type is string"),
-        ("candidate.in_flight", "candidate", "double",
-         "1:1: must be a double expression, but its type is int (wrap it in double(...))"),
-        ("candidate.model", "candidate", "double",
-         "1:1: must be a double expression, but its type is string"),
-        ("candidate.in_flight > 2", "request", "bool",
-         "1:10: candidate is only available in filter, order and cost rules"),
-        ("team == 'a'", "request", "bool",
-         "1:1: unknown name 'team' (variables: key, now, request)"),
-        ("key.groups == 'a'", "candidate", "bool",
-         "1:4: key has no field 'groups' (fields: group, name, tags)"),
-        ("request.has_tools &&\n   request.message_count > 'many'", "request", "bool",
-         "2:26: found no matching overload for '_>_' applied to '(int, string)'"),
+        (
+            "request.estimated_tokenz > 1",
+            "request",
+            "bool",
+            "1:8: request has no field 'estimated_tokenz' (fields: estimated_tokens, has_images, "
+            "has_tools, headers, max_tokens, message_count, metadata, model, stream, text)",
+        ),
+        (
+            "request.estimated_tokens > 1.5",
+            "request",
+            "bool",
+            "1:26: found no matching overload for '_>_' applied to '(int, double)'",
+        ),
+        ("request.model", "request", "bool", "1:1: must be a bool expression, but its type is string"),
+        (
+            "candidate.in_flight",
+            "candidate",
+            "double",
+            "1:1: must be a double expression, but its type is int (wrap it in double(...))",
+        ),
+        ("candidate.model", "candidate", "double", "1:1: must be a double expression, but its type is string"),
+        (
+            "candidate.in_flight > 2",
+            "request",
+            "bool",
+            "1:10: candidate is only available in filter, order and cost rules",
+        ),
+        ("team == 'a'", "request", "bool", "1:1: unknown name 'team' (variables: key, now, request)"),
+        ("key.groups == 'a'", "candidate", "bool", "1:4: key has no field 'groups' (fields: group, name, tags)"),
+        (
+            "request.has_tools &&\n   request.message_count > 'many'",
+            "request",
+            "bool",
+            "2:26: found no matching overload for '_>_' applied to '(int, string)'",
+        ),
     ],
 )
-def test_type_errors_name_the_line_and_column(
-    source: str, scope: Scope, result: ResultType, error: str
-) -> None:
+def test_type_errors_name_the_line_and_column(source: str, scope: Scope, result: ResultType, error: str) -> None:
     with pytest.raises(CelCompileError) as caught:
         compile_rule(source, scope=scope, result=result)
     assert str(caught.value) == error
@@ -145,15 +159,18 @@ def test_only_the_variables_read_are_needed() -> None:
 @pytest.mark.parametrize(
     ("source", "given", "message"),
     [
-        ("request.headers['x-missing'] == 'a'", variables(),
-         "rule \"request.headers['x-missing'] == 'a'\": "
-         'NOT_FOUND: Key not found in map : "x-missing"'),
-        ("request.max_tokens / (request.message_count - 3) > 1", variables(),
-         "rule 'request.max_tokens / (request.message_count - 3) > 1': "
-         "INVALID_ARGUMENT: divide by zero"),
+        (
+            "request.headers['x-missing'] == 'a'",
+            variables(),
+            "rule \"request.headers['x-missing'] == 'a'\": NOT_FOUND: Key not found in map : \"x-missing\"",
+        ),
+        (
+            "request.max_tokens / (request.message_count - 3) > 1",
+            variables(),
+            "rule 'request.max_tokens / (request.message_count - 3) > 1': INVALID_ARGUMENT: divide by zero",
+        ),
         ("request.has_tools", {"key": {}}, "rule 'request.has_tools': variable request not provided"),
-        ("request.has_tools", variables(has_tools="yes"),
-         "rule 'request.has_tools': gave str, expected a bool"),
+        ("request.has_tools", variables(has_tools="yes"), "rule 'request.has_tools': gave str, expected a bool"),
     ],
 )
 def test_runtime_errors_fail_closed(source: str, given: dict[str, Any], message: str) -> None:

@@ -42,9 +42,7 @@ def test_errors_come_with_file_line_and_key_path() -> None:
         "found no matching overload for '_>_' applied to '(int, double)'"
     )
     _, lines = run_check(CASES / "duplicate-across-files", ENV)
-    assert lines[0] == (
-        "more/extra.toml:2: channels.demo: defined twice: in channels.toml:1 and in more/extra.toml:2"
-    )
+    assert lines[0] == ("more/extra.toml:2: channels.demo: defined twice: in channels.toml:1 and in more/extra.toml:2")
     assert lines[-1] == "error: 2 problems"
 
 
@@ -52,7 +50,6 @@ def test_warnings_only_is_a_pass() -> None:
     code, lines = run_check(CASES / "unset-secret", ENV)
     assert code == 0
     assert lines[0] == (
-        "policy.toml:9: channels.openai.api_key: warning: OPENAI_API_KEY is not set: "
-        "the channel is disabled"
+        "policy.toml:9: channels.openai.api_key: warning: OPENAI_API_KEY is not set: the channel is disabled"
     )
     assert lines[-1].startswith("ok: 3 channels (2 skipped), 2 models, 2 aliases, version ")

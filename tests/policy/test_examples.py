@@ -69,16 +69,12 @@ def first_matching_rule(alias: str, scenario: str, headers: dict[str, str]) -> i
         ({}, None),
     ],
 )
-def test_header_routing_rules_do_what_the_readme_says(
-    headers: dict[str, str], rule: int | None
-) -> None:
+def test_header_routing_rules_do_what_the_readme_says(headers: dict[str, str], rule: int | None) -> None:
     assert first_matching_rule("team-model", "header-routing", headers) == rule
 
 
 @pytest.mark.parametrize(("has_tools", "kept"), [(True, False), (False, True)])
-def test_cost_routing_filter_drops_small_echo_when_tools_are_used(
-    has_tools: bool, kept: bool
-) -> None:
+def test_cost_routing_filter_drops_small_echo_when_tools_are_used(has_tools: bool, kept: bool) -> None:
     policy = load_policy(EXAMPLES / "cost-routing" / "policies", {}).policy
     assert policy is not None
     keep = policy.aliases["auto"].filter
@@ -88,6 +84,5 @@ def test_cost_routing_filter_drops_small_echo_when_tools_are_used(
         "context_window": small.context_window,
         "capabilities": sorted(small.capabilities),
     }
-    request = {"estimated_tokens": 60, "max_tokens": 256, "has_tools": has_tools,
-               "has_images": False}
+    request = {"estimated_tokens": 60, "max_tokens": 256, "has_tools": has_tools, "has_images": False}
     assert keep.evaluate({"request": request, "candidate": candidate}) is kept

@@ -18,7 +18,12 @@ ALL_KEYS = {
     "GEMINI_API_KEY": "gm-test",
 }
 DEMO_MODELS = {
-    "demo-echo", "demo-fail-500", "demo-fail-429", "demo-slow", "demo-cut", "demo-context",
+    "demo-echo",
+    "demo-fail-500",
+    "demo-fail-429",
+    "demo-slow",
+    "demo-cut",
+    "demo-context",
     "demo-refuse",
 }
 
@@ -51,8 +56,7 @@ class TestShippedPolicy:
             return text.index('api_key = "${' + var + '}"') + 1
 
         assert [str(d) for d in result.diagnostics] == [
-            f"channels.toml:{line_of(var)}: "
-            f"channels.{name}.api_key: warning: {var} is not set: the channel is disabled"
+            f"channels.toml:{line_of(var)}: channels.{name}.api_key: warning: {var} is not set: the channel is disabled"
             for name, var in [
                 ("openai", "OPENAI_API_KEY"),
                 ("deepseek", "DEEPSEEK_API_KEY"),
@@ -122,7 +126,10 @@ class TestShippedPolicy:
 
 class TestCompiled:
     def test_model_channels_are_enabled_ones_by_priority_then_name(self, tmp_path: Path) -> None:
-        write(tmp_path, "policy.toml", """\
+        write(
+            tmp_path,
+            "policy.toml",
+            """\
 [channels.zeta]
 format = "openai"
 base_url = "http://127.0.0.1:9001/v1/"
@@ -148,7 +155,8 @@ api_key = "${MISSING}"
 models = ["m"]
 [models.m]
 price = { input = 1, output = 2 }
-""")
+""",
+        )
         result = load_policy(tmp_path, {})
         policy = result.policy
         assert policy is not None
@@ -172,14 +180,18 @@ price = { input = 1, output = 2 }
 
     def test_rules_keep_their_location_and_compiled_programs(self, tmp_path: Path) -> None:
         write(tmp_path, "a/models.toml", MINIMAL)
-        write(tmp_path, "b/aliases.toml", """\
+        write(
+            tmp_path,
+            "b/aliases.toml",
+            """\
 # the alias
 [aliases.smart]
 rules = [
   { when = "request.has_tools", use = "demo-echo" },
   { when = "true", use = ["demo-echo"] },
 ]
-""")
+""",
+        )
         policy = load_policy(tmp_path, {}).policy
         assert policy is not None
         rules = policy.aliases["smart"].rules
@@ -190,13 +202,18 @@ rules = [
         assert rules[0].when.evaluate({"request": {"has_tools": True}}) is True
 
     def test_headers_resolve_env_references(self, tmp_path: Path) -> None:
-        write(tmp_path, "policy.toml", MINIMAL + """\
+        write(
+            tmp_path,
+            "policy.toml",
+            MINIMAL
+            + """\
 [channels.proxy]
 format = "anthropic"
 base_url = "https://proxy.example/v1"
 headers = { Authorization = "Bearer ${TOKEN}", "x-org" = "acme" }
 models = ["demo-echo"]
-""")
+""",
+        )
         policy = load_policy(tmp_path, {"TOKEN": "t0k"}).policy
         assert policy is not None
         assert policy.channels["proxy"].headers == {"Authorization": "Bearer t0k", "x-org": "acme"}
@@ -225,13 +242,18 @@ class TestVersion:
         assert before.version != after.version
 
     def test_secret_presence_counts_but_not_its_value(self, tmp_path: Path) -> None:
-        write(tmp_path, "policy.toml", MINIMAL + """\
+        write(
+            tmp_path,
+            "policy.toml",
+            MINIMAL
+            + """\
 [channels.openai]
 format = "openai"
 base_url = "https://api.openai.com/v1"
 api_key = "${OPENAI_API_KEY}"
 models = ["demo-echo"]
-""")
+""",
+        )
         versions = [
             load_policy(tmp_path, env).policy.version  # type: ignore[union-attr]
             for env in ({}, {"OPENAI_API_KEY": "a"}, {"OPENAI_API_KEY": "b"})
@@ -277,9 +299,7 @@ class TestLayout:
 
     def test_a_missing_directory(self, tmp_path: Path) -> None:
         result = load_policy(tmp_path / "absent", {})
-        assert [str(d) for d in result.diagnostics] == [
-            ".:0: policy: the policy directory does not exist"
-        ]
+        assert [str(d) for d in result.diagnostics] == [".:0: policy: the policy directory does not exist"]
 
     def test_the_shipped_policy_copied_elsewhere_loads_the_same(self, tmp_path: Path) -> None:
         shutil.copytree(SHIPPED, tmp_path / "copy")

@@ -104,9 +104,7 @@ def test_the_sample_document_is_valid_toml_with_the_paths_it_claims() -> None:
         (("nowhere",), 1),
     ],
 )
-def test_unwritten_paths_fall_back_to_the_nearest_written_ancestor(
-    path: tuple[str, ...], line: int
-) -> None:
+def test_unwritten_paths_fall_back_to_the_nearest_written_ancestor(path: tuple[str, ...], line: int) -> None:
     assert locate(DOCUMENT).line_of(path) == line
 
 
@@ -114,7 +112,7 @@ def test_escaped_quotes_in_keys_and_values() -> None:
     text = 'a = "x \\" = y"\n"k\\"ey" = 1\n"\\u00e9t\\u00e9" = 2\nb = 3\n'
     assert tomllib.loads(text)['k"ey'] == 1
     lines = locate(text).lines
-    assert lines[("k\"ey",)] == 2
+    assert lines[('k"ey',)] == 2
     assert lines[("été",)] == 3
     assert lines[("b",)] == 4
 

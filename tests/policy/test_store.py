@@ -35,8 +35,7 @@ def test_a_broken_initial_policy_raises_with_its_diagnostics(tmp_path: Path) -> 
         PolicyStore(tmp_path, {})
     assert [str(d) for d in caught.value.diagnostics] == [
         "policy.toml:4: channels.demo.models.0: unknown model 'demo-echoo' (known: demo-echo)",
-        "policy.toml:6: models.demo-echo: no channel serves this model "
-        "(list it in a channel's models)",
+        "policy.toml:6: models.demo-echo: no channel serves this model (list it in a channel's models)",
     ]
     assert "unknown model 'demo-echoo'" in str(caught.value)
 
@@ -47,7 +46,9 @@ def test_unchanged_content_swaps_nothing(policy_dir: Path) -> None:
     (policy_dir / "policy.toml").write_text("# a new comment\n" + GOOD)
     outcome = store.reload()
     assert (outcome.status, outcome.version, outcome.previous_version) == (
-        "unchanged", before.version, before.version,
+        "unchanged",
+        before.version,
+        before.version,
     )
     assert store.current is before
 
@@ -135,9 +136,7 @@ def test_reloads_are_logged_with_versions(policy_dir: Path, caplog: pytest.LogCa
     assert messages[1].startswith(f"policy reload failed, still serving version {new}:\n")
 
 
-def test_a_crashing_loader_is_a_failed_reload(
-    policy_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_crashing_loader_is_a_failed_reload(policy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = PolicyStore(policy_dir, {})
     serving = store.current
 

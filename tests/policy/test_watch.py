@@ -108,9 +108,7 @@ async def test_a_bad_edit_is_kept_out_then_a_fix_goes_live(plain_dir: Watched) -
     serving = store.current
     (store.directory / "policy.toml").write_text(BROKEN)
     errors = await plain_dir.failed_reload()
-    assert errors == [
-        "policy.toml:7: models.demo-echo.price.output: expected a number, got a string"
-    ]
+    assert errors == ["policy.toml:7: models.demo-echo.price.output: expected a number, got a string"]
     assert store.current is serving
     assert plain_dir.swaps.empty()
 

@@ -50,7 +50,12 @@ async def images() -> AsyncIterator[str]:
 async def test_loopback_and_private_addresses_are_refused(images: str) -> None:
     fetcher = ImageFetcher()
     try:
-        for url in (f"{images}/cat.png", "http://10.0.0.8/x.png", "http://[::1]/x.png", "http://169.254.169.254/latest"):
+        for url in (
+            f"{images}/cat.png",
+            "http://10.0.0.8/x.png",
+            "http://[::1]/x.png",
+            "http://169.254.169.254/latest",
+        ):
             with pytest.raises(BadRequest, match="non-public address"):
                 await fetcher.fetch(url)
         port = images.rsplit(":", 1)[1]
@@ -89,7 +94,9 @@ def test_inlining_replaces_every_fetched_url_and_keeps_the_rest() -> None:
     request = ChatRequest(
         model="m",
         messages=[
-            Message("user", [TextPart("look"), ImagePart("https://x/a.png", "high"), ImagePart("data:image/png;base64,AA")]),
+            Message(
+                "user", [TextPart("look"), ImagePart("https://x/a.png", "high"), ImagePart("data:image/png;base64,AA")]
+            ),
             Message("tool", [ToolResult("call_1", [ImagePart("https://x/a.png"), TextPart("ok")])]),
         ],
     )

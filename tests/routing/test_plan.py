@@ -105,8 +105,13 @@ def chat(model: str, text: str = "hi", **extra: Any) -> ChatRequest:
     return ChatRequest(model=model, messages=[Message("user", [TextPart(text)])], **extra)
 
 
-def route(policy: CompiledPolicy, request: ChatRequest, headers: dict[str, str] | None = None,
-          health: Health | None = None, seed: int = 0) -> Plan:
+def route(
+    policy: CompiledPolicy,
+    request: ChatRequest,
+    headers: dict[str, str] | None = None,
+    health: Health | None = None,
+    seed: int = 0,
+) -> Plan:
     facts = request_facts(request, headers or {}, policy.request_headers)
     return plan(facts, policy, health or Health(), KeyFacts(), datetime.now(UTC), random.Random(seed))
 
@@ -203,9 +208,7 @@ def test_no_route_when_nothing_can_serve(policy: CompiledPolicy) -> None:
 
 
 def test_a_saturated_channel_is_skipped_instead_of_collecting_429s(tmp_path: Path) -> None:
-    (tmp_path / "policy.toml").write_text(
-        POLICY.replace('weight = 1\n', 'weight = 1\nmax_concurrent = 2\n', 1)
-    )
+    (tmp_path / "policy.toml").write_text(POLICY.replace("weight = 1\n", "weight = 1\nmax_concurrent = 2\n", 1))
     result = load_policy(tmp_path, {"ALPHA_KEY": "a", "BETA_KEY": "b"})
     assert result.policy is not None, [str(d) for d in result.diagnostics]
     health = Health()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine.policy.compiled import Timeouts
-from engine.routing.transport import Transports
+from engine.routing.transport import HttpTransports
 from providers.base import UpstreamRequest
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.replies import Json
@@ -29,8 +29,10 @@ def _request(fake: FakeUpstream) -> UpstreamRequest:
 async def test_an_upstreams_cookie_is_never_sent_back(upstream: FakeUpstream) -> None:
     """One session serves every client, so a cookie one answer set (a CDN's, say) must not
     ride along on the next client's request."""
-    upstream.script(None, Json(body={"ok": 1}, headers={"Set-Cookie": "__cf_bm=tenant-a; Path=/"}), Json(body={"ok": 2}))
-    transports = Transports()
+    upstream.script(
+        None, Json(body={"ok": 1}, headers={"Set-Cookie": "__cf_bm=tenant-a; Path=/"}), Json(body={"ok": 2})
+    )
+    transports = HttpTransports()
     try:
         first = await transports.fetch(_request(upstream), Timeouts())
         second = await transports.fetch(_request(upstream), Timeouts())
@@ -43,7 +45,7 @@ async def test_an_upstreams_cookie_is_never_sent_back(upstream: FakeUpstream) ->
 
 async def test_fetch_returns_status_headers_body_and_time_to_headers(upstream: FakeUpstream) -> None:
     upstream.script(None, Json(status=201, body={"id": "x"}, headers={"x-upstream": "yes"}))
-    transports = Transports()
+    transports = HttpTransports()
     try:
         status, headers, body, after = await transports.fetch(_request(upstream), Timeouts())
     finally:

@@ -105,15 +105,37 @@ async def test_credits_usage_and_self_service(client: httpx.AsyncClient, state: 
     now = datetime.now(UTC)
     state.gate.record(
         [
-            UsageRecord("req-1", None, now, "svc", key_id, "/v1/chat/completions", "gpt-4o", None, "gpt-4o",
-                        "openai", 200, None, 50.0, 10.0, 1000, 200, 0, 0, 0.75, "v1"),
+            UsageRecord(
+                "req-1",
+                None,
+                now,
+                "svc",
+                key_id,
+                "/v1/chat/completions",
+                "gpt-4o",
+                None,
+                "gpt-4o",
+                "openai",
+                200,
+                None,
+                50.0,
+                10.0,
+                1000,
+                200,
+                0,
+                0,
+                0.75,
+                "v1",
+            ),
         ]
     )
     await state.ledger.flush()
     await state.usage.flush()
 
     usage = (await client.get("/admin/usage?since=1d&account=svc", headers=AUTH)).json()["usage"]
-    assert [(u["model"], u["requests"], u["prompt_tokens"], u["cost_usd"]) for u in usage] == [("gpt-4o", 1, 1000, 0.75)]
+    assert [(u["model"], u["requests"], u["prompt_tokens"], u["cost_usd"]) for u in usage] == [
+        ("gpt-4o", 1, 1000, 0.75)
+    ]
     assert (await client.get("/admin/usage?key=svc", headers=AUTH)).json()["usage"] == usage
     account = (await client.get("/admin/accounts/svc", headers=AUTH)).json()["account"]
     assert account["balance_usd"] == 9.5
@@ -130,8 +152,30 @@ async def test_credits_usage_and_self_service(client: httpx.AsyncClient, state: 
 
 async def test_prune_endpoint(client: httpx.AsyncClient, state: State) -> None:
     state.gate.record(
-        [UsageRecord("old", None, datetime(2024, 1, 1, tzinfo=UTC), None, None, "/v1/chat/completions", "m", None,
-                     "m", "c", 200, None, 1.0, None, 1, 1, 0, 0, 0.0, "v1")]
+        [
+            UsageRecord(
+                "old",
+                None,
+                datetime(2024, 1, 1, tzinfo=UTC),
+                None,
+                None,
+                "/v1/chat/completions",
+                "m",
+                None,
+                "m",
+                "c",
+                200,
+                None,
+                1.0,
+                None,
+                1,
+                1,
+                0,
+                0,
+                0.0,
+                "v1",
+            )
+        ]
     )
     pruned = await client.post("/admin/usage/prune", headers=AUTH, json={"before": "2024-06-01"})
     assert pruned.json() == {"deleted_rows": 1, "rollup_rows": 1}

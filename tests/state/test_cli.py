@@ -40,8 +40,25 @@ def test_db_upgrade_and_status(config: StateConfig, capsys: pytest.CaptureFixtur
 
 
 def test_key_lifecycle(config: StateConfig, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(config, "keys", "create", "alice", "--group", "gold", "--models", "gpt-*,fast", "--expires", "30d",
-               "--quota", "25", "--ip", "10.0.0.0/8") == 0
+    assert (
+        run(
+            config,
+            "keys",
+            "create",
+            "alice",
+            "--group",
+            "gold",
+            "--models",
+            "gpt-*,fast",
+            "--expires",
+            "30d",
+            "--quota",
+            "25",
+            "--ip",
+            "10.0.0.0/8",
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     secret = re.search(r"sk-trn-[A-Za-z0-9]{40}", out)
     assert secret is not None and "shown only now" in out and "account alice (new)" in out
@@ -86,8 +103,30 @@ def test_credits_and_usage(config: StateConfig, capsys: pytest.CaptureFixture[st
         state = await open_state(data_dir=config.data_dir, database_url=None, redis_url=None, secret_key=SECRET_KEY)
         key = await state.keys.get("carol")
         state.gate.record(
-            [UsageRecord("r", None, datetime(2025, 1, 5, tzinfo=UTC), "carol", key.id, "/v1/chat/completions",
-                         "gpt-4o", None, "gpt-4o", "openai", 200, None, 5.0, None, 7, 3, 0, 0, 0.5, "v1")]
+            [
+                UsageRecord(
+                    "r",
+                    None,
+                    datetime(2025, 1, 5, tzinfo=UTC),
+                    "carol",
+                    key.id,
+                    "/v1/chat/completions",
+                    "gpt-4o",
+                    None,
+                    "gpt-4o",
+                    "openai",
+                    200,
+                    None,
+                    5.0,
+                    None,
+                    7,
+                    3,
+                    0,
+                    0,
+                    0.5,
+                    "v1",
+                )
+            ]
         )
         await state.close()
 

@@ -26,7 +26,9 @@ def test_usd_conversions_are_exact() -> None:
         parse_usd("0.0000001")
     with pytest.raises(ValueError, match="not an amount"):
         parse_usd("ten")
-    assert format_usd(12_500_000) == "$12.50" and format_usd(1_234_567) == "$1.234567" and format_usd(-5) == "-$0.000005"
+    assert (
+        format_usd(12_500_000) == "$12.50" and format_usd(1_234_567) == "$1.234567" and format_usd(-5) == "-$0.000005"
+    )
 
 
 def test_cost_uses_cached_price_and_multiplier() -> None:

@@ -66,7 +66,11 @@ async def test_upgrade_by_url(tmp_path: Path) -> None:
 async def test_shared_database_must_be_upgraded_first(tmp_path: Path, empty_pg_schema: str) -> None:
     with pytest.raises(StateConfigError, match="turnout db upgrade"):
         await open_state(
-            data_dir=tmp_path, database_url=PG_URL, redis_url=REDIS_URL, secret_key=SECRET_KEY, workers=1,
+            data_dir=tmp_path,
+            database_url=PG_URL,
+            redis_url=REDIS_URL,
+            secret_key=SECRET_KEY,
+            workers=1,
             db_schema=empty_pg_schema,
         )
 
@@ -83,7 +87,11 @@ async def test_newer_schema_is_refused(tmp_path: Path, empty_pg_schema: str) -> 
         await engine.dispose()
     with pytest.raises(StateConfigError, match="newer turnout"):
         await open_state(
-            data_dir=tmp_path, database_url=PG_URL, redis_url=None, secret_key=SECRET_KEY, workers=1,
+            data_dir=tmp_path,
+            database_url=PG_URL,
+            redis_url=None,
+            secret_key=SECRET_KEY,
+            workers=1,
             db_schema=empty_pg_schema,
         )
 

@@ -30,7 +30,10 @@ async def test_rows_are_written_in_the_background_and_flushed_on_close(backend: 
             row = (await conn.execute(sa.select(usage_log).where(usage_log.c.request_id == "r7"))).mappings().one()
         assert row["cost_micros"] == 123 and row["day"] == now.date()
         assert (row["prompt_tokens"], row["completion_tokens"], row["cached_tokens"], row["reasoning_tokens"]) == (
-            100, 20, 10, 5,
+            100,
+            20,
+            10,
+            5,
         )
         assert row["latency_ms"] == 120.5 and row["ttfb_ms"] == 30.25 and row["alias_rule"] == "fast#0"
         assert row["at"] == now and row["byok"] is False
@@ -69,8 +72,15 @@ async def test_prune_rolls_up_then_deletes(state: State) -> None:
     assert result.deleted_rows == 5 and result.rollup_rows == 3
     assert await count_rows(state.engine, usage_log) == 1
     async with state.engine.connect() as conn:
-        rows = (await conn.execute(sa.select(usage_daily).order_by(usage_daily.c.day, usage_daily.c.key_id))).mappings().all()
-    summary = [(r["day"], r["key_id"], r["model"], r["requests"], r["errors"], r["prompt_tokens"], r["cost_micros"]) for r in rows]
+        rows = (
+            (await conn.execute(sa.select(usage_daily).order_by(usage_daily.c.day, usage_daily.c.key_id)))
+            .mappings()
+            .all()
+        )
+    summary = [
+        (r["day"], r["key_id"], r["model"], r["requests"], r["errors"], r["prompt_tokens"], r["cost_micros"])
+        for r in rows
+    ]
     assert summary == [
         (date(2025, 3, 1), "k1", "gpt-4o-mini", 2, 1, 150, 500_123),
         (date(2025, 3, 1), "k2", "gpt-x", 1, 0, 100, 123),
@@ -83,5 +93,7 @@ async def test_prune_rolls_up_then_deletes(state: State) -> None:
     state.usage.record([usage("f", day1)])
     await state.usage.flush()
     await state.usage.prune(datetime(2025, 3, 3, tzinfo=UTC))
-    march_first = await usage_rollups(state.engine, UsageQuery(since=date(2025, 3, 1), until=date(2025, 3, 1), key_id="k1"))
+    march_first = await usage_rollups(
+        state.engine, UsageQuery(since=date(2025, 3, 1), until=date(2025, 3, 1), key_id="k1")
+    )
     assert [(r.requests, r.cost_micros) for r in march_first] == [(3, 500_246)]

@@ -23,7 +23,10 @@ def _events(raw: bytes) -> list[str]:
 
 
 def test_default_reply_echoes_the_last_user_message(fake_upstream: FakeUpstream) -> None:
-    body = {"model": "m1", "messages": [{"role": "user", "content": "first"}, {"role": "user", "content": "hello there"}]}
+    body = {
+        "model": "m1",
+        "messages": [{"role": "user", "content": "first"}, {"role": "user", "content": "hello there"}],
+    }
     response = httpx.post(f"{fake_upstream.base_url}/chat/completions", json=body)
     assert response.status_code == 200
     data = response.json()
@@ -98,9 +101,12 @@ def test_cut_sends_frames_then_breaks_the_chunked_body(fake_upstream: FakeUpstre
     frames = openai_wire.stream_frames(["one ", "two"], "m", done=False)[:2]
     fake_upstream.script(None, Cut(frames))
     got = b""
-    with httpx.Client() as client, client.stream(
-        "POST", f"{fake_upstream.base_url}/chat/completions", json=_chat("m", "x", stream=True)
-    ) as response:
+    with (
+        httpx.Client() as client,
+        client.stream(
+            "POST", f"{fake_upstream.base_url}/chat/completions", json=_chat("m", "x", stream=True)
+        ) as response,
+    ):
         assert response.status_code == 200
         with pytest.raises(httpx.RemoteProtocolError):
             for chunk in response.iter_raw():
@@ -127,9 +133,12 @@ def test_reset_closes_without_a_response(fake_upstream: FakeUpstream) -> None:
 def test_client_disconnect_mid_stream_is_recorded_before_the_stream_ends(fake_upstream: FakeUpstream) -> None:
     frames = openai_wire.stream_frames([f"w{i} " for i in range(100)], "m")
     fake_upstream.script(None, Stream(frames, delay_s=0.05))
-    with httpx.Client() as client, client.stream(
-        "POST", f"{fake_upstream.base_url}/chat/completions", json=_chat("m", "x", stream=True)
-    ) as response:
+    with (
+        httpx.Client() as client,
+        client.stream(
+            "POST", f"{fake_upstream.base_url}/chat/completions", json=_chat("m", "x", stream=True)
+        ) as response,
+    ):
         next(response.iter_raw())
     [received] = fake_upstream.requests
     assert received.done.wait(5)

@@ -33,13 +33,17 @@ def request(model: str, turn: Turn) -> dict[str, Any]:
         messages.append(
             {
                 "role": "assistant",
-                "content": [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in turn.prior_calls],
+                "content": [
+                    {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in turn.prior_calls
+                ],
             }
         )
         messages.append(
             {
                 "role": "user",
-                "content": [{"type": "tool_result", "tool_use_id": c.id, "content": c.result} for c in turn.prior_calls],
+                "content": [
+                    {"type": "tool_result", "tool_use_id": c.id, "content": c.result} for c in turn.prior_calls
+                ],
             }
         )
     body: dict[str, Any] = {"model": model, "max_tokens": turn.max_tokens, "messages": messages}
@@ -48,7 +52,9 @@ def request(model: str, turn: Turn) -> dict[str, Any]:
     if turn.stop:
         body["stop_sequences"] = list(turn.stop)
     if turn.tools:
-        body["tools"] = [{"name": t.name, "description": t.description, "input_schema": t.parameters} for t in turn.tools]
+        body["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in turn.tools
+        ]
     return body
 
 
@@ -121,7 +127,9 @@ class AnthropicDriver:
 
     def raw_stream(self, model: str, prompt: str) -> RawStream:
         body = {"model": model, "max_tokens": 256, "messages": [{"role": "user", "content": prompt}], "stream": True}
-        response = httpx.post(f"{self.base_url}/v1/messages", json=body, headers={"x-api-key": "sk-ant-raw"}, timeout=30)
+        response = httpx.post(
+            f"{self.base_url}/v1/messages", json=body, headers={"x-api-key": "sk-ant-raw"}, timeout=30
+        )
         return RawStream(response.status_code, read_events(response.content))
 
     def stop_name(self, stop: StopReason) -> str:

@@ -88,7 +88,9 @@ class GeminiDriver:
         calls: list[AnsweredCall] = []
         events: list[str] = []
         if stream:
-            chunks = list(self.sdk.models.generate_content_stream(model=model, contents=contents(turn), config=config(turn)))
+            chunks = list(
+                self.sdk.models.generate_content_stream(model=model, contents=contents(turn), config=config(turn))
+            )
         else:
             chunks = [self.sdk.models.generate_content(model=model, contents=contents(turn), config=config(turn))]
         for chunk in chunks:
@@ -129,7 +131,9 @@ class GeminiDriver:
     def interrupted(self, model: str, turn: Turn) -> Interrupted:
         text = ""
         try:
-            for chunk in self.sdk.models.generate_content_stream(model=model, contents=contents(turn), config=config(turn)):
+            for chunk in self.sdk.models.generate_content_stream(
+                model=model, contents=contents(turn), config=config(turn)
+            ):
                 text += chunk.text or ""
         except errors.APIError as exc:
             return Interrupted(text, exc)

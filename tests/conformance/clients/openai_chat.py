@@ -85,7 +85,9 @@ class OpenAIChatDriver:
             if c.type == "function"
         ]
         assert completion.usage is not None
-        return Answer(choice.message.content or "", calls, choice.finish_reason, _usage(completion.usage), completion.model)
+        return Answer(
+            choice.message.content or "", calls, choice.finish_reason, _usage(completion.usage), completion.model
+        )
 
     def _stream(self, model: str, turn: Turn) -> Answer:
         stream = self.sdk.chat.completions.create(

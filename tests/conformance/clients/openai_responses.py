@@ -35,7 +35,12 @@ def request(model: str, turn: Turn) -> dict[str, Any]:
     items: list[dict[str, Any]] = [{"role": "user", "content": content}]
     for call in turn.prior_calls:
         items.append(
-            {"type": "function_call", "call_id": call.id, "name": call.name, "arguments": orjson.dumps(call.arguments).decode()}
+            {
+                "type": "function_call",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": orjson.dumps(call.arguments).decode(),
+            }
         )
     items += [{"type": "function_call_output", "call_id": c.id, "output": c.result} for c in turn.prior_calls]
     body: dict[str, Any] = {"model": model, "input": items, "max_output_tokens": turn.max_tokens}
@@ -43,7 +48,13 @@ def request(model: str, turn: Turn) -> dict[str, Any]:
         body["instructions"] = turn.system
     if turn.tools:
         body["tools"] = [
-            {"type": "function", "name": t.name, "description": t.description, "parameters": t.parameters, "strict": False}
+            {
+                "type": "function",
+                "name": t.name,
+                "description": t.description,
+                "parameters": t.parameters,
+                "strict": False,
+            }
             for t in turn.tools
         ]
     return body
@@ -167,7 +178,9 @@ class OpenAIResponsesDriver:
     def check_in_band_error(self, raw: RawStream) -> None:
         assert raw.status == 200
         kinds = [orjson.loads(d)["type"] for _, d in raw.events]
-        assert all(name == kind for (name, _), kind in zip(raw.events, kinds)), "event name differs from type"
+        assert all(name == kind for (name, _), kind in zip(raw.events, kinds, strict=True)), (
+            "event name differs from type"
+        )
         assert "error" in kinds, kinds
         assert kinds[-1] == "response.failed", kinds
         assert "response.completed" not in kinds and "response.incomplete" not in kinds

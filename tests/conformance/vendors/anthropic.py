@@ -107,7 +107,9 @@ class AnthropicVendor(RecordedVendor):
     def midstream_error(self) -> MidStream:
         events = transcripts.payloads(V, "midstream-error.chunks.txt")
         text = "".join(
-            e["delta"]["text"] for e in events if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"
+            e["delta"]["text"]
+            for e in events
+            if e["type"] == "content_block_delta" and e["delta"]["type"] == "text_delta"
         )
         return MidStream(Stream(transcripts.event_frames(events), delay_s=0.02), text)
 

@@ -122,7 +122,9 @@ class GeminiVendor(RecordedVendor):
                     calls.append(SeenCall(call.get("id"), call["name"], call.get("args", {})))
                 elif "functionResponse" in part or "function_response" in part:
                     response = part.get("functionResponse", part.get("function_response"))
-                    results.append(SeenResult(response.get("id"), response["name"], _response_text(response["response"])))
+                    results.append(
+                        SeenResult(response.get("id"), response["name"], _response_text(response["response"]))
+                    )
         instruction = body.get("systemInstruction", body.get("system_instruction"))
         generation = body.get("generationConfig", body.get("generation_config")) or {}
         system = None if instruction is None else "".join(p.get("text", "") for p in instruction["parts"])

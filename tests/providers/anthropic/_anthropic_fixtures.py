@@ -25,9 +25,7 @@ STREAMS: dict[str, Path] = {
     for path in sorted(FIXTURES.rglob("*"))
     if path.name.endswith((".sse", ".chunks.txt"))
 }
-MESSAGES: dict[str, Path] = {
-    path.name: path for path in sorted((FIXTURES / "recorded-2026").glob("*.json"))
-}
+MESSAGES: dict[str, Path] = {path.name: path for path in sorted((FIXTURES / "recorded-2026").glob("*.json"))}
 
 STREAM_EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 

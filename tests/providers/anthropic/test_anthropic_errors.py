@@ -32,7 +32,11 @@ def _body(error_type: str, message: str) -> bytes:
 @pytest.mark.parametrize(
     ("status", "body", "failure"),
     [
-        (429, _body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"), "rate_limit"),
+        (
+            429,
+            _body("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+            "rate_limit",
+        ),
         (529, _body("overloaded_error", "Overloaded"), "server"),
         (500, _body("api_error", "Internal server error"), "server"),
         (503, b"<html>Service Unavailable</html>", "server"),
@@ -45,7 +49,9 @@ def _body(error_type: str, message: str) -> bytes:
         (400, _body("invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum"), "context_length"),
         (
             400,
-            _body("invalid_request_error", "input length and `max_tokens` exceed context limit: 198000 + 8192 > 200000"),
+            _body(
+                "invalid_request_error", "input length and `max_tokens` exceed context limit: 198000 + 8192 > 200000"
+            ),
             "context_length",
         ),
         (400, _body("invalid_request_error", "Output blocked by content filtering policy"), "content_filter"),
@@ -63,14 +69,19 @@ def test_classify_error(status: int, body: bytes, failure: FailureKind) -> None:
 def test_upstream_message_and_type_are_kept() -> None:
     body = _body("invalid_request_error", "max_tokens: 128001 > 64000, which is the maximum allowed")
     error = AnthropicAdapter().classify_error(400, {}, body)
-    assert error.message == "anthropic 400 invalid_request_error: max_tokens: 128001 > 64000, which is the maximum allowed"
+    assert (
+        error.message == "anthropic 400 invalid_request_error: max_tokens: 128001 > 64000, which is the maximum allowed"
+    )
     assert error.status == 400
 
 
 def test_retry_after_header_is_read_case_insensitively() -> None:
     error = AnthropicAdapter().classify_error(429, {"Retry-After": "17"}, _body("rate_limit_error", "slow down"))
     assert error.retry_after == 17.0
-    assert AnthropicAdapter().classify_error(429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"").retry_after is None
+    assert (
+        AnthropicAdapter().classify_error(429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"").retry_after
+        is None
+    )
 
 
 def test_huge_non_json_bodies_are_truncated() -> None:

@@ -23,7 +23,9 @@ from tests.providers.anthropic._anthropic_fixtures import (
     stream_bytes,
 )
 
-ENDPOINT = Endpoint("anthropic-main", "anthropic", "https://api.anthropic.com/v1", "sk-ant-secret", "claude-sonnet-4-5-20250929")
+ENDPOINT = Endpoint(
+    "anthropic-main", "anthropic", "https://api.anthropic.com/v1", "sk-ant-secret", "claude-sonnet-4-5-20250929"
+)
 PASS = AnthropicPassthrough()
 
 # Fields our canonical model cannot carry: a document block with citations, a server tool,
@@ -103,7 +105,9 @@ def test_build_merges_channel_params_over_the_body() -> None:
     ("body_max", "params", "expected"),
     [(None, {}, 4096), (None, {"max_tokens": 1500}, 1500), (64, {}, 64)],
 )
-def test_max_tokens_default_only_when_the_client_sent_none(body_max: int | None, params: dict[str, Any], expected: int) -> None:
+def test_max_tokens_default_only_when_the_client_sent_none(
+    body_max: int | None, params: dict[str, Any], expected: int
+) -> None:
     body = {k: v for k, v in BODY.items() if k != "max_tokens"}
     if body_max is not None:
         body["max_tokens"] = body_max
@@ -120,7 +124,11 @@ def test_build_stream_flag_follows_the_clients_choice() -> None:
 
 
 def test_client_version_and_beta_headers_are_forwarded() -> None:
-    client = {"anthropic-version": "2024-01-01", "anthropic-beta": "files-api-2025-04-14", "authorization": "Bearer user"}
+    client = {
+        "anthropic-version": "2024-01-01",
+        "anthropic-beta": "files-api-2025-04-14",
+        "authorization": "Bearer user",
+    }
     headers = PASS.build(BODY, ENDPOINT, False, client).headers
     assert headers["anthropic-version"] == "2024-01-01"
     assert headers["anthropic-beta"] == "files-api-2025-04-14"
@@ -136,7 +144,9 @@ def test_client_version_and_beta_headers_are_forwarded() -> None:
         ({}, "c,,c", "c"),
     ],
 )
-def test_beta_headers_merge_channel_first_without_duplicates(channel: dict[str, str], client: str | None, expected: str) -> None:
+def test_beta_headers_merge_channel_first_without_duplicates(
+    channel: dict[str, str], client: str | None, expected: str
+) -> None:
     client_headers = {} if client is None else {"anthropic-beta": client}
     headers = PASS.build(BODY, ENDPOINT._replace(headers=channel), False, client_headers).headers
     betas = {k: v for k, v in headers.items() if k.lower() == "anthropic-beta"}
@@ -156,7 +166,10 @@ def test_rewrite_response_keeps_everything_but_the_model(name: str) -> None:
     assert orjson.loads(out) == {**orjson.loads(raw), "model": "my-claude"}
     wire = orjson.loads(raw)["usage"]
     assert usage.output_tokens == wire["output_tokens"]
-    assert usage.input_tokens == wire["input_tokens"] + wire["cache_read_input_tokens"] + wire["cache_creation_input_tokens"]
+    assert (
+        usage.input_tokens
+        == wire["input_tokens"] + wire["cache_read_input_tokens"] + wire["cache_creation_input_tokens"]
+    )
 
 
 def test_rewrite_response_usage_of_a_server_tool_answer() -> None:
@@ -178,7 +191,10 @@ def test_rewrite_response_counts_cache_tokens() -> None:
         (b"[1, 2]", "server"),
         (b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', "server"),
         (b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}', "rate_limit"),
-        (b'{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 1 > 0"}}', "context_length"),
+        (
+            b'{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 1 > 0"}}',
+            "context_length",
+        ),
     ],
 )
 def test_rewrite_response_errors(raw: bytes, failure: str) -> None:
@@ -224,7 +240,11 @@ def test_usage_follows_message_start_then_message_delta() -> None:
 
 
 def test_cache_tokens_from_message_start_survive_a_message_delta_without_them() -> None:
-    lines = [orjson.loads(line) for line in (FIXTURES / "recorded-2026/anthropic-text.chunks.txt").read_bytes().splitlines() if line.strip()]
+    lines = [
+        orjson.loads(line)
+        for line in (FIXTURES / "recorded-2026/anthropic-text.chunks.txt").read_bytes().splitlines()
+        if line.strip()
+    ]
     lines[0]["message"]["usage"].update(cache_read_input_tokens=4000, cache_creation_input_tokens=250)
     delta = next(line for line in lines if line["type"] == "message_delta")
     delta["usage"] = {"output_tokens": 30, "cache_creation_input_tokens": 300}
@@ -263,14 +283,22 @@ def test_events_after_message_stop_are_ignored() -> None:
 
 @pytest.mark.parametrize(
     ("error_type", "failure", "status"),
-    [("overloaded_error", "server", 529), ("rate_limit_error", "rate_limit", 429), ("invalid_request_error", "bad_request", 400)],
+    [
+        ("overloaded_error", "server", 529),
+        ("rate_limit_error", "rate_limit", 429),
+        ("invalid_request_error", "bad_request", 400),
+    ],
 )
 def test_error_event_raises_the_classified_failure(error_type: str, failure: str, status: int) -> None:
     raw = whole("recorded-2026/anthropic-text.chunks.txt")
     stream = PASS.stream("m", False)
     first_two = b"\n\n".join(raw.split(b"\n\n")[:2]) + b"\n\n"
     assert stream.feed(first_two)
-    error = b'event: error\ndata: {"type":"error","error":{"details":null,"type":"' + error_type.encode() + b'","message":"boom"},"request_id":"req_1"}\n\n'
+    error = (
+        b'event: error\ndata: {"type":"error","error":{"details":null,"type":"'
+        + error_type.encode()
+        + b'","message":"boom"},"request_id":"req_1"}\n\n'
+    )
     with pytest.raises(UpstreamError) as info:
         stream.feed(error)
     assert (info.value.failure, info.value.upstream_status) == (failure, status)

@@ -74,7 +74,9 @@ def test_user_turn_with_several_tool_results_keeps_each_result_and_the_tool_name
 
 def test_assistant_blocks_become_thinking_text_and_tool_calls() -> None:
     assistant = decode(_load(CLAUDE_CODE)).messages[1]
-    assert assistant.parts[0] == Thinking("I should read the config and run the tests in parallel.", signature="EqQBCkYIBxgCKkBsig==")
+    assert assistant.parts[0] == Thinking(
+        "I should read the config and run the tests in parallel.", signature="EqQBCkYIBxgCKkBsig=="
+    )
     assert assistant.parts[3] == ToolCall(
         "toolu_01B29q90qw90lq917835lq8", "Bash", '{"command":"pytest -x -q","timeout":120000}'
     )
@@ -144,7 +146,12 @@ def test_thinking(thinking: dict[str, Any], reasoning: Reasoning | None, extras:
 
 def test_server_tools_and_unmodelled_tool_keys_go_to_extras() -> None:
     web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
-    custom = {"name": "Read", "input_schema": {"type": "object"}, "defer_loading": True, "cache_control": {"type": "ephemeral"}}
+    custom = {
+        "name": "Read",
+        "input_schema": {"type": "object"},
+        "defer_loading": True,
+        "cache_control": {"type": "ephemeral"},
+    }
     request = decode(_minimal(tools=[custom, web_search]))
     assert [tool.name for tool in request.tools] == ["Read"]
     assert request.extras == {"tools[web_search]": web_search, "tools[Read].defer_loading": True}
@@ -158,7 +165,11 @@ def test_structured_output_format_is_a_response_format_and_effort_an_extra() -> 
 
 
 def test_count_tokens_body_does_not_need_max_tokens() -> None:
-    body = {"model": "claude-sonnet-4-5", "system": "You are a scientist", "messages": [{"role": "user", "content": "Hello, Claude"}]}
+    body = {
+        "model": "claude-sonnet-4-5",
+        "system": "You are a scientist",
+        "messages": [{"role": "user", "content": "Hello, Claude"}],
+    }
     request = AnthropicCodec().decode_count_tokens_request(body)
     assert request.max_tokens is None
     with pytest.raises(BadRequest, match="^max_tokens: field required$"):
@@ -171,18 +182,27 @@ def test_count_tokens_body_does_not_need_max_tokens() -> None:
         (lambda b: b.pop("max_tokens"), "max_tokens: field required"),
         (lambda b: b.update(max_tokens="10"), "max_tokens: expected an integer, got string"),
         (lambda b: b.update(messages=[]), "messages: at least one message is required"),
-        (lambda b: b.update(messages=[{"role": "system", "content": "x"}]), "messages.0.role: must be 'user' or 'assistant'"),
+        (
+            lambda b: b.update(messages=[{"role": "system", "content": "x"}]),
+            "messages.0.role: must be 'user' or 'assistant'",
+        ),
         (lambda b: b.update(messages=[{"role": "user"}]), "messages.0.content: field required"),
         (
-            lambda b: b.update(messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text"}]}]),
+            lambda b: b.update(
+                messages=[{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text"}]}]
+            ),
             "messages.0.content.1.text: field required",
         ),
         (
-            lambda b: b.update(messages=[{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "n", "input": {}}]}]),
+            lambda b: b.update(
+                messages=[{"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "n", "input": {}}]}]
+            ),
             "messages.0.content.0: 'tool_use' blocks are only allowed in assistant messages",
         ),
         (
-            lambda b: b.update(messages=[{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]),
+            lambda b: b.update(
+                messages=[{"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]
+            ),
             "messages.0.content.0: 'tool_result' blocks are only allowed in user messages",
         ),
         (
@@ -203,7 +223,12 @@ def test_count_tokens_body_does_not_need_max_tokens() -> None:
         ),
         (
             lambda b: b.update(
-                messages=[{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "document"}]}]}]
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "document"}]}],
+                    }
+                ]
             ),
             "messages.0.content.0.content.0: content block type 'document' is not supported",
         ),
@@ -247,7 +272,9 @@ def test_cache_control_becomes_the_canonical_cache_hint_with_its_lifetime() -> N
             "tools": [
                 {"name": "t", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}},
             ],
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}}]}
+            ],
         }
     )
     assert request.system == [TextPart("rules", cache="1h")]
@@ -265,7 +292,11 @@ def test_cache_control_becomes_the_canonical_cache_hint_with_its_lifetime() -> N
     ],
 )
 def test_a_malformed_cache_control_is_a_400_naming_it(control: object, message: str) -> None:
-    body = {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": control}]}]}
+    body = {
+        "model": "m",
+        "max_tokens": 1,
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "cache_control": control}]}],
+    }
     with pytest.raises(BadRequest, match=message) as caught:
         decode(body)
     assert "messages.0.content.0.cache_control" in str(caught.value)

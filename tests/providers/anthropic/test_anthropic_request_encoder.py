@@ -64,7 +64,14 @@ def test_url_and_headers() -> None:
 
 
 def test_channel_headers_are_added_last() -> None:
-    endpoint = Endpoint("c", "anthropic", "https://proxy.example/v1", None, "claude-x", headers={"anthropic-beta": "b1", "authorization": "Bearer t"})
+    endpoint = Endpoint(
+        "c",
+        "anthropic",
+        "https://proxy.example/v1",
+        None,
+        "claude-x",
+        headers={"anthropic-beta": "b1", "authorization": "Bearer t"},
+    )
     built = AnthropicAdapter().build_request(_chat(), endpoint)
     assert "x-api-key" not in built.headers
     assert built.headers["anthropic-beta"] == "b1"
@@ -94,7 +101,9 @@ def test_canonical_request_from_another_format(snapshot: Any) -> None:
         model="alias",
         system=[TextPart("Be helpful."), TextPart("")],
         messages=[
-            Message("user", [TextPart("What's in this image?"), ImagePart(f"data:image/png;base64,{PNG}", detail="auto")]),
+            Message(
+                "user", [TextPart("What's in this image?"), ImagePart(f"data:image/png;base64,{PNG}", detail="auto")]
+            ),
             Message("user", [ImagePart("https://example.com/cat.jpg")]),
             Message(
                 "assistant",
@@ -111,7 +120,10 @@ def test_canonical_request_from_another_format(snapshot: Any) -> None:
             Message("assistant", [Refusal("I can't help with that.")]),
             Message("user", [TextPart("ok")]),
         ],
-        tools=[Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}, strict=True), Tool("get_time", None, {})],
+        tools=[
+            Tool("get_weather", "Weather", {"type": "object", "properties": {"city": {"type": "string"}}}, strict=True),
+            Tool("get_time", None, {}),
+        ],
         tool_choice=ToolChoice("required"),
         parallel_tool_calls=False,
         max_tokens=1000,
@@ -189,7 +201,12 @@ def test_budget_that_does_not_fit_the_clients_max_tokens_is_a_bad_request() -> N
 
 
 def test_json_schema_response_format_is_native_structured_output() -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
     body = body_of(_chat(response_format=ResponseFormat("json_schema", schema=schema, name="thing", strict=True)))
     assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
 
@@ -222,7 +239,10 @@ def test_low_image_detail_and_assistant_images_are_unsupported() -> None:
 @pytest.mark.parametrize(
     ("message", "error"),
     [
-        (Message("assistant", [ToolCall("c1", "f", "{not json")]), "messages.0: arguments of tool call 'c1' (f) are not a JSON object"),
+        (
+            Message("assistant", [ToolCall("c1", "f", "{not json")]),
+            "messages.0: arguments of tool call 'c1' (f) are not a JSON object",
+        ),
         (Message("assistant", [ToolCall("c1", "f", "[1, 2]")]), "are not a JSON object"),
         (Message("user", [ImagePart("ftp://x/a.png")]), "messages.0: image URL must be http(s) or a base64 data URL"),
         (Message("user", [ImagePart("data:image/png,abc")]), "messages.0: image data URLs must look like"),

@@ -72,7 +72,11 @@ def test_recorded_messages_survive_decode_then_encode(name: str) -> None:
         if block["type"] in ("text", "tool_use")
     ]
     assert again["content"] == modelled
-    assert (again["id"], again["model"], again["stop_reason"]) == (original["id"], original["model"], original["stop_reason"])
+    assert (again["id"], again["model"], again["stop_reason"]) == (
+        original["id"],
+        original["model"],
+        original["stop_reason"],
+    )
     for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
         assert again["usage"][key] == original["usage"][key]
 
@@ -173,7 +177,9 @@ def test_empty_tool_arguments_are_an_empty_object() -> None:
     assert encode(_response(ToolCall("call_1", "now", "")))["content"][0]["input"] == {}
 
 
-@pytest.mark.parametrize("part", [ToolCall("call_1", "f", '{"a": '), ToolCall("call_1", "f", "[1]"), ImagePart("https://x/a.png")])
+@pytest.mark.parametrize(
+    "part", [ToolCall("call_1", "f", '{"a": '), ToolCall("call_1", "f", "[1]"), ImagePart("https://x/a.png")]
+)
 def test_output_anthropic_cannot_carry_is_a_502(part: Any) -> None:
     with pytest.raises(GatewayError) as caught:
         encode(_response(part))

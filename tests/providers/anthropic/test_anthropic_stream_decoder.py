@@ -105,11 +105,15 @@ def test_server_tool_blocks_are_skipped_and_indices_stay_contiguous() -> None:
 def test_fallback_marker_block_is_skipped() -> None:
     events = decode_stream(stream_bytes("recorded-2026/anthropic-fallback.chunks.txt"))
     assert [e for e in events if isinstance(e, PartStart)] == [PartStart(0, TextPart(""))]
-    assert events[0] == StreamStart(id="msg_01FallbackStreamAbcdefghij", model="claude-fable-5", created=int(fixed_clock()))
+    assert events[0] == StreamStart(
+        id="msg_01FallbackStreamAbcdefghij", model="claude-fable-5", created=int(fixed_clock())
+    )
 
 
 def test_usage_adds_cache_reads_and_writes_to_input() -> None:
-    delta = '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":42}}'
+    delta = (
+        '{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":42}}'
+    )
     events = decode_stream(_sse(START, delta, STOP))
     assert events[-1] == StreamEnd(
         "end", Usage(input_tokens=330, output_tokens=42, cached_input_tokens=300, cache_write_tokens=20)

@@ -89,7 +89,9 @@ def test_text_stream_has_the_real_api_event_sequence(snapshot: Any) -> None:
 
 
 def test_usage_arrives_in_message_delta_with_cache_fields_split_out() -> None:
-    usage = Usage(input_tokens=1500, output_tokens=40, cached_input_tokens=1000, cache_write_tokens=300, reasoning_tokens=12)
+    usage = Usage(
+        input_tokens=1500, output_tokens=40, cached_input_tokens=1000, cache_write_tokens=300, reasoning_tokens=12
+    )
     payloads = _validate_sequence(encode([START, StreamEnd("end", usage)]))
     assert payloads[0]["message"]["usage"]["input_tokens"] == 0
     assert payloads[-2]["usage"] == {
@@ -145,7 +147,11 @@ def test_a_buffered_part_still_open_goes_live_when_the_open_one_stops() -> None:
     ]
     encoded = encode(events)
     payloads = _validate_sequence(encoded)
-    text_deltas = [p["delta"]["text"] for p in payloads if p["type"] == "content_block_delta" and p["delta"]["type"] == "text_delta"]
+    text_deltas = [
+        p["delta"]["text"]
+        for p in payloads
+        if p["type"] == "content_block_delta" and p["delta"]["type"] == "text_delta"
+    ]
     assert text_deltas == ["A", "B"]  # the buffered "A" is written on start, then "B" live
     message = sdk_message(encoded)
     assert message.content[0].type == "thinking"
@@ -194,7 +200,10 @@ def test_error_frame_and_nothing_after_it() -> None:
     encoder = AnthropicCodec().stream_encoder(REQUEST)
     encoder.encode(START)
     frame = encoder.error(UpstreamError("server", "upstream overloaded"))
-    assert frame == b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"upstream overloaded"}}\n\n'
+    assert (
+        frame
+        == b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"upstream overloaded"}}\n\n'
+    )
     assert encoder.encode(END) == b""
 
 
@@ -204,7 +213,9 @@ def _sdk_stream(data: bytes) -> anthropic.types.Message:
 
     with httpx2.Client(transport=httpx2.MockTransport(handler)) as http:
         client = anthropic.Anthropic(api_key="test", base_url="http://gateway.test", http_client=http)
-        with client.messages.stream(model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "hi"}]) as stream:
+        with client.messages.stream(
+            model="claude-x", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream:
             return stream.get_final_message()
 
 

@@ -16,7 +16,12 @@ from providers.gemini.partial_args import ArgsBuilder, parse_path
 names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=80)
 
 
-@given(raw=st.binary(min_size=1, max_size=600), name=names, n=st.integers(0, 10_000), scope=st.from_regex(r"[A-Za-z0-9]{0,24}", fullmatch=True))
+@given(
+    raw=st.binary(min_size=1, max_size=600),
+    name=names,
+    n=st.integers(0, 10_000),
+    scope=st.from_regex(r"[A-Za-z0-9]{0,24}", fullmatch=True),
+)
 def test_signature_survives_the_id(raw: bytes, name: str, n: int, scope: str) -> None:
     signature = base64.b64encode(raw).decode()
     base = call_ids.synthesize(n, name, scope)
@@ -55,7 +60,13 @@ def test_partial_arguments_assemble() -> None:
     builder.add(piece(jsonPath="$.tags[0]", stringValue="a"))
     builder.add(piece(jsonPath="$['tags'][1]", nullValue="NULL_VALUE"))
     builder.add(piece(jsonPath="$.ratio", numberValue=0.5))
-    assert builder.args == {"city": "San Francisco", "days": 3, "opts": {"metric": True}, "tags": ["a", None], "ratio": 0.5}
+    assert builder.args == {
+        "city": "San Francisco",
+        "days": 3,
+        "opts": {"metric": True},
+        "tags": ["a", None],
+        "ratio": 0.5,
+    }
 
 
 def test_bad_paths() -> None:

@@ -61,14 +61,28 @@ def test_429_without_retry_info_uses_the_header() -> None:
         (500, envelope(500, "INTERNAL", "An internal error has occurred."), "server"),
         (503, envelope(503, "UNAVAILABLE", "The model is overloaded."), "server"),
         (504, envelope(504, "DEADLINE_EXCEEDED", "Deadline expired."), "server"),
-        (400, envelope(400, "INVALID_ARGUMENT", "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."), "context_length"),
+        (
+            400,
+            envelope(
+                400,
+                "INVALID_ARGUMENT",
+                "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            ),
+            "context_length",
+        ),
         (
             400,
             envelope(
                 400,
                 "INVALID_ARGUMENT",
                 "API key not valid. Please pass a valid API key.",
-                [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID", "domain": "googleapis.com"}],
+                [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": "API_KEY_INVALID",
+                        "domain": "googleapis.com",
+                    }
+                ],
             ),
             "auth",
         ),
@@ -76,7 +90,11 @@ def test_429_without_retry_info_uses_the_header() -> None:
         (403, envelope(403, "PERMISSION_DENIED", "denied"), "auth"),
         (404, envelope(404, "NOT_FOUND", "models/nope is not found"), "not_found"),
         (400, envelope(400, "FAILED_PRECONDITION", "User location is not supported for the API use."), "bad_request"),
-        (400, b'[{"error": {"code": 400, "message": "Please ensure that the number of function response parts...", "status": "INVALID_ARGUMENT"}}]', "bad_request"),
+        (
+            400,
+            b'[{"error": {"code": 400, "message": "Please ensure that the number of function response parts...", "status": "INVALID_ARGUMENT"}}]',
+            "bad_request",
+        ),
         (502, b"<html>Bad Gateway</html>", "server"),
     ],
 )
@@ -108,10 +126,17 @@ def test_error_body_on_200_is_classified() -> None:
 
 @pytest.mark.parametrize(
     ("finish", "failure"),
-    [("MALFORMED_FUNCTION_CALL", "server"), ("OTHER", "server"), ("MISSING_THOUGHT_SIGNATURE", "bad_request"), ("SOMETHING_NEW", "server")],
+    [
+        ("MALFORMED_FUNCTION_CALL", "server"),
+        ("OTHER", "server"),
+        ("MISSING_THOUGHT_SIGNATURE", "bad_request"),
+        ("SOMETHING_NEW", "server"),
+    ],
 )
 def test_failed_finish_reasons_raise(finish: str, failure: str) -> None:
-    body = orjson.dumps({"candidates": [{"finishReason": finish, "finishMessage": "why", "index": 0}], "responseId": "r"})
+    body = orjson.dumps(
+        {"candidates": [{"finishReason": finish, "finishMessage": "why", "index": 0}], "responseId": "r"}
+    )
     with pytest.raises(UpstreamError) as info:
         adapter().decode_response(body, endpoint())
     assert info.value.failure == failure and finish in info.value.message
@@ -124,7 +149,9 @@ def test_blocking_finish_reasons_are_content_filter(finish: str) -> None:
 
 
 def test_blocked_prompt_is_content_filter() -> None:
-    body = orjson.dumps({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}})
+    body = orjson.dumps(
+        {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}
+    )
     resp = adapter().decode_response(body, endpoint())
     assert (resp.stop_reason, resp.parts, resp.usage.input_tokens, resp.id) == ("content_filter", [], 5, "generated-id")
     events = decode_stream(b"data: " + body + b"\r\n\r\n")
@@ -133,7 +160,9 @@ def test_blocked_prompt_is_content_filter() -> None:
 
 def test_malformed_upstream_json_is_a_server_failure() -> None:
     with pytest.raises(UpstreamError) as info:
-        adapter().decode_response(b'{"candidates": [{"content": {"parts": [{"text": 1}]}, "finishReason": "STOP"}]}', endpoint())
+        adapter().decode_response(
+            b'{"candidates": [{"content": {"parts": [{"text": 1}]}, "finishReason": "STOP"}]}', endpoint()
+        )
     assert info.value.failure == "server" and "candidates[0].content.parts[0].text" in info.value.message
 
 
@@ -163,7 +192,11 @@ def test_error_details_and_sdk_reading() -> None:
     err = UnsupportedFeature(["logit_bias"], "gemini")
     raw = GeminiCodec().encode_error(err)
     details = orjson.loads(raw)["error"]["details"]
-    assert {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "unsupported_feature", "domain": "turnout"} in details
+    assert {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": "unsupported_feature",
+        "domain": "turnout",
+    } in details
     assert details[0]["fieldViolations"][0]["field"] == "logit_bias"
 
     def handler(request: httpx.Request) -> httpx.Response:

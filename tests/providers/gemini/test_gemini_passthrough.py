@@ -82,7 +82,11 @@ def test_build_forwards_every_client_field_untouched() -> None:
     assert body == before  # the client's parsed body is not mutated
     assert upstream.method == "POST"
     assert upstream.url == f"{BASE}/models/gemini-3-pro-preview:generateContent"
-    assert dict(upstream.headers) == {"x-channel": "a", "content-type": "application/json", "x-goog-api-key": "test-key-123"}
+    assert dict(upstream.headers) == {
+        "x-channel": "a",
+        "content-type": "application/json",
+        "x-goog-api-key": "test-key-123",
+    }
 
 
 def test_build_stream_uses_the_adapters_url_and_drops_a_body_model() -> None:
@@ -112,7 +116,10 @@ def test_params_merge_as_the_translated_adapter_merges_them() -> None:
 
 
 def test_params_land_under_the_spelling_the_client_used() -> None:
-    body = {"contents": [], "generation_config": {"thinking_config": {"thinking_budget": 1024, "include_thoughts": True}}}
+    body = {
+        "contents": [],
+        "generation_config": {"thinking_config": {"thinking_budget": 1024, "include_thoughts": True}},
+    }
     params = {"thinkingConfig": {"thinkingBudget": 0}, "safety_settings": []}
     sent = orjson.loads(PASS.build(body, endpoint(params=params), False, {}).body)
     assert sent == {
@@ -144,7 +151,10 @@ def test_response_fields_the_canonical_model_lacks_survive_with_cached_usage() -
     data = orjson.loads(fixture_bytes("google-text.json"))
     del data["modelVersion"]
     candidate = data["candidates"][0]
-    candidate["groundingMetadata"] = {"webSearchQueries": ["r in strawberry"], "groundingChunks": [{"web": {"uri": "u"}}]}
+    candidate["groundingMetadata"] = {
+        "webSearchQueries": ["r in strawberry"],
+        "groundingChunks": [{"web": {"uri": "u"}}],
+    }
     candidate["citationMetadata"] = {"citationSources": [{"startIndex": 0, "endIndex": 5, "uri": "u"}]}
     candidate["safetyRatings"] = [{"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"}]
     data["usageMetadata"] |= {"cachedContentTokenCount": 4, "toolUsePromptTokenCount": 3}
@@ -204,7 +214,10 @@ def test_usage_without_counts_does_not_meter() -> None:
 def test_chunks_after_finish_reason_are_still_relayed_and_metered() -> None:
     chunks: list[dict[str, Any]] = [
         {"candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "finishReason": "STOP", "index": 0}]},
-        {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1, "totalTokenCount": 6}, "modelVersion": "x"},
+        {
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1, "totalTokenCount": 6},
+            "modelVersion": "x",
+        },
     ]
     out, stream = relay(b"".join(b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks))
     assert [c.get("usageMetadata") for c in frames(out)] == [None, chunks[1]["usageMetadata"]]
@@ -212,7 +225,9 @@ def test_chunks_after_finish_reason_are_still_relayed_and_metered() -> None:
 
 
 def test_blocked_prompt_ends_the_stream() -> None:
-    body = b'{"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}'
+    body = (
+        b'{"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}'
+    )
     out, stream = relay(b"data: " + body + b"\r\n\r\n")
     assert frames(out)[0]["promptFeedback"] == {"blockReason": "SAFETY"}
     assert stream.usage == Usage(input_tokens=5)
@@ -300,4 +315,6 @@ def test_google_genai_sdk_sees_everything_through_the_gateway() -> None:
     (url, body), (stream_url, _) = sent
     assert url == f"{BASE}/models/gemini-3-pro-preview:generateContent"
     assert stream_url == f"{BASE}/models/gemini-3-pro-preview:streamGenerateContent?alt=sse"
-    assert body["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}] and body["cachedContent"] == "cachedContents/abc"
+    assert (
+        body["tools"] == [{"googleSearch": {}}, {"codeExecution": {}}] and body["cachedContent"] == "cachedContents/abc"
+    )

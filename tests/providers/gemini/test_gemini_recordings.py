@@ -110,7 +110,10 @@ def test_response_tool_call_is_tool_use_with_signature() -> None:
     assert resp.stop_reason == "tool_use"
     (call,) = resp.parts
     assert isinstance(call, ToolCall)
-    assert call_ids.split(call.id).signature == "EskgCsYgAb4+9vtF7/499YQS2bjZs3xcQI+iAl+ILn29nK1j0Kg6su7QsUUUk3nrAAfnS2w5WiVvlcCqu9fAebJ2cvfaEyBahEt5"
+    assert (
+        call_ids.split(call.id).signature
+        == "EskgCsYgAb4+9vtF7/499YQS2bjZs3xcQI+iAl+ILn29nK1j0Kg6su7QsUUUk3nrAAfnS2w5WiVvlcCqu9fAebJ2cvfaEyBahEt5"
+    )
 
 
 @pytest.mark.parametrize("name", STREAMS)

@@ -89,7 +89,9 @@ def test_sdk_request_with_snake_case_fields(snapshot: SnapshotAssertion) -> None
             ),
             types.Content(
                 role="user",
-                parts=[types.Part(function_response=types.FunctionResponse(name="get_weather", response={"temp_c": 21}))],
+                parts=[
+                    types.Part(function_response=types.FunctionResponse(name="get_weather", response={"temp_c": 21}))
+                ],
             ),
         ],
         config=types.GenerateContentConfig(
@@ -111,7 +113,9 @@ def test_sdk_request_with_snake_case_fields(snapshot: SnapshotAssertion) -> None
                 )
             ],
             tool_config=types.ToolConfig(
-                function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY, allowed_function_names=["get_weather"])
+                function_calling_config=types.FunctionCallingConfig(
+                    mode=types.FunctionCallingConfigMode.ANY, allowed_function_names=["get_weather"]
+                )
             ),
         ),
     )
@@ -214,7 +218,10 @@ def test_wire_ids_pair_by_id() -> None:
     req = decode(
         {
             "contents": [
-                {"role": "model", "parts": [{"functionCall": {"id": "x1", "name": "a"}}, {"functionCall": {"id": "x2", "name": "a"}}]},
+                {
+                    "role": "model",
+                    "parts": [{"functionCall": {"id": "x1", "name": "a"}}, {"functionCall": {"id": "x2", "name": "a"}}],
+                },
                 {"role": "user", "parts": [{"functionResponse": {"id": "x2", "name": "a", "response": {}}}]},
             ]
         }
@@ -229,14 +236,20 @@ def test_images_inline_file_and_resolution() -> None:
             "contents": [
                 {
                     "parts": [
-                        {"inlineData": {"mimeType": "image/png", "data": "AAAA"}, "mediaResolution": {"level": "MEDIA_RESOLUTION_LOW"}},
+                        {
+                            "inlineData": {"mimeType": "image/png", "data": "AAAA"},
+                            "mediaResolution": {"level": "MEDIA_RESOLUTION_LOW"},
+                        },
                         {"file_data": {"file_uri": "gs://bucket/cat.jpg", "mime_type": "image/jpeg"}},
                     ]
                 }
             ]
         }
     )
-    assert req.messages[0].parts == [ImagePart("data:image/png;base64,AAAA", detail="low"), ImagePart("gs://bucket/cat.jpg")]
+    assert req.messages[0].parts == [
+        ImagePart("data:image/png;base64,AAAA", detail="low"),
+        ImagePart("gs://bucket/cat.jpg"),
+    ]
 
 
 def test_tool_choice_modes() -> None:
@@ -289,7 +302,10 @@ def test_text_plain_and_enum_mime_types() -> None:
         }
     )
     assert enum.response_format is None
-    assert enum.extras == {"generationConfig.responseMimeType": "text/x.enum", "generationConfig.responseSchema": enum_schema}
+    assert enum.extras == {
+        "generationConfig.responseMimeType": "text/x.enum",
+        "generationConfig.responseSchema": enum_schema,
+    }
 
 
 @pytest.mark.parametrize(
@@ -301,7 +317,10 @@ def test_text_plain_and_enum_mime_types() -> None:
         ({"contents": [{"parts": [{"text": 5}]}]}, "contents[0].parts[0].text"),
         ({"contents": [{"parts": [{"functionCall": {"args": {}}}]}]}, "contents[0].parts[0].functionCall.name"),
         ({"contents": [{"parts": [{"executableCode": {"code": "1"}}]}]}, "contents[0].parts[0].executableCode"),
-        ({"contents": [{"parts": [{"inlineData": {"mimeType": "application/pdf", "data": "AA"}}]}]}, "contents[0].parts[0].inlineData.mimeType"),
+        (
+            {"contents": [{"parts": [{"inlineData": {"mimeType": "application/pdf", "data": "AA"}}]}]},
+            "contents[0].parts[0].inlineData.mimeType",
+        ),
         (
             {"contents": [{"parts": [{"functionResponse": {"name": "f", "response": {}}}]}]},
             "contents[0].parts[0].functionResponse.name",
@@ -310,12 +329,33 @@ def test_text_plain_and_enum_mime_types() -> None:
             {"contents": [{"parts": [{"functionCall": {"name": "f"}, "thoughtSignature": "not base64!"}]}]},
             "contents[0].parts[0].thoughtSignature",
         ),
-        ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"maxOutputTokens": "lots"}}, "generationConfig.maxOutputTokens"),
-        ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"thinkingConfig": {"thinkingLevel": "XHIGH"}}}, "generationConfig.thinkingConfig.thinkingLevel"),
-        ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseSchema": {"type": "STRING"}}}, "generationConfig.responseSchema"),
-        ({"contents": [{"parts": [{"text": "x"}]}], "systemInstruction": {"parts": [{"inlineData": {}}]}}, "systemInstruction.parts[0]"),
-        ({"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topP": 1, "top_p": 1}}, "generationConfig.topP"),
-        ({"contents": [{"parts": [{"text": "x", "inlineData": {"mimeType": "image/png", "data": "AA"}}]}]}, "contents[0].parts[0]"),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"maxOutputTokens": "lots"}},
+            "generationConfig.maxOutputTokens",
+        ),
+        (
+            {
+                "contents": [{"parts": [{"text": "x"}]}],
+                "generationConfig": {"thinkingConfig": {"thinkingLevel": "XHIGH"}},
+            },
+            "generationConfig.thinkingConfig.thinkingLevel",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"responseSchema": {"type": "STRING"}}},
+            "generationConfig.responseSchema",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "systemInstruction": {"parts": [{"inlineData": {}}]}},
+            "systemInstruction.parts[0]",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topP": 1, "top_p": 1}},
+            "generationConfig.topP",
+        ),
+        (
+            {"contents": [{"parts": [{"text": "x", "inlineData": {"mimeType": "image/png", "data": "AA"}}]}]},
+            "contents[0].parts[0]",
+        ),
         ({"contents": [{"parts": [{"functionCall": {"name": "f"}, "thought": True}]}]}, "contents[0].parts[0].thought"),
         (
             {

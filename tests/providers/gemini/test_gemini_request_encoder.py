@@ -49,7 +49,15 @@ def validate_with_sdk(body: dict[str, Any]) -> None:
         types.ToolConfig.model_validate_json(orjson.dumps(body["toolConfig"]))
     if "generationConfig" in body:
         types.GenerationConfig.model_validate_json(orjson.dumps(body["generationConfig"]))
-    known = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings", "cachedContent"}
+    known = {
+        "contents",
+        "systemInstruction",
+        "tools",
+        "toolConfig",
+        "generationConfig",
+        "safetySettings",
+        "cachedContent",
+    }
     assert set(body) <= known
 
 
@@ -60,7 +68,10 @@ def chat(*messages: Message, **kw: Any) -> ChatRequest:
 def openai_style_conversation() -> ChatRequest:
     """What an OpenAI chat client's history looks like once decoded (ids from OpenAI)."""
     return chat(
-        Message("user", [TextPart("Weather in Paris and Rome?"), ImagePart("data:image/png;base64,iVBORw0KGgo=", detail="high")]),
+        Message(
+            "user",
+            [TextPart("Weather in Paris and Rome?"), ImagePart("data:image/png;base64,iVBORw0KGgo=", detail="high")],
+        ),
         Message(
             "assistant",
             [
@@ -91,8 +102,13 @@ def test_url_and_headers_keep_the_key_out_of_the_url() -> None:
     assert built.headers["x-goog-api-key"] == "test-key-123"
     assert built.headers["x-extra"] == "1"
     assert "test-key-123" not in built.url and b"test-key-123" not in built.body
-    streamed = adapter().build_request(chat(Message("user", [TextPart("hi")]), stream=True), endpoint(model="tunedModels/my-tune"))
-    assert streamed.url == "https://generativelanguage.googleapis.com/v1beta/tunedModels/my-tune:streamGenerateContent?alt=sse"
+    streamed = adapter().build_request(
+        chat(Message("user", [TextPart("hi")]), stream=True), endpoint(model="tunedModels/my-tune")
+    )
+    assert (
+        streamed.url
+        == "https://generativelanguage.googleapis.com/v1beta/tunedModels/my-tune:streamGenerateContent?alt=sse"
+    )
     keyless = adapter().build_request(chat(Message("user", [TextPart("hi")])), endpoint(api_key=None))
     assert "x-goog-api-key" not in keyless.headers
 
@@ -141,9 +157,20 @@ def test_gemini_request_round_trips_through_canonical(snapshot: SnapshotAssertio
 def test_recorded_signatures_are_sent_back_where_gemini_put_them() -> None:
     codec_req = chat(
         Message("user", [TextPart("q")]),
-        Message("assistant", [Thinking("plan", signature="c2lnQQ=="), TextPart("answer"), Thinking("", signature="c2lnQg==")]),
-        Message("assistant", [Thinking("", signature="c2lnQw=="), ToolCall(call_ids.attach_signature("call_x9_0_f", "c2lnRA=="), "f", "{}")]),
-        Message("tool", [ToolResult(call_ids.attach_signature("call_x9_0_f", "c2lnRA=="), [TextPart("[1, 2]")], name="f")]),
+        Message(
+            "assistant",
+            [Thinking("plan", signature="c2lnQQ=="), TextPart("answer"), Thinking("", signature="c2lnQg==")],
+        ),
+        Message(
+            "assistant",
+            [
+                Thinking("", signature="c2lnQw=="),
+                ToolCall(call_ids.attach_signature("call_x9_0_f", "c2lnRA=="), "f", "{}"),
+            ],
+        ),
+        Message(
+            "tool", [ToolResult(call_ids.attach_signature("call_x9_0_f", "c2lnRA=="), [TextPart("[1, 2]")], name="f")]
+        ),
     )
     body = body_of(codec_req)
     validate_with_sdk(body)
@@ -169,7 +196,17 @@ def test_strict_tools_validate_and_named_choice() -> None:
 
 
 def test_images_by_uri() -> None:
-    body = body_of(chat(Message("user", [ImagePart("gs://bucket/a.png"), ImagePart("https://generativelanguage.googleapis.com/v1beta/files/xyz")])))
+    body = body_of(
+        chat(
+            Message(
+                "user",
+                [
+                    ImagePart("gs://bucket/a.png"),
+                    ImagePart("https://generativelanguage.googleapis.com/v1beta/files/xyz"),
+                ],
+            )
+        )
+    )
     assert body["contents"][0]["parts"] == [
         {"fileData": {"fileUri": "gs://bucket/a.png", "mimeType": "image/png"}},
         {"fileData": {"fileUri": "https://generativelanguage.googleapis.com/v1beta/files/xyz"}},
@@ -206,9 +243,16 @@ def test_gemini_extras_and_params() -> None:
         extras_format="gemini",
         temperature=0.9,
     )
-    body = body_of(request, params={"temperature": 0.1, "thinkingConfig": {"includeThoughts": False}, "cachedContent": "cachedContents/c"})
+    body = body_of(
+        request,
+        params={"temperature": 0.1, "thinkingConfig": {"includeThoughts": False}, "cachedContent": "cachedContents/c"},
+    )
     validate_with_sdk(body)
-    assert body["generationConfig"] == {"temperature": 0.1, "topK": 5, "thinkingConfig": {"thinkingLevel": "LOW", "includeThoughts": False}}
+    assert body["generationConfig"] == {
+        "temperature": 0.1,
+        "topK": 5,
+        "thinkingConfig": {"thinkingLevel": "LOW", "includeThoughts": False},
+    }
     assert body["tools"][1] == {"googleSearch": {}}
     assert body["tools"][0]["functionDeclarations"][0]["behavior"] == "BLOCKING"
     assert body["toolConfig"] == {"retrievalConfig": {"languageCode": "fr"}}
@@ -217,7 +261,12 @@ def test_gemini_extras_and_params() -> None:
 
 
 def test_extras_that_contradict_standard_fields_are_refused() -> None:
-    request = chat(Message("user", [TextPart("x")]), temperature=0.5, extras={"generationConfig.temperature": 0.7}, extras_format="gemini")
+    request = chat(
+        Message("user", [TextPart("x")]),
+        temperature=0.5,
+        extras={"generationConfig.temperature": 0.7},
+        extras_format="gemini",
+    )
     with pytest.raises(BadRequest, match="generationConfig.temperature"):
         body_of(request)
 
@@ -226,12 +275,31 @@ def test_extras_that_contradict_standard_fields_are_refused() -> None:
     ("request_", "features"),
     [
         (chat(Message("user", [ImagePart("https://example.com/cat.png")])), ["image_url (remote)"]),
-        (chat(Message("user", [TextPart("x")]), extras={"logit_bias": {"1": 2}}, extras_format="openai"), ["logit_bias"]),
-        (chat(Message("user", [TextPart("x")]), extras={"generationConfig.candidateCount": 3}, extras_format="gemini"), ["generationConfig.candidateCount"]),
-        (chat(Message("user", [TextPart("x")]), parallel_tool_calls=False, metadata={"a": "b"}), ["parallel_tool_calls=false"]),
+        (
+            chat(Message("user", [TextPart("x")]), extras={"logit_bias": {"1": 2}}, extras_format="openai"),
+            ["logit_bias"],
+        ),
+        (
+            chat(
+                Message("user", [TextPart("x")]), extras={"generationConfig.candidateCount": 3}, extras_format="gemini"
+            ),
+            ["generationConfig.candidateCount"],
+        ),
+        (
+            chat(Message("user", [TextPart("x")]), parallel_tool_calls=False, metadata={"a": "b"}),
+            ["parallel_tool_calls=false"],
+        ),
         (chat(Message("assistant", [Thinking("", redacted="opaque")])), ["redacted thinking"]),
         (
-            chat(Message("user", [ImagePart("data:image/png;base64,AA", detail="low"), ImagePart("data:image/png;base64,AA", detail="high")])),
+            chat(
+                Message(
+                    "user",
+                    [
+                        ImagePart("data:image/png;base64,AA", detail="low"),
+                        ImagePart("data:image/png;base64,AA", detail="high"),
+                    ],
+                )
+            ),
             ["image detail (different per image)"],
         ),
     ],

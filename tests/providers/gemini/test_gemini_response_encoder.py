@@ -49,7 +49,9 @@ from tests.providers.gemini.gemini_helpers import (
 )
 
 codec = GeminiCodec()
-REQUEST = ChatRequest(model="gemini-public", messages=[Message("user", [TextPart("hi")])], stream=True, include_usage=True)
+REQUEST = ChatRequest(
+    model="gemini-public", messages=[Message("user", [TextPart("hi")])], stream=True, include_usage=True
+)
 SIG = call_ids.attach_signature("call_r1_0_get_weather", "c2lnbmF0dXJl")
 USAGE = Usage(input_tokens=10, output_tokens=30, cached_input_tokens=4, reasoning_tokens=20)
 
@@ -88,7 +90,14 @@ def test_text_thinking_and_call_response(snapshot: SnapshotAssertion) -> None:
 
 @pytest.mark.parametrize(
     ("stop", "finish"),
-    [("end", "STOP"), ("tool_use", "STOP"), ("stop_sequence", "STOP"), ("length", "MAX_TOKENS"), ("content_filter", "SAFETY"), ("refusal", "SAFETY")],
+    [
+        ("end", "STOP"),
+        ("tool_use", "STOP"),
+        ("stop_sequence", "STOP"),
+        ("length", "MAX_TOKENS"),
+        ("content_filter", "SAFETY"),
+        ("refusal", "SAFETY"),
+    ],
 )
 def test_finish_reasons(stop: str, finish: str) -> None:
     parsed = sdk_parse(codec.encode_response(response(TextPart("x"), stop=stop), REQUEST))
@@ -97,7 +106,12 @@ def test_finish_reasons(stop: str, finish: str) -> None:
 
 def test_refusal_is_text_and_images_render() -> None:
     body = codec.encode_response(
-        response(Refusal("I can't help with that."), ImagePart("data:image/png;base64,iVBORw0KGgo="), ImagePart("https://x.test/a.png"), stop="refusal"),
+        response(
+            Refusal("I can't help with that."),
+            ImagePart("data:image/png;base64,iVBORw0KGgo="),
+            ImagePart("https://x.test/a.png"),
+            stop="refusal",
+        ),
         REQUEST,
     )
     parts = orjson.loads(body)["candidates"][0]["content"]["parts"]
@@ -159,7 +173,10 @@ def test_sdk_reads_our_stream_and_response() -> None:
 
     client = sdk_client(handler)
     chunks = list(client.models.generate_content_stream(model="gemini-public", contents="hi"))
-    assert "".join(c.text or "" for c in chunks if c.candidates and c.candidates[0].content and not _is_thought(c)) == "Hello world"
+    assert (
+        "".join(c.text or "" for c in chunks if c.candidates and c.candidates[0].content and not _is_thought(c))
+        == "Hello world"
+    )
     calls = [fc for c in chunks for fc in (c.function_calls or [])]
     assert [(fc.name, fc.args) for fc in calls] == [("get_weather", {"city": "Paris"})]
     last = chunks[-1]
@@ -209,7 +226,9 @@ def test_stream_error_is_in_band_and_final() -> None:
 
 def test_models_list_and_count_tokens_through_the_sdk() -> None:
     items = [
-        GeminiModelInfo("gemini-fast", "Gemini Fast", context_window=1_048_576, max_output_tokens=65_536, thinking=True),
+        GeminiModelInfo(
+            "gemini-fast", "Gemini Fast", context_window=1_048_576, max_output_tokens=65_536, thinking=True
+        ),
         GeminiModelInfo("router-cheap"),
     ]
 

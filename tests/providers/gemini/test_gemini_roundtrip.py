@@ -22,7 +22,9 @@ from tests.providers.gemini.gemini_helpers import (
     sse_bytes,
 )
 
-RECORDED_SIGNATURE = "EskgCsYgAb4+9vtF7/499YQS2bjZs3xcQI+iAl+ILn29nK1j0Kg6su7QsUUUk3nrAAfnS2w5WiVvlcCqu9fAebJ2cvfaEyBahEt5"
+RECORDED_SIGNATURE = (
+    "EskgCsYgAb4+9vtF7/499YQS2bjZs3xcQI+iAl+ILn29nK1j0Kg6su7QsUUUk3nrAAfnS2w5WiVvlcCqu9fAebJ2cvfaEyBahEt5"
+)
 STREAMED_SIGNATURE_PREFIX = "EqUCCqICAb4+9vsh8Pd5"
 WEATHER = types.Tool(
     function_declarations=[
@@ -67,7 +69,9 @@ def test_sdk_chat_function_calling_keeps_the_signature(stream: bool) -> None:
     first = "google-tool-call.chunks.txt" if stream else "google-tool-call.json"
     second = "google-text.chunks.txt" if stream else "google-text.json"
     gateway = Gateway([first, second])
-    chat = sdk_client(gateway.handle).chats.create(model="gemini-public", config=types.GenerateContentConfig(tools=[WEATHER]))
+    chat = sdk_client(gateway.handle).chats.create(
+        model="gemini-public", config=types.GenerateContentConfig(tools=[WEATHER])
+    )
 
     def send(message: Any) -> list[types.GenerateContentResponse]:
         if stream:
@@ -113,6 +117,11 @@ def test_other_client_formats_keep_the_signature_through_the_call_id() -> None:
     )
     body = orjson.loads(adapter().build_request(follow_up, endpoint()).body)
     assert body["contents"][1]["parts"] == [
-        {"functionCall": {"name": "weather", "args": {"location": "San Francisco"}}, "thoughtSignature": RECORDED_SIGNATURE}
+        {
+            "functionCall": {"name": "weather", "args": {"location": "San Francisco"}},
+            "thoughtSignature": RECORDED_SIGNATURE,
+        }
     ]
-    assert body["contents"][2]["parts"] == [{"functionResponse": {"name": "weather", "response": {"forecast": "sunny"}}}]
+    assert body["contents"][2]["parts"] == [
+        {"functionResponse": {"name": "weather", "response": {"forecast": "sunny"}}}
+    ]

@@ -44,7 +44,16 @@ def test_thought_summaries_then_text_then_length() -> None:
             chunk({"text": "Considering", "thought": True}),
             chunk({"text": " options", "thought": True}),
             chunk({"text": "Answer", "thoughtSignature": "c2ln"}),
-            chunk({"text": " cut"}, finish="MAX_TOKENS", usage={"promptTokenCount": 3, "candidatesTokenCount": 2, "thoughtsTokenCount": 4, "cachedContentTokenCount": 1}),
+            chunk(
+                {"text": " cut"},
+                finish="MAX_TOKENS",
+                usage={
+                    "promptTokenCount": 3,
+                    "candidatesTokenCount": 2,
+                    "thoughtsTokenCount": 4,
+                    "cachedContentTokenCount": 1,
+                },
+            ),
         )
     )
     assert events == [
@@ -85,7 +94,10 @@ def test_chunks_after_finish_are_ignored_and_usage_only_chunks_count() -> None:
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        (sse(chunk({"inlineData": {"mimeType": "image/png", "data": "AA"}}, finish="STOP")), "only text and function calls"),
+        (
+            sse(chunk({"inlineData": {"mimeType": "image/png", "data": "AA"}}, finish="STOP")),
+            "only text and function calls",
+        ),
         (sse(chunk({"functionCall": {"name": "f", "willContinue": True}}, finish="STOP")), "inside a function call"),
         (sse(chunk({"functionCall": {"name": "f", "willContinue": True}}), chunk({"text": "x"})), "interrupted"),
         (sse(chunk({"functionCall": {"willContinue": False}})), "functionCall.name"),

@@ -39,12 +39,24 @@ def envelope(message: str, type_: str = "invalid_request_error", code: str | Non
     [
         (BadRequest("messages: required", param="messages"), "invalid_request_error", None),
         (UnsupportedFeature(["n"], "anthropic"), "invalid_request_error", "unsupported_feature"),
-        (GatewayError("too long", status=400, kind="context_length"), "invalid_request_error", "context_length_exceeded"),
-        (GatewayError("blocked", status=400, kind="content_filter"), "invalid_request_error", "content_policy_violation"),
+        (
+            GatewayError("too long", status=400, kind="context_length"),
+            "invalid_request_error",
+            "context_length_exceeded",
+        ),
+        (
+            GatewayError("blocked", status=400, kind="content_filter"),
+            "invalid_request_error",
+            "content_policy_violation",
+        ),
         (Unauthorized("bad key"), "authentication_error", "invalid_api_key"),
         (GatewayError("no", status=403, kind="permission"), "permission_error", None),
         (ModelNotFound("The model `x` does not exist"), "invalid_request_error", "model_not_found"),
-        (PaymentRequired("balance exhausted", code="insufficient_balance"), "insufficient_quota", "insufficient_balance"),
+        (
+            PaymentRequired("balance exhausted", code="insufficient_balance"),
+            "insufficient_quota",
+            "insufficient_balance",
+        ),
         (PaymentRequired("quota"), "insufficient_quota", "insufficient_quota"),
         (RateLimited("slow down"), "rate_limit_exceeded", "rate_limit_exceeded"),
         (GatewayError("all failed", status=502, kind="upstream_error"), "server_error", "upstream_error"),

@@ -126,7 +126,9 @@ def test_missing_done_is_a_cut(recording: Callable[[str], bytes]) -> None:
 def test_in_band_error_raises() -> None:
     stream = PassthroughStream("m", True)
     with pytest.raises(UpstreamError) as info:
-        stream.feed(b'data: {"error": {"message": "Internal error", "type": "server_error", "param": null, "code": null}}\n\n')
+        stream.feed(
+            b'data: {"error": {"message": "Internal error", "type": "server_error", "param": null, "code": null}}\n\n'
+        )
     assert info.value.failure == "server"
     assert info.value.message == "Internal error"
 
@@ -140,4 +142,6 @@ def test_partial_frames_are_held_back() -> None:
     stream = PassthroughStream("m", False)
     frame = b'data: {"id":"c","model":"up","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
     assert stream.feed(frame[:20]) == b""
-    assert stream.feed(frame[20:]) == b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    assert (
+        stream.feed(frame[20:]) == b'data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+    )

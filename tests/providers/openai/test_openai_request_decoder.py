@@ -144,9 +144,7 @@ def test_system_messages_are_hoisted_in_order() -> None:
 
 
 def test_tool_result_without_matching_call_has_no_name() -> None:
-    request = codec.decode_request(
-        body(messages=[{"role": "tool", "tool_call_id": "call_x", "content": "r"}])
-    )
+    request = codec.decode_request(body(messages=[{"role": "tool", "tool_call_id": "call_x", "content": "r"}]))
     assert request.messages == [Message("tool", [ToolResult("call_x", [TextPart("r")], name=None)])]
 
 
@@ -237,7 +235,13 @@ def test_model_from_argument_when_body_has_none() -> None:
         (body(messages=["hi"]), "messages[0]: expected an object", "invalid_request"),
         (body(messages=[{"content": "x"}]), "messages[0].role: required", "invalid_request"),
         (
-            body(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "user", "content": 5}]),
+            body(
+                messages=[
+                    {"role": "user", "content": "a"},
+                    {"role": "user", "content": "b"},
+                    {"role": "user", "content": 5},
+                ]
+            ),
             "messages[2].content: expected a string or an array of content parts",
             "invalid_request",
         ),
@@ -286,16 +290,36 @@ def test_model_from_argument_when_body_has_none() -> None:
             "messages[0].tool_calls[0].function.name: required",
             "invalid_request",
         ),
-        (body(tools=[{"type": "custom", "custom": {}}]), "tools[0].type: the tool type 'custom' is not supported by this gateway", "unsupported_feature"),
-        (body(tool_choice="any"), "tool_choice: expected 'auto', 'none', 'required' or an object (got 'any')", "invalid_request"),
+        (
+            body(tools=[{"type": "custom", "custom": {}}]),
+            "tools[0].type: the tool type 'custom' is not supported by this gateway",
+            "unsupported_feature",
+        ),
+        (
+            body(tool_choice="any"),
+            "tool_choice: expected 'auto', 'none', 'required' or an object (got 'any')",
+            "invalid_request",
+        ),
         (body(max_tokens=True), "max_tokens: expected an integer", "invalid_request"),
-        (body(max_tokens=5, max_completion_tokens=6), "max_tokens: conflicts with max_completion_tokens; set only one of them", "invalid_request"),
+        (
+            body(max_tokens=5, max_completion_tokens=6),
+            "max_tokens: conflicts with max_completion_tokens; set only one of them",
+            "invalid_request",
+        ),
         (body(temperature="hot"), "temperature: expected a number", "invalid_request"),
         (body(stop=["a", 1]), "stop: expected a string or an array of strings", "invalid_request"),
         (body(stream="yes"), "stream: expected a boolean", "invalid_request"),
         (body(metadata={"a": 1}), "metadata.a: expected a string", "invalid_request"),
-        (body(response_format={"type": "yaml"}), "response_format.type: expected 'text', 'json_object' or 'json_schema' (got 'yaml')", "invalid_request"),
-        (body(response_format={"type": "json_schema", "json_schema": {"schema": {}}}), "response_format.json_schema.name: required", "invalid_request"),
+        (
+            body(response_format={"type": "yaml"}),
+            "response_format.type: expected 'text', 'json_object' or 'json_schema' (got 'yaml')",
+            "invalid_request",
+        ),
+        (
+            body(response_format={"type": "json_schema", "json_schema": {"schema": {}}}),
+            "response_format.json_schema.name: required",
+            "invalid_request",
+        ),
         (
             body(response_format={"type": "json_schema", "json_schema": {"name": "n", "description": "d"}}),
             "response_format.json_schema.description: a json_schema description is not supported by this gateway",

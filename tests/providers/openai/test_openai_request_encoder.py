@@ -129,7 +129,10 @@ def test_openai_request_round_trips(endpoint: Endpoint) -> None:
         "temperature": 0.2,
         "top_p": 0.9,
         "stop": ["x", "y"],
-        "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": {"type": "object"}, "strict": True}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "o", "schema": {"type": "object"}, "strict": True},
+        },
         "reasoning_effort": "high",
         "metadata": {"k": "v"},
         "user": "u",
@@ -197,13 +200,19 @@ def test_response_formats(endpoint: Endpoint) -> None:
         "type": "json_object"
     }
     schema = build(simple(response_format=ResponseFormat("json_schema", schema={"type": "object"})), endpoint)
-    assert schema["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": {"type": "object"}}}
+    assert schema["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "response", "schema": {"type": "object"}},
+    }
 
 
 @pytest.mark.parametrize(
     ("message", "feature"),
     [
-        (Message("user", [ToolResult("c", [ImagePart("https://x.test/i.png")])]), "messages[0]: image in a tool result"),
+        (
+            Message("user", [ToolResult("c", [ImagePart("https://x.test/i.png")])]),
+            "messages[0]: image in a tool result",
+        ),
         (Message("assistant", [ImagePart("https://x.test/i.png")]), "messages[0]: image in an assistant turn"),
         (Message("user", [ToolCall("c", "f", "{}")]), "messages[0]: tool call in a user turn"),
     ],
@@ -225,7 +234,11 @@ def test_tool_result_shapes(endpoint: Endpoint) -> None:
     )
     assert build(request, endpoint)["messages"] == [
         {"role": "tool", "tool_call_id": "a", "content": ""},
-        {"role": "tool", "tool_call_id": "b", "content": [{"type": "text", "text": "1"}, {"type": "text", "text": "2"}]},
+        {
+            "role": "tool",
+            "tool_call_id": "b",
+            "content": [{"type": "text", "text": "1"}, {"type": "text", "text": "2"}],
+        },
         {"role": "tool", "tool_call_id": "c", "content": "Error"},
     ]
 

@@ -61,7 +61,11 @@ def test_tool_calls_reasoning_and_cached_usage(endpoint: Endpoint) -> None:
         },
     )
     response = adapter.decode_response(raw, endpoint)
-    assert response.parts == [Thinking("thinking..."), ToolCall("call_1", "f", '{"a":1}'), ToolCall("call_2", "g", "{}")]
+    assert response.parts == [
+        Thinking("thinking..."),
+        ToolCall("call_1", "f", '{"a":1}'),
+        ToolCall("call_2", "g", "{}"),
+    ]
     assert response.stop_reason == "tool_use"
     assert response.usage == Usage(input_tokens=100, output_tokens=30, cached_input_tokens=64, reasoning_tokens=20)
 
@@ -79,7 +83,14 @@ def test_refusal_sets_refusal_stop_reason(endpoint: Endpoint) -> None:
 
 
 @pytest.mark.parametrize(
-    ("finish", "stop"), [("length", "length"), ("content_filter", "content_filter"), ("function_call", "tool_use"), (None, "end"), ("eos", "end")]
+    ("finish", "stop"),
+    [
+        ("length", "length"),
+        ("content_filter", "content_filter"),
+        ("function_call", "tool_use"),
+        (None, "end"),
+        ("eos", "end"),
+    ],
 )
 def test_finish_reasons(endpoint: Endpoint, finish: str | None, stop: str) -> None:
     response = adapter.decode_response(completion({"content": "x"}, finish), endpoint)  # type: ignore[arg-type]

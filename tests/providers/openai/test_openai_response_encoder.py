@@ -69,13 +69,22 @@ def test_text_response_is_a_valid_completion() -> None:
 
 
 def test_tool_calls_and_reasoning() -> None:
-    parts: list[Part] = [Thinking("let me see", signature="sig"), TextPart("calling"), ToolCall("call_1", "f", '{"a":1}'), ToolCall("call_2", "g", "{}")]
+    parts: list[Part] = [
+        Thinking("let me see", signature="sig"),
+        TextPart("calling"),
+        ToolCall("call_1", "f", '{"a":1}'),
+        ToolCall("call_2", "g", "{}"),
+    ]
     data = orjson.loads(codec.encode_response(response(parts, "tool_use"), REQUEST))
     message = data["choices"][0]["message"]
     assert message["reasoning_content"] == "let me see"
     assert message["content"] == "calling"
     assert [c["id"] for c in message["tool_calls"]] == ["call_1", "call_2"]
-    assert message["tool_calls"][0] == {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+    assert message["tool_calls"][0] == {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "f", "arguments": '{"a":1}'},
+    }
     assert data["choices"][0]["finish_reason"] == "tool_calls"
     sdk = ChatCompletion.model_validate(data)
     assert sdk.choices[0].message.tool_calls is not None and len(sdk.choices[0].message.tool_calls) == 2

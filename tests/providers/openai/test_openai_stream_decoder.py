@@ -76,7 +76,7 @@ def assert_well_formed(events: list[StreamEvent]) -> None:
         elif isinstance(event, PartStop):
             open_parts.remove(event.index)
         else:
-            assert getattr(event, "index") in open_parts
+            assert getattr(event, "index") in open_parts  # noqa: B009 - the union has no common index
     assert not open_parts
 
 
@@ -181,7 +181,11 @@ def test_reasoning_then_text_with_usage_on_finish_chunk(endpoint: Endpoint) -> N
         chunk({"reasoning_content": "Let me"}),
         chunk({"reasoning_content": " think."}),
         chunk({"content": "Answer"}),
-        chunk({}, "stop", usage={"prompt_tokens": 9, "completion_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 3}}),
+        chunk(
+            {},
+            "stop",
+            usage={"prompt_tokens": 9, "completion_tokens": 4, "completion_tokens_details": {"reasoning_tokens": 3}},
+        ),
     )
     assert decode(raw, endpoint) == [
         StreamStart("c1", "m-1", 5),
@@ -200,10 +204,22 @@ def test_parallel_tool_calls(endpoint: Endpoint) -> None:
     """Text, then two calls: one streamed in fragments, one whole in a single delta."""
     raw = frames(
         chunk({"role": "assistant", "content": "On it."}),
-        chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x":'}}]}),
         chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
-        chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": "{}"}}
+                ]
+            }
+        ),
         chunk({}, "tool_calls"),
         chunk(None, usage={"prompt_tokens": 3, "completion_tokens": 2}),
     )

@@ -76,7 +76,7 @@ def assert_canonical_order(events: list[StreamEvent]) -> None:
         elif isinstance(event, PartStop):
             open_parts.remove(event.index)
         else:
-            assert getattr(event, "index") in open_parts, event
+            assert getattr(event, "index") in open_parts, event  # noqa: B009 - the union has no common index
     assert not open_parts, open_parts
 
 

@@ -17,9 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "openai_responses"
 
 def sse(payloads: list[dict[str, Any]]) -> bytes:
     """The payloads framed the way the API sends them (``event:`` + ``data:``)."""
-    return b"".join(
-        b"event: " + str(p["type"]).encode() + b"\ndata: " + orjson.dumps(p) + b"\n\n" for p in payloads
-    )
+    return b"".join(b"event: " + str(p["type"]).encode() + b"\ndata: " + orjson.dumps(p) + b"\n\n" for p in payloads)
 
 
 def recorded_streams() -> dict[str, list[dict[str, Any]]]:

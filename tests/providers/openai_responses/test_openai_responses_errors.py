@@ -24,12 +24,24 @@ ADAPTER = ResponsesAdapter()
 @pytest.mark.parametrize(
     ("err", "expected"),
     [
-        (BadRequest("input is required", param="input"), {"type": "invalid_request_error", "param": "input", "code": None}),
-        (UnsupportedFeature(["stop"], "openai-responses"), {"type": "invalid_request_error", "param": "stop", "code": "unsupported_feature"}),
+        (
+            BadRequest("input is required", param="input"),
+            {"type": "invalid_request_error", "param": "input", "code": None},
+        ),
+        (
+            UnsupportedFeature(["stop"], "openai-responses"),
+            {"type": "invalid_request_error", "param": "stop", "code": "unsupported_feature"},
+        ),
         (Unauthorized("invalid API key"), {"type": "invalid_request_error", "param": None, "code": "invalid_api_key"}),
-        (ModelNotFound("unknown model 'x'"), {"type": "invalid_request_error", "param": None, "code": "model_not_found"}),
+        (
+            ModelNotFound("unknown model 'x'"),
+            {"type": "invalid_request_error", "param": None, "code": "model_not_found"},
+        ),
         (RateLimited("slow down"), {"type": "rate_limit_error", "param": None, "code": "rate_limit_exceeded"}),
-        (UpstreamError("context_length", "too long"), {"type": "invalid_request_error", "param": None, "code": "context_length_exceeded"}),
+        (
+            UpstreamError("context_length", "too long"),
+            {"type": "invalid_request_error", "param": None, "code": "context_length_exceeded"},
+        ),
         (GatewayError("internal error (request req_1)"), {"type": "server_error", "param": None, "code": None}),
     ],
 )
@@ -59,13 +71,33 @@ def test_recorded_parameter_error_is_a_bad_request_with_its_message() -> None:
         (503, {}, b"upstream connect error", "server", None),
         (408, {}, b"", "timeout", None),
         (404, {}, b'{"error":{"message":"The model `x` does not exist","code":"model_not_found"}}', "not_found", None),
-        (400, {}, b'{"error":{"message":"This model\'s maximum context length is 8192 tokens.","code":"context_length_exceeded"}}', "context_length", None),
-        (400, {}, b'{"error":{"message":"Your input exceeds the context window of this model.","code":null}}', "context_length", None),
-        (400, {}, b'{"error":{"message":"Invalid prompt: flagged as potentially violating our usage policy.","code":"invalid_prompt"}}', "content_filter", None),
+        (
+            400,
+            {},
+            b'{"error":{"message":"This model\'s maximum context length is 8192 tokens.","code":"context_length_exceeded"}}',
+            "context_length",
+            None,
+        ),
+        (
+            400,
+            {},
+            b'{"error":{"message":"Your input exceeds the context window of this model.","code":null}}',
+            "context_length",
+            None,
+        ),
+        (
+            400,
+            {},
+            b'{"error":{"message":"Invalid prompt: flagged as potentially violating our usage policy.","code":"invalid_prompt"}}',
+            "content_filter",
+            None,
+        ),
         (422, {}, b'{"error":{"message":"bad","code":null}}', "bad_request", None),
     ],
 )
-def test_http_classification(status: int, headers: dict[str, str], body: bytes, failure: str, retry_after: float | None) -> None:
+def test_http_classification(
+    status: int, headers: dict[str, str], body: bytes, failure: str, retry_after: float | None
+) -> None:
     err = ADAPTER.classify_error(status, headers, body)
     assert (err.failure, err.upstream_status, err.retry_after) == (failure, status, retry_after)
 

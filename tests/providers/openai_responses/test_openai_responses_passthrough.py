@@ -56,14 +56,21 @@ def test_build_forwards_everything_but_the_model() -> None:
     body: dict[str, Any] = {
         "model": "my-gpt",
         "input": [
-            {"role": "user", "content": [{"type": "input_text", "text": "summarise"}, {"type": "input_file", "file_id": "file-abc"}]},
+            {
+                "role": "user",
+                "content": [{"type": "input_text", "text": "summarise"}, {"type": "input_file", "file_id": "file-abc"}],
+            },
             {"type": "custom_tool_call_output", "call_id": "call_1", "output": "ok"},
         ],
         "tools": [
             {"type": "web_search", "search_context_size": "low"},
             {"type": "file_search", "vector_store_ids": ["vs_1"]},
             {"type": "image_generation", "quality": "low"},
-            {"type": "custom", "name": "code_exec", "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+            {
+                "type": "custom",
+                "name": "code_exec",
+                "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
+            },
         ],
         "previous_response_id": "resp_123",
         "include": ["file_search_call.results", "reasoning.encrypted_content"],
@@ -76,7 +83,12 @@ def test_build_forwards_everything_but_the_model() -> None:
     snapshot = orjson.dumps(body)
     ep = ENDPOINT._replace(params={"service_tier": "flex", "temperature": 1}, headers={"x-channel": "a"})
     upstream = PASS.build(body, ep, True, {"authorization": "Bearer client-key", "x-client": "c"})
-    assert orjson.loads(upstream.body) == {**body, "model": "gpt-5-2025-08-07", "service_tier": "flex", "temperature": 1}
+    assert orjson.loads(upstream.body) == {
+        **body,
+        "model": "gpt-5-2025-08-07",
+        "service_tier": "flex",
+        "temperature": 1,
+    }
     assert orjson.dumps(body) == snapshot  # the client's body is not mutated
     assert (upstream.method, upstream.url) == ("POST", "https://api.openai.com/v1/responses")
     assert upstream.headers["Authorization"] == "Bearer sk-test-key"
@@ -94,7 +106,10 @@ def test_build_non_stream_without_key() -> None:
 @pytest.mark.parametrize(
     ("name", "usage"),
     [
-        ("openai-phase.1.json", Usage(input_tokens=7243, output_tokens=423, cached_input_tokens=3072, reasoning_tokens=58)),
+        (
+            "openai-phase.1.json",
+            Usage(input_tokens=7243, output_tokens=423, cached_input_tokens=3072, reasoning_tokens=58),
+        ),
         ("openai-reasoning-encrypted-content.1.json", Usage(input_tokens=865, output_tokens=163, reasoning_tokens=128)),
         ("openai-custom-tool.1.json", Usage(input_tokens=50, output_tokens=20)),
         ("openai-image-generation-tool.1.json", Usage(input_tokens=3151, output_tokens=1970, reasoning_tokens=1920)),
@@ -113,7 +128,10 @@ def test_rewrite_response_changes_only_the_model(name: str, usage: Usage) -> Non
         (b"not json", "server"),
         (b"[1, 2]", "server"),
         (load_bytes("openai-error.1.json"), "rate_limit"),
-        (b'{"id": "r", "status": "failed", "error": {"code": "context_length_exceeded", "message": "too long"}}', "context_length"),
+        (
+            b'{"id": "r", "status": "failed", "error": {"code": "context_length_exceeded", "message": "too long"}}',
+            "context_length",
+        ),
         (b'{"id": "r", "status": "completed", "usage": {"input_tokens": "many"}}', "server"),
     ],
 )
@@ -127,7 +145,10 @@ def test_rewrite_response_errors(raw: bytes, failure: str) -> None:
     ("name", "usage"),
     [
         ("openai-phase.1", Usage(input_tokens=7112, output_tokens=463, cached_input_tokens=3072, reasoning_tokens=64)),
-        ("openai-image-generation-tool.1", Usage(input_tokens=2941, output_tokens=1249, cached_input_tokens=1920, reasoning_tokens=1024)),
+        (
+            "openai-image-generation-tool.1",
+            Usage(input_tokens=2941, output_tokens=1249, cached_input_tokens=1920, reasoning_tokens=1024),
+        ),
         ("openai-reasoning-encrypted-content.1", Usage(input_tokens=134, output_tokens=28)),
         ("openai-custom-tool.1", Usage(input_tokens=50, output_tokens=20)),
     ],
@@ -148,7 +169,12 @@ def test_data_only_events_get_their_type_as_event_name_and_unknown_events_pass()
         {"type": "response.some_future_event.delta", "delta": {"x": 1}, "model": "untouched"},
         {
             "type": "response.incomplete",
-            "response": {"id": "r", "model": "up", "status": "incomplete", "usage": {"input_tokens": 3, "output_tokens": 4}},
+            "response": {
+                "id": "r",
+                "model": "up",
+                "status": "incomplete",
+                "usage": {"input_tokens": 3, "output_tokens": 4},
+            },
         },
     ]
     raw = b": keep-alive\n\n" + b"".join(b"data: " + orjson.dumps(p) + b"\n\n" for p in payloads)
@@ -183,14 +209,20 @@ def test_recorded_error_stream_raises_like_the_translated_decoder() -> None:
         ({"type": "error", "error": {"code": "rate_limit_exceeded", "message": "slow"}}, "rate_limit"),
         ({"type": "error", "code": None, "message": "boom"}, "server"),
         (
-            {"type": "response.failed", "response": {"id": "r", "status": "failed", "error": {"code": "invalid_prompt", "message": "no"}}},
+            {
+                "type": "response.failed",
+                "response": {"id": "r", "status": "failed", "error": {"code": "invalid_prompt", "message": "no"}},
+            },
             "content_filter",
         ),
         ({"type": "response.failed", "response": {"id": "r", "status": "failed", "error": None}}, "server"),
     ],
 )
 def test_in_band_failures_match_the_translated_decoder(payload: dict[str, Any], failure: str) -> None:
-    created = {"type": "response.created", "response": {"id": "r", "model": "up", "status": "in_progress", "created_at": 1}}
+    created = {
+        "type": "response.created",
+        "response": {"id": "r", "model": "up", "status": "in_progress", "created_at": 1},
+    }
     raw = sse([created, payload])
     with pytest.raises(UpstreamError) as ours:
         PASS.stream("m", False).feed(raw)
@@ -240,4 +272,7 @@ def test_partial_frames_are_held_back() -> None:
     stream = PASS.stream("m", True)
     raw = b'event: response.created\ndata: {"type":"response.created","response":{"id":"r","model":"up"}}\n\n'
     assert stream.feed(raw[:30]) == b""
-    assert stream.feed(raw[30:]) == b'event: response.created\ndata: {"type":"response.created","response":{"id":"r","model":"m"}}\n\n'
+    assert (
+        stream.feed(raw[30:])
+        == b'event: response.created\ndata: {"type":"response.created","response":{"id":"r","model":"m"}}\n\n'
+    )

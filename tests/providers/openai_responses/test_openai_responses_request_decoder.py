@@ -103,7 +103,14 @@ def test_function_calling_turns() -> None:
                 "summary": [{"type": "summary_text", "text": "Use the tool."}],
                 "encrypted_content": "gAAAA-enc",
             },
-            {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "calculator", "arguments": '{"a":12}', "status": "completed"},
+            {
+                "type": "function_call",
+                "id": "fc_1",
+                "call_id": "call_1",
+                "name": "calculator",
+                "arguments": '{"a":12}',
+                "status": "completed",
+            },
             {"type": "function_call", "call_id": "call_2", "name": "calculator", "arguments": '{"a":7}'},
             {"type": "function_call_output", "call_id": "call_1", "output": "12"},
             {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "7"}]},
@@ -143,7 +150,9 @@ def test_redacted_thinking_comes_back_as_redacted() -> None:
 
 
 def test_empty_reasoning_item_is_skipped() -> None:
-    request = CODEC.decode_request({"model": "m", "input": [{"type": "reasoning", "id": "rs_1", "summary": []}, {"role": "user", "content": "x"}]})
+    request = CODEC.decode_request(
+        {"model": "m", "input": [{"type": "reasoning", "id": "rs_1", "summary": []}, {"role": "user", "content": "x"}]}
+    )
     assert request.messages == [Message("user", [TextPart("x")])]
 
 
@@ -157,7 +166,10 @@ def test_empty_reasoning_item_is_skipped() -> None:
         ({"prompt": {"id": "pmpt_1"}}, {"prompt": {"id": "pmpt_1"}}),
         ({"tool_choice": {"type": "file_search"}}, {"tool_choice": {"type": "file_search"}}),
         ({"reasoning": {"effort": "xhigh"}}, {"reasoning.effort": "xhigh"}),
-        ({"text": {"format": {"type": "json_schema", "name": "n", "schema": {}, "description": "d"}}}, {"text.format.description": "d"}),
+        (
+            {"text": {"format": {"type": "json_schema", "name": "n", "schema": {}, "description": "d"}}},
+            {"text.format.description": "d"},
+        ),
     ],
 )
 def test_stateful_and_unmapped_fields_go_to_extras(body: dict[str, Any], features: dict[str, Any]) -> None:
@@ -190,7 +202,10 @@ def test_defaults_and_stateless_settings_are_no_ops(body: dict[str, Any]) -> Non
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "stateless"),
         ({"input": [{"type": "custom_tool_call", "call_id": "c", "name": "n", "input": "x"}]}, "custom"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]}, "file id"),
-        ({"input": [{"role": "user", "content": [{"type": "input_file", "file_url": "https://x/a.pdf"}]}]}, "input_file"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_file", "file_url": "https://x/a.pdf"}]}]},
+            "input_file",
+        ),
         ({"input": [{"role": "user", "content": "x", "cache": True}]}, "input[0].cache"),
         ({"input": [{"role": "tool", "content": "x"}]}, "role 'tool'"),
         ({"input": 3}, "input must be"),

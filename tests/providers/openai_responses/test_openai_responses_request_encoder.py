@@ -76,10 +76,15 @@ def test_rich_request(snapshot: SnapshotAssertion) -> None:
         system=[TextPart("You are terse."), TextPart("Use metric units.")],
         messages=[
             Message("user", [TextPart("What is this?"), ImagePart("data:image/png;base64,AAAA")]),
-            Message("assistant", [Thinking("Look closely.", signature="gAAAA-enc"), TextPart("A cat."), Refusal("No more.")]),
+            Message(
+                "assistant", [Thinking("Look closely.", signature="gAAAA-enc"), TextPart("A cat."), Refusal("No more.")]
+            ),
             Message("user", [TextPart("Thanks")]),
         ],
-        tools=[Tool("calculator", "adds", {"type": "object", "properties": {}}), Tool("strict_fn", None, {"type": "object"}, strict=True)],
+        tools=[
+            Tool("calculator", "adds", {"type": "object", "properties": {}}),
+            Tool("strict_fn", None, {"type": "object"}, strict=True),
+        ],
         tool_choice=ToolChoice("required"),
         parallel_tool_calls=True,
         max_tokens=256,
@@ -122,10 +127,19 @@ def test_function_calling_multi_turn_survives_decode_then_build() -> None:
     message in the documented id-less form, string content)."""
     history: list[dict[str, Any]] = [
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "12+7, then times 3?"}]},
-        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "Two steps."}], "encrypted_content": "gAAAA-1"},
+        {
+            "type": "reasoning",
+            "summary": [{"type": "summary_text", "text": "Two steps."}],
+            "encrypted_content": "gAAAA-1",
+        },
         {"type": "function_call", "call_id": "call_1", "name": "calculator", "arguments": '{"a":12,"b":7,"op":"add"}'},
         {"type": "function_call_output", "call_id": "call_1", "output": "19"},
-        {"type": "function_call", "call_id": "call_2", "name": "calculator", "arguments": '{"a":19,"b":3,"op":"multiply"}'},
+        {
+            "type": "function_call",
+            "call_id": "call_2",
+            "name": "calculator",
+            "arguments": '{"a":19,"b":3,"op":"multiply"}',
+        },
         {"type": "function_call_output", "call_id": "call_2", "output": "57"},
         {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "57"}]},
         {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Now divide by 3."}]},
@@ -167,7 +181,15 @@ def test_responses_extras_are_merged_back() -> None:
 
 
 def test_channel_params_override_last() -> None:
-    endpoint = Endpoint("c", "openai-responses", "https://x/v1", None, "m", headers={"OpenAI-Project": "p"}, params={"service_tier": "flex", "store": True})
+    endpoint = Endpoint(
+        "c",
+        "openai-responses",
+        "https://x/v1",
+        None,
+        "m",
+        headers={"OpenAI-Project": "p"},
+        params={"service_tier": "flex", "store": True},
+    )
     built = ADAPTER.build_request(ChatRequest(model="m", messages=[Message("user", [TextPart("x")])]), endpoint)
     body = orjson.loads(built.body)
     assert (body["service_tier"], body["store"]) == ("flex", True)
@@ -182,7 +204,10 @@ def test_tool_results_with_images_are_a_list() -> None:
         {
             "type": "function_call_output",
             "call_id": "call_1",
-            "output": [{"type": "input_text", "text": "see"}, {"type": "input_image", "image_url": "https://x/p.png", "detail": "high"}],
+            "output": [
+                {"type": "input_text", "text": "see"},
+                {"type": "input_image", "image_url": "https://x/p.png", "detail": "high"},
+            ],
         }
     ]
 
@@ -199,7 +224,9 @@ def test_thinking_without_signature_is_not_sent() -> None:
 
 @pytest.mark.parametrize(("budget", "effort"), [(1024, "low"), (8000, "medium"), (32000, "high")])
 def test_thinking_budget_picks_an_effort(budget: int, effort: str) -> None:
-    request = ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(budget_tokens=budget))
+    request = ChatRequest(
+        model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(budget_tokens=budget)
+    )
     assert _body(request)["reasoning"] == {"effort": effort}
 
 
@@ -208,17 +235,27 @@ def test_response_format_variants() -> None:
     base.response_format = ResponseFormat("json_object")
     assert _body(base)["text"] == {"format": {"type": "json_object"}}
     base.response_format = ResponseFormat("json_schema", {"type": "object"}, name="answer", strict=False)
-    assert _body(base)["text"] == {"format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}, "strict": False}}
+    assert _body(base)["text"] == {
+        "format": {"type": "json_schema", "name": "answer", "schema": {"type": "object"}, "strict": False}
+    }
 
 
 @pytest.mark.parametrize(
     ("request_", "features"),
     [
         (ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], stop=["\n"]), ["stop"]),
-        (ChatRequest(model="m", messages=[Message("tool", [ToolResult("c", [TextPart("boom")], is_error=True)])]), ["tool_result.is_error"]),
+        (
+            ChatRequest(model="m", messages=[Message("tool", [ToolResult("c", [TextPart("boom")], is_error=True)])]),
+            ["tool_result.is_error"],
+        ),
         (ChatRequest(model="m", messages=[Message("assistant", [ImagePart("https://x/i.png")])]), ["assistant images"]),
         (
-            ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], extras={"top_k": 5, "thinking": {}}, extras_format="anthropic"),
+            ChatRequest(
+                model="m",
+                messages=[Message("user", [TextPart("q")])],
+                extras={"top_k": 5, "thinking": {}},
+                extras_format="anthropic",
+            ),
             ["thinking", "top_k"],
         ),
     ],
@@ -264,7 +301,9 @@ def test_the_classes_satisfy_the_provider_protocols() -> None:
 
 
 def test_reasoning_settings_without_effort_or_summary_send_nothing() -> None:
-    request = ChatRequest(model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(include_thoughts=False))
+    request = ChatRequest(
+        model="m", messages=[Message("user", [TextPart("q")])], reasoning=Reasoning(include_thoughts=False)
+    )
     body = _body(request)
     assert "reasoning" not in body and "include" not in body
 

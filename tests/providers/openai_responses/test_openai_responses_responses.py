@@ -71,7 +71,10 @@ def test_recorded_response_round_trips_through_the_client_format(name: str) -> N
 
 @pytest.mark.parametrize(
     ("name", "needle"),
-    [("openai-custom-tool.1.json", "custom_tool_call"), ("openai-image-generation-tool.1.json", "image_generation_call")],
+    [
+        ("openai-custom-tool.1.json", "custom_tool_call"),
+        ("openai-image-generation-tool.1.json", "image_generation_call"),
+    ],
 )
 def test_untranslatable_output_items_fail_the_attempt(name: str, needle: str) -> None:
     with pytest.raises(UpstreamError) as info:
@@ -94,11 +97,24 @@ def test_failed_and_unfinished_and_malformed_responses() -> None:
 
 
 def test_incomplete_and_tool_use_stop_reasons() -> None:
-    incomplete = {"id": "r", "model": "m", "status": "incomplete", "incomplete_details": {"reason": "max_output_tokens"}, "output": []}
+    incomplete = {
+        "id": "r",
+        "model": "m",
+        "status": "incomplete",
+        "incomplete_details": {"reason": "max_output_tokens"},
+        "output": [],
+    }
     assert ADAPTER.decode_response(orjson.dumps(incomplete), ENDPOINT).stop_reason == "length"
     filtered = {**incomplete, "incomplete_details": {"reason": "content_filter"}}
     assert ADAPTER.decode_response(orjson.dumps(filtered), ENDPOINT).stop_reason == "content_filter"
-    call = {"type": "function_call", "id": "fc_1", "call_id": "c1", "name": "f", "arguments": "{}", "status": "completed"}
+    call = {
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "c1",
+        "name": "f",
+        "arguments": "{}",
+        "status": "completed",
+    }
     tool = {"id": "r", "model": "m", "status": "completed", "output": [call]}
     decoded = ADAPTER.decode_response(orjson.dumps(tool), ENDPOINT)
     assert (decoded.stop_reason, decoded.parts) == ("tool_use", [ToolCall("c1", "f", "{}")])
@@ -124,14 +140,26 @@ def test_client_response_with_every_part_kind(snapshot: SnapshotAssertion) -> No
     response = ChatResponse(
         id="msg_01Anthropic",
         model="claude-x",
-        parts=[Thinking("hmm", signature="sig"), TextPart("Calling f."), ToolCall("toolu_1", "f", '{"a":1}'), Refusal("not that")],
+        parts=[
+            Thinking("hmm", signature="sig"),
+            TextPart("Calling f."),
+            ToolCall("toolu_1", "f", '{"a":1}'),
+            Refusal("not that"),
+        ],
         stop_reason="tool_use",
-        usage=Usage(input_tokens=100, output_tokens=20, cached_input_tokens=60, cache_write_tokens=10, reasoning_tokens=5),
+        usage=Usage(
+            input_tokens=100, output_tokens=20, cached_input_tokens=60, cache_write_tokens=10, reasoning_tokens=5
+        ),
         created=1700000000,
     )
     body = _client_json(response, request)
     assert body["id"] == "resp_msg_01Anthropic"
-    assert [i["id"] for i in body["output"]] == ["rs_msg_01Anthropic_0", "msg_msg_01Anthropic_1", "fc_msg_01Anthropic_2", "msg_msg_01Anthropic_3"]
+    assert [i["id"] for i in body["output"]] == [
+        "rs_msg_01Anthropic_0",
+        "msg_msg_01Anthropic_1",
+        "fc_msg_01Anthropic_2",
+        "msg_msg_01Anthropic_3",
+    ]
     assert body["usage"]["total_tokens"] == 120
     assert body["store"] is False
     assert body == snapshot
@@ -146,7 +174,12 @@ def test_length_stop_is_incomplete() -> None:
 def test_redacted_thinking_reaches_the_client_as_prefixed_encrypted_content() -> None:
     response = ChatResponse("r", "m", [Thinking("", redacted="blob"), TextPart("ok")], "end", Usage(), 1)
     body = _client_json(response)
-    assert body["output"][0] == {"id": "rs_r_0", "type": "reasoning", "summary": [], "encrypted_content": REDACTED_PREFIX + "blob"}
+    assert body["output"][0] == {
+        "id": "rs_r_0",
+        "type": "reasoning",
+        "summary": [],
+        "encrypted_content": REDACTED_PREFIX + "blob",
+    }
 
 
 def test_image_output_cannot_be_carried() -> None:

@@ -130,12 +130,23 @@ def test_stream_cut_mid_event_is_an_error() -> None:
 
 _CREATED: dict[str, Any] = {
     "type": "response.created",
-    "response": {"id": "resp_x", "object": "response", "created_at": 5, "model": "m", "status": "in_progress", "output": []},
+    "response": {
+        "id": "resp_x",
+        "object": "response",
+        "created_at": 5,
+        "model": "m",
+        "status": "in_progress",
+        "output": [],
+    },
 }
 
 
 def _completed(status: str = "completed", **extra: Any) -> dict[str, Any]:
-    usage = {"input_tokens": 10, "output_tokens": 4, "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 1}}
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 4,
+        "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 1},
+    }
     return {"type": f"response.{status}", "response": {"id": "resp_x", "status": status, "usage": usage, **extra}}
 
 
@@ -198,7 +209,12 @@ def test_refusal_stream() -> None:
         [
             _CREATED,
             {"type": "response.output_item.added", "output_index": 0, "item": msg},
-            {"type": "response.content_part.added", "output_index": 0, "content_index": 0, "part": {"type": "refusal", "refusal": ""}},
+            {
+                "type": "response.content_part.added",
+                "output_index": 0,
+                "content_index": 0,
+                "part": {"type": "refusal", "refusal": ""},
+            },
             {"type": "response.refusal.delta", "output_index": 0, "content_index": 0, "delta": "I can't"},
             {"type": "response.refusal.done", "output_index": 0, "content_index": 0, "refusal": "I can't help."},
             {"type": "response.content_part.done", "output_index": 0, "content_index": 0, "part": {}},

@@ -156,9 +156,22 @@ def test_refusal_part_streams_refusal_events() -> None:
     assert payloads[-1]["response"]["output"][0]["content"] == [{"type": "refusal", "refusal": "No."}]
 
 
-@pytest.mark.parametrize(("stop", "kind", "reason"), [("length", "response.incomplete", "max_output_tokens"), ("content_filter", "response.incomplete", "content_filter"), ("end", "response.completed", None)])
+@pytest.mark.parametrize(
+    ("stop", "kind", "reason"),
+    [
+        ("length", "response.incomplete", "max_output_tokens"),
+        ("content_filter", "response.incomplete", "content_filter"),
+        ("end", "response.completed", None),
+    ],
+)
 def test_terminal_event_follows_stop_reason(stop: Any, kind: str, reason: str | None) -> None:
-    events: list[StreamEvent] = [StreamStart("resp_l", "gpt-5", 1), PartStart(0, TextPart("")), TextDelta(0, "a"), PartStop(0), StreamEnd(stop, USAGE)]
+    events: list[StreamEvent] = [
+        StreamStart("resp_l", "gpt-5", 1),
+        PartStart(0, TextPart("")),
+        TextDelta(0, "a"),
+        PartStop(0),
+        StreamEnd(stop, USAGE),
+    ]
     final = validated_events(_encode(events))[-1]
     assert final["type"] == kind
     details = final["response"]["incomplete_details"]
@@ -187,7 +200,11 @@ def test_interleaved_parts_are_serialised_into_whole_items() -> None:
     indexes = [p["output_index"] for p in payloads if "output_index" in p]
     assert indexes == sorted(indexes), "an item's events must not interleave with another's"
     output = payloads[-1]["response"]["output"]
-    assert [(i["type"], i.get("arguments")) for i in output] == [("message", None), ("function_call", '{"x":1}'), ("function_call", "{}")]
+    assert [(i["type"], i.get("arguments")) for i in output] == [
+        ("message", None),
+        ("function_call", '{"x":1}'),
+        ("function_call", "{}"),
+    ]
     assert output[0]["content"][0]["text"] == "Hello world"
     redecoded = decode_stream(_encode(events))
     assert assemble(redecoded) == [TextPart("Hello world"), ToolCall("c1", "f", '{"x":1}'), ToolCall("c2", "g", "{}")]
@@ -224,7 +241,7 @@ def test_error_before_start_sends_only_the_error_event() -> None:
 # ---- property: any legal interleaving serialises into valid, faithful items ----------
 
 _PART_KINDS = st.sampled_from(["text", "tool", "thinking", "refusal"])
-_CHUNKS = st.lists(st.text(alphabet="ab {}\"é\n", min_size=1, max_size=4), max_size=4)
+_CHUNKS = st.lists(st.text(alphabet='ab {}"é\n', min_size=1, max_size=4), max_size=4)
 
 
 def _part(kind: str, n: int) -> TextPart | ToolCall | Thinking | Refusal:
