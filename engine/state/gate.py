@@ -182,9 +182,10 @@ class DatabaseGate:
         except NotFound:
             raise Unauthorized("invalid API key (it was deleted)", code="invalid_api_key") from None
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
+    async def settle(self, reservation: Reservation, actual_usd: float) -> float:
         if isinstance(reservation, Hold):
             self._ledger.settle(reservation, usd_to_micros(max(actual_usd, 0.0)))
+        return 0.0
 
     def record(self, rows: list[UsageRecord]) -> None:
         self._usage.record(rows)
