@@ -139,7 +139,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
         try:
             (request_id, attempt, at, account_id, key_id, endpoint, model_requested, alias_rule, model_served,
              channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens, cached_tokens,
-             reasoning_tokens, cost_usd, policy_version, byok) = record  # fmt: skip
+             reasoning_tokens, cost_usd, policy_version, byok, _estimated, _overrun) = record  # fmt: skip
             if at is not last_at:  # a request's rows share one datetime
                 at_value, day = encode_at(at)
                 last_at = at
