@@ -161,6 +161,9 @@ class Pipeline:
             principal, request, body = await self.decode(ingress, policy)
             facts, route = self.plan(request, principal, policy, ingress.headers)
         except GatewayError as err:
+            if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
+                err.param = codec.output_cap_field
+                err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
             return self.error_response(codec, err, headers)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0

@@ -55,6 +55,7 @@ class StreamEncoder(Protocol):
 
 class ClientCodec(Protocol):
     format: str  # "openai", "openai-responses", "anthropic", "gemini"
+    output_cap_field: str  # the request field that caps output, as errors name it
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         """``body`` is parsed JSON. ``model``/``stream`` come from the path when the format
