@@ -218,6 +218,8 @@ class _PassthroughRelay:
     def _shadow_feed(self, events: list[StreamEvent]) -> None:
         assert self.transcript is not None
         for event in events:
+            if isinstance(event, StreamStart):  # the client was shown the public id
+                event = replace(event, model=self._public_model)
             self.transcript.add(event)
 
     def feed(self, chunk: bytes) -> bytes:
