@@ -218,7 +218,9 @@ async def test_a_retry_after_shorter_than_the_backoff_waits_the_backoff(rig: Rig
 
 
 @pytest.mark.parametrize(
-    "reply", [Status(429, retry_after=31), Status(429, retry_after=3600), Status(503, retry_after=31)], ids=str
+    "reply",
+    [Status(429, retry_after=31), Status(429, retry_after=3600), Status(503, retry_after=31)],
+    ids=["429-31s", "429-1h", "503-31s"],
 )
 async def test_a_retry_after_over_max_retry_after_falls_back_instead_of_waiting(rig: Rig, reply: Status) -> None:
     rig.transport.script("alpha-small", reply)

@@ -8,17 +8,12 @@ request timestamps. ``Rig.run`` plans a client request exactly as the pipeline d
 ``Pipeline._exchange`` (passthrough for the same format, translation otherwise) and runs
 ``Executor.run``; ``Rig.records`` keeps the attempt records of the last run.
 
-The policy's channels (their upstream model ids are what the transport is scripted by):
+The policy's channels (public model = upstream model id, which the transport is scripted by):
 
-=========  ==========  =================================================  ==============
-channel    format      models (public = upstream)                         timeouts
-=========  ==========  =================================================  ==============
-alpha      openai      small = alpha-small (8k), big = alpha-big (200k)   first_byte 0.02
-beta       openai      small = beta-small (8k)                            first_byte 0.02
-claude     anthropic   haiku = claude-haiku (8k), sonnet = claude-sonnet  first_byte 0.02
-                       (200k)
-quiet      openai      tiny = quiet-tiny (8k)                             idle 0.02
-=========  ==========  =================================================  ==============
+* ``alpha``  openai:    small = alpha-small (8k window), big = alpha-big (200k); first_byte 0.05 s, idle 1 s
+* ``beta``   openai:    small = beta-small (8k); first_byte 0.05 s, idle 1 s
+* ``claude`` anthropic: haiku = claude-haiku (8k), sonnet = claude-sonnet (200k); first_byte 0.05 s, idle 1 s
+* ``quiet``  openai:    tiny = quiet-tiny (8k); first_byte 1 s, idle 0.02 s
 
 Routes: ``smart`` = small@alpha, small@beta, then big@alpha (alias fallback); ``pair`` =
 small@alpha, small@beta; ``poly`` = haiku@claude, sonnet@claude; ``hushed`` = tiny@quiet,
@@ -53,21 +48,21 @@ format = "openai"
 base_url = "https://alpha.example/v1"
 api_key = "${ALPHA_KEY}"
 models = { "small" = "alpha-small", "big" = "alpha-big" }
-timeout = { first_byte = 0.02 }
+timeout = { first_byte = 0.05, idle = 1 }
 
 [channels.beta]
 format = "openai"
 base_url = "https://beta.example/v1"
 api_key = "${BETA_KEY}"
 models = { "small" = "beta-small" }
-timeout = { first_byte = 0.02 }
+timeout = { first_byte = 0.05, idle = 1 }
 
 [channels.claude]
 format = "anthropic"
 base_url = "https://claude.example/v1"
 api_key = "${CLAUDE_KEY}"
 models = { "haiku" = "claude-haiku", "sonnet" = "claude-sonnet" }
-timeout = { first_byte = 0.02 }
+timeout = { first_byte = 0.05, idle = 1 }
 
 [channels.quiet]
 format = "openai"
