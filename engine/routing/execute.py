@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 
-from engine.errors import UnsupportedFeature, UpstreamError
+from engine.errors import NoRoute, UnsupportedFeature, UpstreamError
 from engine.exchange import Exchange, Relay
 from engine.policy.compiled import CompiledPolicy
 from engine.resume import Continuation, Transcript, why_not_resumable
@@ -100,6 +100,7 @@ class _Run:
     unsupported: UnsupportedFeature | None = None
     used_for_resume: set[int] = field(default_factory=set)
     decided: bool = False  # a racer won: the others are cancelled as hedge losers
+    skipped_probe: bool = False  # a candidate was half-open with its one probe already out
 
     # ---- before the commit ----------------------------------------------------------
 
@@ -125,6 +126,9 @@ class _Run:
             attempt = attempts[self.position]
             self.position += 1
             if self.context_floor is not None and (attempt.context_window or 0) <= self.context_floor:
+                continue
+            if self.ex.health.probe_out(attempt.target.channel, attempt.target.model):
+                self.skipped_probe = True  # planned before another request's probe went out
                 continue
             try:
                 return attempt, self.make(attempt)
@@ -214,6 +218,8 @@ class _Run:
             return self.context_error
         if not self.records and self.unsupported is not None:
             return self.unsupported
+        if not self.records and self.skipped_probe:
+            return NoRoute("every candidate is cooling down; one probe request is testing whether it is back")
         return all_failed(self.records, self.ex.health.cooldown_left)
 
     async def _candidate(self, attempt: Attempt, exchange: Exchange) -> Completed | Live:
@@ -331,7 +337,7 @@ class _Run:
                     yield live.take_held()
         finally:
             if not live.t.done:  # the client went away (or the generator was closed)
-                record = self._record(live.t, None, ended="client_gone")
+                record = self._record(live.t, 200, ended="client_gone")
                 record.usage, record.output_chars, record.delivered = live.relay.usage, live.relay.output_chars, True
                 target = live.t.attempt.target
                 self.ex.health.end(target.channel, target.model)

@@ -88,6 +88,10 @@ class Health:
             return not self._pair(channel, model).probing
         return True
 
+    def probe_out(self, channel: str, model: str) -> bool:
+        """A half-open pair whose one probe is already in flight: nobody else may go."""
+        return self.state(channel, model) == "half-open" and self._pair(channel, model).probing
+
     def view(self, channel: str, model: str) -> PairView:
         pair = self._pairs.get((channel, model))
         if pair is None:

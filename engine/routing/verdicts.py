@@ -5,8 +5,9 @@ resume; and what the client hears when every attempt failed. Pure.
   length error (only a larger window may follow), and a timeout before the first token
   (connect, first byte, first token): a silent candidate is not asked again, the next one
   starts at once.
-* Retried with backoff: the statuses of ``[retry] on`` and, with ``"connect"`` in it, a reset
-  or refused connection and a stream cut before the first token. A ``Retry-After`` above
+* Retried with backoff: the statuses of ``[retry] on``; with ``"connect"`` in it, a reset or
+  refused connection and a stream cut before the first token; with ``"timeout"``, an
+  upstream's own 408. A ``Retry-After`` above
   ``max_retry_after`` moves on instead of waiting.
 * Resumable after the first byte: a cut, a stall, or an upstream in-band error that is not
   the answer itself (server, rate limit).
@@ -35,7 +36,9 @@ def backoff_delay(retry: RetrySpec, try_index: int, rng: random.Random) -> float
 def retryable(err: UpstreamError, retry: RetrySpec) -> bool:
     """Whether ``err`` may be retried on the same candidate (the policy's ``[retry] on``)."""
     if err.failure == "timeout":
-        return False  # a silent candidate is not asked again: the next one starts at once
+        # one of our deadlines (connect, first byte, first token): a silent candidate is not
+        # asked again, the next one starts at once; an upstream's own 408 may be retried
+        return err.deadline is None and retry.on_timeout
     if err.failure in ("connect", "stream_cut"):
         return retry.on_connect
     if err.failure in ("rate_limit", "server"):

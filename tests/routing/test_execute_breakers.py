@@ -132,12 +132,6 @@ async def test_a_retry_still_goes_to_a_pair_whose_breaker_opened_during_the_requ
     assert len(rig.transport.requests_for("alpha-big")) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Health.begin marks a half-open pair's probe as out and only Health.success/failure clear it; "
-    "a probe ending in a failure the breaker does not count (400, 404, context length, content filter) "
-    "calls neither, so the pair stays 'probe out' and is never planned again until the worker restarts",
-)
 @pytest.mark.parametrize("reply", [S400, S404, Status(400, CONTEXT_ERROR)], ids=["400", "404", "context-length"])
 async def test_a_probe_that_ends_without_a_verdict_frees_the_half_open_slot(rig: Rig, reply: Reply) -> None:
     await open_breaker(rig)
@@ -148,12 +142,6 @@ async def test_a_probe_that_ends_without_a_verdict_frees_the_half_open_slot(rig:
     assert planned(rig, "big") == ["big@alpha"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="only the plan checks Health.available; the executor never does, so every request planned in the "
-    "half-open window before the probe began (the pipeline awaits admission between plan and execution, "
-    "and a fallback is reached much later) is sent to the pair too",
-)
 async def test_only_one_probe_reaches_a_half_open_pair_when_two_requests_planned_before_it_began(rig: Rig) -> None:
     await open_breaker(rig)
     rig.clock.advance(30)

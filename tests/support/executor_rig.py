@@ -10,7 +10,7 @@ request timestamps. ``Rig.run`` plans a client request exactly as the pipeline d
 
 The policy's channels (public model = upstream model id, which the transport is scripted by):
 
-* ``alpha``  openai:    small = alpha-small (8k window), big = alpha-big (200k); first_byte 0.05 s, idle 1 s
+* ``alpha``  openai:    small = alpha-small (8k window), big = alpha-big (200k); first_byte and first_token 0.05 s, idle 1 s
 * ``beta``   openai:    small = beta-small (8k); first_byte 0.05 s, idle 1 s
 * ``claude`` anthropic: haiku = claude-haiku (8k), sonnet = claude-sonnet (200k); first_byte 0.05 s, idle 1 s
 * ``quiet``  openai:    tiny = quiet-tiny (8k); first_byte 1 s, idle 0.02 s
@@ -48,28 +48,28 @@ format = "openai"
 base_url = "https://alpha.example/v1"
 api_key = "${ALPHA_KEY}"
 models = { "small" = "alpha-small", "big" = "alpha-big" }
-timeout = { first_byte = 0.05, idle = 1 }
+timeout = { first_byte = 0.05, first_token = 0.05, idle = 1 }
 
 [channels.beta]
 format = "openai"
 base_url = "https://beta.example/v1"
 api_key = "${BETA_KEY}"
 models = { "small" = "beta-small" }
-timeout = { first_byte = 0.05, idle = 1 }
+timeout = { first_byte = 0.05, first_token = 0.05, idle = 1 }
 
 [channels.claude]
 format = "anthropic"
 base_url = "https://claude.example/v1"
 api_key = "${CLAUDE_KEY}"
 models = { "haiku" = "claude-haiku", "sonnet" = "claude-sonnet" }
-timeout = { first_byte = 0.05, idle = 1 }
+timeout = { first_byte = 0.05, first_token = 0.05, idle = 1 }
 
 [channels.quiet]
 format = "openai"
 base_url = "https://quiet.example/v1"
 api_key = "${QUIET_KEY}"
 models = { "tiny" = "quiet-tiny" }
-timeout = { first_byte = 1, idle = 0.02 }
+timeout = { first_byte = 1, first_token = 1, idle = 0.02 }
 
 [models.small]
 context_window = 8000
@@ -113,6 +113,7 @@ BREAKER = """\
 [breaker]
 failures = 3
 cooldown = 30
+panic = false
 """
 
 ENV = {"ALPHA_KEY": "sk-alpha", "BETA_KEY": "sk-beta", "CLAUDE_KEY": "sk-ant-claude", "QUIET_KEY": "sk-quiet"}

@@ -204,7 +204,7 @@ class ScriptedTransport:
         if isinstance(reply, Hang):
             first_byte = min(timeouts.first_byte, timeouts.total)
             await asyncio.sleep(first_byte)
-            raise UpstreamError("timeout", f"no response headers within {first_byte:g}s")
+            raise UpstreamError("timeout", f"no response headers within {first_byte:g}s", deadline="first_byte")
         received.closed = True
         if isinstance(reply, Sse):  # a stream answering a request that asked for none: its bytes as they are
             status, headers, body = 200, {"Content-Type": "text/event-stream"}, b"".join(reply.frames)
@@ -259,7 +259,7 @@ async def _silence(idle: float, seconds: float) -> None:
         return
     if seconds > idle:
         await asyncio.sleep(idle)
-        raise UpstreamError("timeout", f"upstream went silent for {idle:.1f}s mid-response")
+        raise UpstreamError("timeout", f"upstream went silent for {idle:.1f}s mid-response", deadline="idle")
     await asyncio.sleep(seconds)
 
 
