@@ -252,16 +252,24 @@ class Pipeline:
             attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]
         ) -> tuple[Exchange, Continuation]:
             base = inlined if self._inlines(policy, attempt) else request
-            continued, stripped = continuation_request(base, transcript)
-            prompt = call.facts.estimated_tokens
-            before = Usage()
-            for record in delivered:
-                before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
-            adapter = self.registry.adapter(policy.channels[attempt.target.channel].format)
-            leg = Leg(endpoint_for(call.policy, attempt), adapter, call.codec, attempt.target.model)
-            return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
+            return self._continuation(call, base, attempt, transcript, delivered)
 
         return make, (None if request.opaque is not None else resume)
+
+    def _continuation(
+        self, call: Call, request: ChatRequest, attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]
+    ) -> tuple[Exchange, Continuation]:
+        """A cut stream continued on ``attempt``: the conversation re-sent with the partial
+        answer as a prefill, and how its stream maps onto the client's (the usage so far
+        counted from the attempts the client already got output from)."""
+        continued, stripped = continuation_request(request, transcript)
+        prompt = call.facts.estimated_tokens
+        before = Usage()
+        for record in delivered:
+            before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
+        adapter = self.registry.adapter(call.policy.channels[attempt.target.channel].format)
+        leg = Leg(endpoint_for(call.policy, attempt), adapter, call.codec, attempt.target.model)
+        return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
 
     def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
         return self.registry.adapter(policy.channels[attempt.target.channel].format).inline_images_only

@@ -18,6 +18,10 @@ The policy's channels (public model = upstream model id, which the transport is 
 Routes: ``smart`` = small@alpha, small@beta, then big@alpha (alias fallback); ``pair`` =
 small@alpha, small@beta; ``poly`` = haiku@claude, sonnet@claude; ``hushed`` = tiny@quiet,
 then small@alpha and small@beta; a concrete model is its own route (``big`` = big@alpha).
+``racing`` is steady@slowpoke (deadlines 1 s) then small@alpha and small@beta, hedged
+after 50 ms; ``held`` and ``windowed`` are ``smart`` with a
+``full`` and a 200 ms stream buffer. ``big`` and ``sonnet`` declare ``prefill``: a cut stream
+resumes on them when ``Rig.run(..., resume=True)``.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from engine.exchange import Exchange
 from engine.pipeline import Pipeline
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
-from engine.routing.execute import AttemptRecord, Completed, Executor, Streaming
+from engine.resume import Continuation, Transcript
+from engine.routing.execute import AttemptRecord, Completed, Executor, ResumeFactory, Streaming
 from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import Attempt, KeyFacts, Plan, plan
@@ -64,6 +69,13 @@ api_key = "${CLAUDE_KEY}"
 models = { "haiku" = "claude-haiku", "sonnet" = "claude-sonnet" }
 timeout = { first_byte = 0.05, first_token = 0.05, idle = 1 }
 
+[channels.slowpoke]
+format = "openai"
+base_url = "https://slowpoke.example/v1"
+api_key = "${ALPHA_KEY}"
+models = { "steady" = "slow-steady" }
+timeout = { first_byte = 1, first_token = 1, idle = 1 }
+
 [channels.quiet]
 format = "openai"
 base_url = "https://quiet.example/v1"
@@ -76,14 +88,19 @@ context_window = 8000
 
 [models.big]
 context_window = 200000
+capabilities = ["prefill"]
 
 [models.haiku]
 context_window = 8000
 
 [models.sonnet]
 context_window = 200000
+capabilities = ["prefill"]
 
 [models.tiny]
+context_window = 8000
+
+[models.steady]
 context_window = 8000
 
 [aliases.smart]
@@ -99,6 +116,20 @@ candidates = ["haiku", "sonnet"]
 [aliases.hushed]
 candidates = ["tiny"]
 fallback = ["small"]
+
+[aliases.racing]
+candidates = ["steady", "small"]
+hedge = { after = "50ms" }
+
+[aliases.held]
+candidates = ["small"]
+fallback = ["big"]
+stream_buffer = "full"
+
+[aliases.windowed]
+candidates = ["small"]
+fallback = ["big"]
+stream_buffer = "200ms"
 """
 
 RETRY = """\
@@ -208,14 +239,35 @@ class Rig:
 
         return make
 
+    def resumes(self, model: str, client: str = "openai") -> ResumeFactory:
+        """The resume factory the pipeline would give the executor (``Pipeline._continuation``)."""
+        codec = self.registry.codec(client)
+        request = codec.decode_request(client_body(client, model, True))
+        facts = request_facts(request, {}, self.policy.request_headers)
+        call = SimpleNamespace(policy=self.policy, codec=codec, facts=facts)
+        pipeline = SimpleNamespace(registry=self.registry)
+
+        def resume(
+            attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]
+        ) -> tuple[Exchange, Continuation]:
+            return Pipeline._continuation(pipeline, call, request, attempt, transcript, delivered)  # type: ignore[arg-type]
+
+        return resume
+
     async def run(
-        self, model: str = "smart", client: str = "openai", stream: bool = False, route: Plan | None = None
+        self,
+        model: str = "smart",
+        client: str = "openai",
+        stream: bool = False,
+        route: Plan | None = None,
+        resume: bool = False,
     ) -> Result:
         """Plan (unless ``route`` is given) and execute one request; ``records`` holds its attempts."""
         self.records = []
         route = route or self.route(model, client, stream)
         make = self.exchanges(model, client, stream)
-        return await self.executor.run(route, self.policy, make, stream, self.records)
+        resumes = self.resumes(model, client) if resume else None
+        return await self.executor.run(route, self.policy, make, stream, self.records, resume=resumes)
 
     def tried(self) -> list[str]:
         """``failure`` (or ``ok``) of every attempt record of the last run, in order."""
