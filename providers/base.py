@@ -86,8 +86,9 @@ class StreamDecoder(Protocol):
 
     malformed_events: int
     """SSE events skipped because they could not be read (``data`` that is not JSON, or
-    JSON of a shape the decoder cannot read); the stream goes on without them. An event
-    cut short by the end of the stream is a cut, not counted here."""
+    JSON of a shape the decoder cannot read); the stream goes on without them. Empty data
+    lines are keep-alives, and an event cut short by the end of the stream is a cut: neither
+    is counted here."""
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         """Raises ``UpstreamError`` when the upstream reports an error in-band (an error
@@ -96,9 +97,10 @@ class StreamDecoder(Protocol):
 
     def close(self) -> list[StreamEvent]:
         """End of the byte stream: the events still owed, ending with ``StreamEnd``. A
-        stream that reached its finish reason (and usage, in the formats that send it with
-        or before the finish) is complete without its terminator (``[DONE]``,
-        ``message_stop``); ``UpstreamError('stream_cut')`` when it ended before that."""
+        stream that reached its finish reason is complete without its terminator
+        (``[DONE]``, ``message_stop``), with the usage it reported (Anthropic and Gemini send
+        it with the finish; OpenAI's usage chunk follows it and may be what was lost);
+        ``UpstreamError('stream_cut')`` when it ended before its finish reason."""
         ...
 
 
@@ -124,7 +126,8 @@ class PassthroughStream(Protocol):
 
     malformed_events: int
     """SSE events skipped, and not relayed, because they could not be read (``data`` that
-    is not JSON, or JSON of a shape the passthrough cannot read); the stream goes on."""
+    is not JSON, or JSON of a shape the passthrough cannot read); the stream goes on. Counted
+    as ``StreamDecoder.malformed_events`` is."""
 
     started: bool
     """True once a frame relayed to the client carried the first token: the first text,

@@ -123,6 +123,8 @@ class AnthropicPassthroughStream:
         for event in events:
             if self.finished:
                 break  # nothing after message_stop
+            if not event.data.strip():
+                continue  # an empty data line: a keep-alive
             data = event_object(event.data)
             if data is None:
                 if not last:

@@ -84,8 +84,8 @@ class AnthropicStreamDecoder:
 
     def _event(self, event: SSEEvent, out: list[StreamEvent], *, last: bool) -> None:
         """``last``: the event the end of the stream closed; unreadable, it was cut, not malformed."""
-        if self._done:
-            return
+        if self._done or not event.data.strip():
+            return  # nothing after message_stop; an empty data line is a keep-alive
         try:
             self._dispatch(event, _load(event), out)
         except _Unreadable:

@@ -124,6 +124,8 @@ class PassthroughStream:
             if self.finished:
                 break
             data = event.data
+            if not data.strip():
+                continue  # an empty data line: a keep-alive
             if data == "[DONE]":
                 self.finished = True
                 out.append(_DONE)

@@ -89,6 +89,8 @@ class OpenAIChatStreamDecoder:
             if self._done:
                 break
             data = event.data
+            if not data.strip():
+                continue  # an empty data line: a keep-alive
             if data == "[DONE]":
                 self._end(out)
                 continue

@@ -69,6 +69,15 @@ def test_passthrough_skips_a_malformed_event_without_relaying_it(name: str, bad:
     assert (stream.malformed_events, clean_stream.malformed_events) == (1, 0)
 
 
+@pytest.mark.parametrize("name", STREAMS)
+def test_empty_data_lines_are_keep_alives_not_malformed(name: str) -> None:
+    raw = with_event_inserted(whole(name), b"data:\n\nevent: ping\ndata: \n\n")
+    events, decoder = decode(raw)
+    out, stream = relay(raw)
+    assert (events, out) == (decode(whole(name))[0], relay(whole(name))[0])
+    assert decoder.malformed_events == stream.malformed_events == 0
+
+
 def test_an_error_event_that_parses_is_still_an_error() -> None:
     error = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n'
     raw = with_event_inserted(whole("recorded-2026/anthropic-text.chunks.txt"), error)

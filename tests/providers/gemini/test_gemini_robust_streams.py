@@ -72,6 +72,15 @@ def test_passthrough_skips_a_malformed_chunk_without_relaying_it(name: str, bad:
     assert (stream.malformed_events, clean_stream.malformed_events) == (1, 0)
 
 
+@pytest.mark.parametrize("name", STREAMS)
+def test_empty_data_lines_are_keep_alives_not_malformed(name: str) -> None:
+    raw = with_event_inserted(sse_bytes(name), b"data:\r\n\r\ndata: \r\n\r\n")
+    events, decoder = decode(raw)
+    out, stream = relay(raw)
+    assert (events, out) == (decode(sse_bytes(name))[0], relay(sse_bytes(name))[0])
+    assert decoder.malformed_events == stream.malformed_events == 0
+
+
 def test_a_chunk_with_a_broken_later_part_is_skipped_whole() -> None:
     """Its first part is readable, its second is not: the chunk is read before it is
     applied, so neither part reaches the events."""

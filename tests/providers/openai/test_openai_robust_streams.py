@@ -71,6 +71,17 @@ def test_passthrough_skips_a_malformed_event_without_relaying_it(
     assert (stream.malformed_events, clean_stream.malformed_events) == (1, 0)
 
 
+@pytest.mark.parametrize("name", STREAMS)
+def test_empty_data_lines_are_keep_alives_not_malformed(
+    name: str, endpoint: Endpoint, recording: Callable[[str], bytes]
+) -> None:
+    raw = with_event_inserted(recording(name), b"data:\n\ndata: \n\n")
+    events, decoder = decode(raw, endpoint)
+    out, stream = relay(raw)
+    assert (events, out) == (decode(recording(name), endpoint)[0], relay(recording(name))[0])
+    assert decoder.malformed_events == stream.malformed_events == 0
+
+
 def test_an_error_chunk_that_parses_is_still_an_error(endpoint: Endpoint, recording: Callable[[str], bytes]) -> None:
     error = b'data: {"error": {"message": "overloaded", "type": "server_error", "code": null}}\n\n'
     raw = with_event_inserted(recording("01-plain-text.sse"), error)

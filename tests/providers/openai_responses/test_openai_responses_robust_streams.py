@@ -67,6 +67,15 @@ def test_passthrough_skips_a_malformed_event_without_relaying_it(name: str, bad:
     assert (stream.malformed_events, clean_stream.malformed_events) == (1, 0)
 
 
+@pytest.mark.parametrize("name", STREAMS)
+def test_empty_data_lines_are_keep_alives_not_malformed(name: str) -> None:
+    raw = with_event_inserted(sse(payloads(name)), b"data:\n\nevent: keepalive\ndata: \n\n")
+    events, decoder = decode(raw)
+    out, stream = relay(raw)
+    assert (events, out) == (decode(sse(payloads(name)))[0], relay(sse(payloads(name)))[0])
+    assert decoder.malformed_events == stream.malformed_events == 0
+
+
 def test_a_skipped_event_leaves_no_part_half_started() -> None:
     """A text delta whose content starts a part, but whose delta cannot be read: nothing of
     it is emitted, and the part starts with the next readable delta."""
