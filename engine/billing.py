@@ -5,7 +5,7 @@ that served, and each one a resumed stream continued), at its own model's price 
 group's multiplier. An attempt's usage is what its upstream reported when it finished;
 when it did not finish (the client hung up, the stream was cut and resumed elsewhere), the
 reported part is topped up with a count of what was relayed and of the prompt, and the
-charge is marked estimated. Attempts whose output the client never saw (failures before
+charge is marked estimated (so is a finished stream that reported no usage at all). Attempts whose output the client never saw (failures before
 the first token, a hedge that lost the race, a buffered attempt restarted elsewhere) are
 not charged: the operator pays its upstream for them; a hedge loser's row shows the prompt
 it cost.
@@ -34,7 +34,7 @@ NOTHING = Charge(Usage(), 0.0, False)
 def attempt_charge(record: AttemptRecord, policy: CompiledPolicy, prompt_tokens: int, multiplier: float) -> Charge:
     """What one attempt consumed (and, when ``record.delivered``, what the key pays for it)."""
     if record.delivered:
-        if record.complete and record.usage is not None:
+        if record.complete and record.usage is not None and record.usage.total_tokens > 0:
             usage, estimated = record.usage, False
         else:
             usage, estimated = estimated_usage(record.usage, prompt_tokens, record.output_chars), True

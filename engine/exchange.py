@@ -144,7 +144,7 @@ class _TranslatedRelay:
 
     @property
     def malformed_events(self) -> int:
-        return getattr(self._decoder, "malformed_events", 0)
+        return self._decoder.malformed_events
 
     def _encode(self, events: list[StreamEvent]) -> bytes:
         if self._continuation is not None:
@@ -185,7 +185,7 @@ class _TranslatedRelay:
 
 
 class _PassthroughRelay:
-    __slots__ = ("_stream", "_codec", "_canonical", "_public_model", "_shadow", "usage", "transcript", "_bytes")
+    __slots__ = ("_stream", "_codec", "_canonical", "_public_model", "_shadow", "usage", "transcript")
 
     def __init__(
         self, stream: PassthroughStream, leg: Leg, canonical: ChatRequest, shadow: StreamDecoder | None
@@ -197,23 +197,18 @@ class _PassthroughRelay:
         self._shadow = shadow  # decodes the same bytes canonically, only to keep a transcript
         self.usage: Usage | None = None
         self.transcript = Transcript() if shadow is not None else None
-        self._bytes = 0
 
     @property
     def started(self) -> bool:
-        started: bool = getattr(self._stream, "started", self._bytes > 0)
-        return started
+        return self._stream.started
 
     @property
     def output_chars(self) -> int:
-        if self.transcript is not None:
-            return self.transcript.output_chars
-        chars: int = getattr(self._stream, "output_chars", self._bytes // 8)
-        return chars
+        return self._stream.output_chars
 
     @property
     def malformed_events(self) -> int:
-        return getattr(self._stream, "malformed_events", 0)
+        return self._stream.malformed_events
 
     def _shadow_feed(self, events: list[StreamEvent]) -> None:
         assert self.transcript is not None
@@ -225,7 +220,6 @@ class _PassthroughRelay:
     def feed(self, chunk: bytes) -> bytes:
         out = self._stream.feed(chunk)
         self.usage = self._stream.usage
-        self._bytes += len(out)
         if self._shadow is not None:
             try:
                 self._shadow_feed(self._shadow.feed(chunk))

@@ -135,6 +135,11 @@ class PassthroughStream(Protocol):
     reasoning/thinking or tool-call (name or arguments) delta. Role-only deltas, stream
     and block openings without content, pings, comments and keep-alives do not count."""
 
+    output_chars: int
+    """Characters of output relayed so far (text, reasoning, refusal, tool-call arguments):
+    what the gateway bills by estimate when the upstream's usage never comes (the client
+    hung up, the stream was cut)."""
+
     def feed(self, chunk: bytes) -> bytes:
         """Frames relayed with the public model id. Raises ``UpstreamError`` for an in-band
         upstream error event."""

@@ -322,6 +322,15 @@ class _Run:
                                 yield out
                     except UpstreamError as failure:
                         err = failure
+                        if failure.failure == "stream_cut":  # a reset after the finish is still a finish
+                            try:
+                                out = live.relay.close()
+                            except UpstreamError:
+                                pass
+                            else:
+                                err = None
+                                if out:
+                                    yield out
                 self._delivered(live, err)
                 if err is None:
                     return

@@ -88,7 +88,17 @@ def _forwarded_headers(endpoint: Endpoint, client_headers: Mapping[str, str]) ->
 class AnthropicPassthroughStream:
     """One per streamed response: upstream SSE bytes in, client SSE frames out."""
 
-    __slots__ = ("_parser", "_model", "_usage", "_stopping", "usage", "finished", "started", "malformed_events")
+    __slots__ = (
+        "_parser",
+        "_model",
+        "_usage",
+        "_stopping",
+        "usage",
+        "finished",
+        "started",
+        "malformed_events",
+        "output_chars",
+    )
 
     def __init__(self, public_model: str) -> None:
         self._parser = SSEParser()
@@ -98,6 +108,7 @@ class AnthropicPassthroughStream:
         self.usage: Usage | None = None
         self.finished = False  # message_stop relayed
         self.started = False
+        self.output_chars = 0
         self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> bytes:
@@ -150,7 +161,13 @@ class AnthropicPassthroughStream:
             self._stopping = self._stopping or (isinstance(delta, dict) and delta.get("stop_reason") is not None)
         elif kind == "message_stop":
             self.finished = True
-        elif not self.started and kind in ("content_block_start", "content_block_delta"):
+        elif kind == "content_block_delta":
+            delta = data.get("delta")
+            field = _CONTENT.get(str(delta.get("type"))) if isinstance(delta, dict) else None
+            value = delta.get(field) if isinstance(delta, dict) and field and field != "signature" else None
+            self.output_chars += len(value) if isinstance(value, str) else 0
+            self.started = self.started or _carries_token(data)
+        elif not self.started and kind == "content_block_start":
             self.started = _carries_token(data)
         payload = event.data
         return frame(orjson.dumps(data) if "\n" in payload else payload, name)

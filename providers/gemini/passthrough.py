@@ -124,7 +124,7 @@ def _carries_token(data: dict[str, Any]) -> bool:
 class GeminiPassthroughStream:
     """One per streamed response: upstream ``alt=sse`` bytes in, client SSE frames out."""
 
-    __slots__ = ("_parser", "_model", "usage", "finished", "started", "malformed_events")
+    __slots__ = ("_parser", "_model", "usage", "finished", "started", "malformed_events", "output_chars")
 
     def __init__(self, public_model: str) -> None:
         self._parser = SSEParser()
@@ -132,6 +132,7 @@ class GeminiPassthroughStream:
         self.usage: Usage | None = None
         self.finished = False  # a finishReason (or a blocked prompt) came
         self.started = False
+        self.output_chars = 0
         self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> bytes:
@@ -178,4 +179,24 @@ class GeminiPassthroughStream:
             self.usage = usage
         self.finished = self.finished or _finished(data)
         self.started = self.started or _carries_token(data)
+        self.output_chars += _output_chars(data)
         return frame(orjson.dumps(data))
+
+
+def _output_chars(data: dict[str, Any]) -> int:
+    """Characters of output in a chunk's first candidate: text and function-call arguments."""
+    candidates = data.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    content = first.get("content") if isinstance(first, dict) else None
+    parts = content.get("parts") if isinstance(content, dict) else None
+    chars = 0
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, dict):
+            continue
+        text = part.get("text")
+        if isinstance(text, str):
+            chars += len(text)
+        call = part.get("functionCall")
+        if isinstance(call, dict) and isinstance(call.get("args"), dict):
+            chars += len(orjson.dumps(call["args"]))
+    return chars

@@ -67,6 +67,26 @@ def build_passthrough(body: dict[str, Any], endpoint: Endpoint) -> UpstreamReque
     )
 
 
+def delta_chars(choice: dict[str, Any]) -> int:
+    """Characters of output in one streamed choice: content, reasoning, refusal, tool-call arguments."""
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return 0
+    chars = 0
+    for key in ("content", "reasoning_content", "reasoning", "refusal"):
+        value = delta.get(key)
+        if isinstance(value, str):
+            chars += len(value)
+    calls = delta.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            arguments = function.get("arguments") if isinstance(function, dict) else None
+            if isinstance(arguments, str):
+                chars += len(arguments)
+    return chars
+
+
 def client_wants_usage(body: dict[str, Any]) -> bool:
     """Whether the client's own body asked for the usage chunk."""
     options = body.get("stream_options")
@@ -85,7 +105,17 @@ def rewrite_response(body: bytes, public_model: str) -> tuple[bytes, Usage]:
 class PassthroughStream:
     """One per streamed response: upstream bytes in, client SSE frames out."""
 
-    __slots__ = ("_parser", "_model", "_wants_usage", "_choices", "usage", "finished", "started", "malformed_events")
+    __slots__ = (
+        "_parser",
+        "_model",
+        "_wants_usage",
+        "_choices",
+        "usage",
+        "finished",
+        "started",
+        "malformed_events",
+        "output_chars",
+    )
 
     def __init__(self, public_model: str, client_wants_usage: bool) -> None:
         self._parser = SSEParser()
@@ -95,6 +125,7 @@ class PassthroughStream:
         self.usage: Usage | None = None
         self.finished = False  # [DONE] relayed
         self.started = False
+        self.output_chars = 0
         self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> bytes:
@@ -143,6 +174,7 @@ class PassthroughStream:
                 self.usage = parse_usage(usage)
             choices: list[dict[str, Any]] = obj.get("choices") or []
             for choice in choices:
+                self.output_chars += delta_chars(choice)
                 index = choice.get("index", 0)
                 if type(index) is not int:
                     index = 0

@@ -71,7 +71,7 @@ class ResponsesPassthrough:
 class ResponsesPassthroughStream:
     """One per streamed response: upstream bytes in, client SSE frames out."""
 
-    __slots__ = ("_parser", "_model", "_response", "usage", "finished", "started", "malformed_events")
+    __slots__ = ("_parser", "_model", "_response", "usage", "finished", "started", "malformed_events", "output_chars")
 
     def __init__(self, public_model: str) -> None:
         self._parser = SSEParser()
@@ -80,6 +80,7 @@ class ResponsesPassthroughStream:
         self.usage: Usage | None = None
         self.finished = False
         self.started = False
+        self.output_chars = 0
         self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> bytes:
@@ -129,6 +130,9 @@ class ResponsesPassthroughStream:
             response["model"] = self._model
             self._response = response
         self.started = self.started or _carries_token(kind, obj)
+        if kind is not None and kind.endswith(".delta"):
+            delta = obj.get("delta")
+            self.output_chars += len(delta) if isinstance(delta, str) else 0
         return frame(orjson.dumps(obj), event.event or kind)
 
     def error(self, err: GatewayError) -> bytes | None:

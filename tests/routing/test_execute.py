@@ -397,10 +397,11 @@ async def test_a_committed_stream_is_returned_with_its_first_bytes_before_the_re
     rig.transport.script("alpha-small", Sse(openai_wire.stream_frames(["one ", "two"], "alpha-small")))
     result = await rig.run("smart", stream=True)
     assert isinstance(result, Streaming)
-    assert b'"role":"assistant"' in result.first and b"one" not in result.first
+    # committed at the first token: the role chunk and "one " go out together, "two" after
+    assert b'"role":"assistant"' in result.first and b"one" in result.first and b"two" not in result.first
     assert rig.records == []  # the serving attempt is recorded when its stream ends
     rest = b"".join([chunk async for chunk in result.rest])
-    assert b"one" in rest and rest.endswith(openai_wire.DONE)
+    assert b"two" in rest and rest.endswith(openai_wire.DONE)
     assert result.done.is_set()
     [record] = rig.records
     assert (record.number, record.status, record.failure) == (1, 200, None)

@@ -79,10 +79,10 @@ async def test_no_first_token_in_time_moves_on_at_once_without_asking_again(rig:
     assert rig.health.view("alpha", "small").in_flight == 0
 
 
-async def test_the_first_byte_deadline_ends_at_the_first_byte(rig: Rig) -> None:
-    """Frames after the first may come slower than the first-byte deadline (0.05 s)."""
+async def test_the_first_token_deadline_ends_at_the_first_token(rig: Rig) -> None:
+    """Frames after the first token may come slower than the first-token deadline (0.05 s)."""
     frames = openai_wire.stream_frames(["one ", "two"], "alpha-small")
-    rig.transport.script("alpha-small", Sse(frames, delay_s=[0, 0.06, 0.06, 0, 0]))
+    rig.transport.script("alpha-small", Sse(frames, delay_s=[0, 0, 0.06, 0.06, 0]))
     result = await rig.run("smart", stream=True)
     body = await drain(result)
     assert body.endswith(openai_wire.DONE)
