@@ -214,3 +214,12 @@ async def test_when_every_candidate_cools_down_panic_tries_the_one_that_reopens_
     result = await rig.run("pair")
     assert b"back" in await drain(result)
     assert rig.health.state("alpha", "small") == "closed"
+
+
+async def test_a_connection_reset_after_the_finish_is_a_clean_end(rig: Rig) -> None:
+    finished = openai_wire.stream_frames(["one ", "two"], "alpha-small", done=False)  # finish chunk, no [DONE]
+    rig.transport.script("alpha-small", Sse(finished, cut=True))
+    result = await rig.run("pair", stream=True)
+    body = await drain(result)
+    assert result.outcome.error is None and body.endswith(openai_wire.DONE)
+    assert [r.ended for r in rig.records] == ["ok"]
