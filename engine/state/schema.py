@@ -133,7 +133,7 @@ usage_log = sa.Table(
     sa.Column("cost_micros", sa.BigInteger, nullable=False),
     sa.Column("policy_version", sa.Text, nullable=False),
     sa.Column("byok", sa.Boolean, nullable=False),
-    sa.Column("estimated", sa.Boolean, nullable=False, server_default=sa.false()),  # tokens counted by Turnout
+    sa.Column("estimated", sa.Boolean, nullable=False, server_default="0"),  # tokens counted by Turnout
     sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),  # cost not charged
     sa.Index("ix_usage_log_at", "at"),
     sa.Index("ix_usage_log_key_day", "key_id", "day"),

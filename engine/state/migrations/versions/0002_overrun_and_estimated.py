@@ -28,26 +28,27 @@ def _micros(name: str) -> sa.Column[int]:
     return sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
 
 
+# Plain ADD COLUMN on both databases. On SQLite a string default ("0", which PostgreSQL also
+# reads as a boolean) keeps Alembic from copying the whole table, as it would for sa.false().
+_ADDED = (
+    ("accounts", _micros("arrears_micros")),
+    ("ledger", _micros("overrun_micros")),
+    ("usage_log", sa.Column("estimated", sa.Boolean, nullable=False, server_default="0")),
+    ("usage_log", _micros("overrun_micros")),
+    ("usage_daily", _micros("estimated")),
+    ("usage_daily", _micros("overrun_micros")),
+)
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        batch.add_column(_micros("arrears_micros"))
-    with op.batch_alter_table("ledger") as batch:
-        batch.add_column(_micros("overrun_micros"))
-    with op.batch_alter_table("usage_log") as batch:
-        batch.add_column(sa.Column("estimated", sa.Boolean, nullable=False, server_default=sa.false()))
-        batch.add_column(_micros("overrun_micros"))
-    with op.batch_alter_table("usage_daily") as batch:
-        batch.add_column(_micros("estimated"))
-        batch.add_column(_micros("overrun_micros"))
+    for table, column in _ADDED:
+        op.add_column(table, column)
 
 
 def downgrade() -> None:
-    for table, columns in (
-        ("usage_daily", ("overrun_micros", "estimated")),
-        ("usage_log", ("overrun_micros", "estimated")),
-        ("ledger", ("overrun_micros",)),
-        ("accounts", ("arrears_micros",)),
-    ):
-        with op.batch_alter_table(table) as batch:
-            for column in columns:
-                batch.drop_column(column)
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for table, column in reversed(_ADDED):
+        if sqlite:  # native since SQLite 3.35; Alembic would rebuild the table, which foreign keys forbid
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column.name}")
+        else:
+            op.drop_column(table, column.name)
