@@ -65,14 +65,15 @@ HOLD = (
 async def _lock_account(conn: AsyncConnection, account_id: str) -> tuple[int, int, int]:
     """``(balance, reserved, arrears)``, the row locked until the transaction ends.
 
-    PostgreSQL locks the row (``FOR UPDATE``); SQLite transactions here start with ``BEGIN
+    PostgreSQL locks the row (``FOR NO KEY UPDATE``: only its amounts change, so ledger
+    inserts referencing it are not blocked); SQLite transactions here start with ``BEGIN
     IMMEDIATE`` (see ``engine.state.db``), so they already hold the database's write lock.
     """
     row = (
         await conn.execute(
             sa.select(accounts.c.balance_micros, accounts.c.reserved_micros, accounts.c.arrears_micros)
             .where(accounts.c.id == account_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     ).first()
     if row is None:
