@@ -5,10 +5,10 @@ that served, and each one a resumed stream continued), at its own model's price 
 group's multiplier. An attempt's usage is what its upstream reported when it finished;
 when it did not finish (the client hung up, the stream was cut and resumed elsewhere), the
 reported part is topped up with a count of what was relayed and of the prompt, and the
-charge is marked estimated (so is a finished stream that reported no usage at all). Attempts whose output the client never saw (failures before
-the first token, a hedge that lost the race, a buffered attempt restarted elsewhere) are
-not charged: the operator pays its upstream for them; a hedge loser's row shows the prompt
-it cost.
+charge is marked estimated (so is a finished stream that reported no usage at all).
+Attempts whose output the client never saw (failures before the first token, a hedge that
+lost the race, a buffered attempt restarted elsewhere) are not charged: the operator pays
+its upstream for them; a hedge loser's row shows the prompt it cost.
 """
 
 from __future__ import annotations

@@ -135,6 +135,11 @@ def test_an_overrun_empties_the_balance_and_refuses_the_key_until_topped_up(
     account = settled(site, key.account, 0, OVERRUN_MICROS)
     assert account["balance_usd"] == 0.0 and account["arrears_usd"] == 0.96
     assert selfservice.credits(site.gateway.base_url, key.secret)["arrears_micros"] == OVERRUN_MICROS
+    rows = wait_until(
+        lambda: selfservice.usage(site.gateway.base_url, key.secret)["data"] or None, what="the usage row"
+    )
+    assert sum(r["overrun_micros"] for r in rows) == OVERRUN_MICROS  # recorded on the request's usage row
+    assert sum(r["cost_micros"] for r in rows) == COST_MICROS
 
     fake.reset()
     for fmt in FORMATS:
