@@ -10,10 +10,10 @@ Reported per run: streams that arrived whole; lost, duplicated and reordered wor
 (per-stream sequence numbers); words relayed per second; one-way latency (arrival at the
 client minus send at the upstream, one clock) p50/p99; the added inter-frame latency
 (gap at the client minus gap at the upstream for the same two words) p50/p99; how late
-the upstream itself sent (its ticker's lag: the upstream is not the bottleneck while
-this stays near 1 ms); CPU seconds of the gateway, the upstream and the reader. And the
-Turnout worker's resident memory per open stream: (RSS with every stream open - idle
-RSS) / streams.
+the upstream itself sent (its ticker's lag; with the direct run reaching the nominal rate
+it shows the upstream is not the bottleneck); CPU seconds of the gateway, the upstream and
+the reader, and the gateway's CPU per relayed word. And the Turnout worker's resident
+memory per open stream: (RSS while the most streams were open - idle RSS) / that number.
 
 Variants, each on a fresh gateway: ``plain``; ``buffer-2s`` (the model option
 ``stream_buffer = "2s"``); ``resume`` (every tenth stream asks for a model that cuts
@@ -34,14 +34,10 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,16 +48,31 @@ if __package__ in (None, ""):
 import orjson
 import uvloop
 
-from tests.bench.procs import BENCH_KEY, REPO, TURNOUT, free_port, tree_cpu_seconds, wait_http, worker_pid
+from tests.bench.procs import (
+    BENCH_KEY,
+    TURNOUT,
+    free_port,
+    loop_thread_cpu_seconds,
+    tree_cpu_seconds,
+    wait_http,
+    worker_pid,
+)
 from tests.bench.report import budget_line, machine_line
 from tests.bench.stats import percentile
+from tests.bench.stream_analysis import Analysis, analyse
+from tests.bench.stream_harness import (
+    base_env,
+    check_policy,
+    harness_priority,
+    process,
+    rss_kb,
+    upstream_json,
+)
 from tests.bench.stream_reader import SeqTrace, Tracker, read_streams
 
 DEFAULT_PERIOD_MS = 5.0
 RSS_BUDGET_KB = 64
 WARM_STREAMS = 50
-HARNESS_NICE = -10
-AUTOGROUP = Path("/proc/self/autogroup")
 PATH = "/v1/chat/completions"
 
 
@@ -119,114 +130,6 @@ def policy_text(upstream_root: str, models: Mapping[str, str], variant: Variant)
         fields.update(variant.models.get(public, {}))
         lines += [f'[models."{public}"]', *(f"{k} = {v}" for k, v in fields.items()), ""]
     return "\n".join(lines)
-
-
-# -- processes ----------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def harness_priority() -> Iterator[str]:
-    """Run this process (the reader) and the upstream ahead of the gateway while the bench
-    runs, so that on a small shared machine the gateway, not the harness, is what runs short
-    of CPU: nice -10 for this process and its scheduler autogroup (Linux puts each session
-    in one; the gateway gets a session, so an autogroup, of its own at nice 0)."""
-    before = os.getpriority(os.PRIO_PROCESS, 0)
-    group = _autogroup_nice()
-    try:
-        os.setpriority(os.PRIO_PROCESS, 0, HARNESS_NICE)
-        if group is not None:
-            AUTOGROUP.write_text(str(HARNESS_NICE))
-        note = f"the upstream and the reader run at nice {HARNESS_NICE}, the gateway at 0 (autogroups alike)"
-    except OSError:
-        note = "the harness runs at the gateway's priority (raising it needs CAP_SYS_NICE)"
-    try:
-        yield note
-    finally:
-        with contextlib.suppress(OSError):
-            if group is not None:
-                AUTOGROUP.write_text(str(group))
-            os.setpriority(os.PRIO_PROCESS, 0, before)
-
-
-def _autogroup_nice() -> int | None:
-    """This session's autogroup nice value (``/autogroup-510 nice 0``), None without autogroups."""
-    try:
-        return int(AUTOGROUP.read_text().split()[-1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _gateway_priority() -> None:
-    os.setpriority(os.PRIO_PROCESS, 0, 0)  # back to the default, in the child, before exec
-
-
-@contextlib.contextmanager
-def process(
-    argv: list[str], env: Mapping[str, str], log: Path, *, normal_priority: bool = False
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A child in its own process group, stopped (SIGINT, then SIGKILL) with its group on
-    exit. It shares this process's session and priority, unless ``normal_priority``: then
-    it gets a session of its own at the default priority."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            cwd=REPO,
-            env=dict(env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=normal_priority,
-            process_group=None if normal_priority else 0,
-            preexec_fn=_gateway_priority if normal_priority else None,
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-
-
-def base_env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
-    env.update(
-        {
-            "MOCK_KEY": "sk-bench-upstream",
-            "TURNOUT_DATA_DIR": str(workdir / "data"),
-            "TURNOUT_API_KEYS": BENCH_KEY,
-            "TURNOUT_LOG_LEVEL": "warning",
-            "TURNOUT_WORKERS": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def check_policy(directory: Path, env: Mapping[str, str]) -> str | None:
-    """None when ``turnout check`` accepts the policy, else its complaint."""
-    done = subprocess.run([str(TURNOUT), "check", str(directory)], env=dict(env), capture_output=True, text=True)
-    if done.returncode == 0:
-        return None
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    return "; ".join(lines[:2]) or f"exit {done.returncode}"
-
-
-def upstream_json(root: str, path: str, post: bool = False) -> object:
-    request = urllib.request.Request(root + path, data=b"" if post else None, method="POST" if post else "GET")
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return orjson.loads(response.read())
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 # -- one run ------------------------------------------------------------------------------
@@ -337,61 +240,8 @@ def _cpu(target: Target) -> dict[str, float]:
     cpu = {"upstream": tree_cpu_seconds(target.upstream_pid), "reader": usage.ru_utime + usage.ru_stime}
     if target.gateway_pid is not None:
         cpu["gateway"] = tree_cpu_seconds(target.gateway_pid)
+        cpu["loop"] = loop_thread_cpu_seconds(target.gateway_pid)
     return cpu
-
-
-# -- what a run shows ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Analysis:
-    streams: int = 0
-    whole: int = 0
-    failed: int = 0  # not a 200, or an error, or no [DONE]
-    lost: int = 0
-    duplicated: int = 0
-    reordered: int = 0
-    words: int = 0
-    one_way: list[float] = field(default_factory=list)
-    added_gap: list[float] = field(default_factory=list)
-    resume_gaps: list[float] = field(default_factory=list)
-    examples: list[str] = field(default_factory=list)
-
-
-def analyse(result: Run, words: int) -> Analysis:
-    out = Analysis(streams=len(result.traces))
-    expected = list(range(1, words + 1))
-    for trace in result.traces:
-        sent = {int(n): t for n, t in result.sent.get(trace.key, [])}  # a word sent twice: the last send
-        seqs, times = list(trace.seqs), list(trace.times)
-        distinct = set(seqs)
-        out.words += len(seqs)
-        out.lost += sum(1 for n in expected if n not in distinct)
-        out.duplicated += len(seqs) - len(distinct)
-        out.reordered += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b < a)
-        ok = trace.status == 200 and trace.error is None and trace.done and trace.complete
-        out.failed += 0 if ok else 1
-        if ok and seqs == expected:
-            out.whole += 1
-        elif len(out.examples) < 3:
-            out.examples.append(
-                f"{trace.key}: status {trace.status}, {len(seqs)} words (last {seqs[-1:]}), done {trace.done}, "
-                f"error {trace.error}"
-            )
-        for i, (number, arrived) in enumerate(zip(seqs, times, strict=True)):
-            upstream_at = sent.get(number)
-            if upstream_at is not None:
-                out.one_way.append(arrived - upstream_at)
-            if i and seqs[i - 1] == number - 1:
-                before = sent.get(number - 1)
-                if upstream_at is not None and before is not None:
-                    out.added_gap.append((arrived - times[i - 1]) - (upstream_at - before))
-                if trace.key in result.resumed_keys and number == words // 2 + 1:
-                    out.resume_gaps.append(arrived - times[i - 1])
-    out.one_way.sort()
-    out.added_gap.sort()
-    out.resume_gaps.sort()
-    return out
 
 
 def ms(seconds: float) -> str:
@@ -504,7 +354,7 @@ def main() -> None:
                 ramp_s=args.ramp_s,
             )
             floor = run(direct, root, args.streams)
-            floor_analysis = analyse(floor, args.words)
+            floor_analysis = analyse(floor.traces, floor.sent, floor.resumed_keys, args.words)
             print_run(floor, floor_analysis)
             for variant in chosen:
                 started = gateway_target(workdir, (root, upstream.pid), args, variant)
@@ -514,13 +364,13 @@ def main() -> None:
                 with started as target:
                     target.label, target.ramp_s = f"Turnout, {variant.name}", args.ramp_s
                     result = run(target, root, args.streams)
-                analysis = analyse(result, args.words)
+                analysis = analyse(result.traces, result.sent, result.resumed_keys, args.words)
                 print_run(result, analysis)
                 verdicts.append((variant.name, analysis, result))
-    summary(floor_analysis, verdicts, args.streams)
+    summary(floor_analysis, verdicts, args.streams, args.period_ms)
 
 
-def summary(floor: Analysis, verdicts: list[tuple[str, Analysis, Run]], streams: int) -> None:
+def summary(floor: Analysis, verdicts: list[tuple[str, Analysis, Run]], streams: int, period_ms: float) -> None:
     print()
     for name, analysis, result in verdicts:
         most = result.most_open
@@ -530,6 +380,13 @@ def summary(floor: Analysis, verdicts: list[tuple[str, Analysis, Run]], streams:
             f"{result.full_rss_kb / 1024:.1f} MB (peak {result.peak_rss_kb / 1024:.1f} MB); added gap p99 over the "
             f"floor {ms(percentile(analysis.added_gap, 99) - percentile(floor.added_gap, 99))} ms, one-way p50 "
             f"over the floor {ms(percentile(analysis.one_way, 50) - percentile(floor.one_way, 50))} ms"
+        )
+        words = max(1, analysis.words)
+        gateway_us, loop_us = result.cpu["gateway"] / words * 1e6, result.cpu["loop"] / words * 1e6
+        print(
+            f"  {name}: gateway CPU {gateway_us:.1f} µs per relayed word, {loop_us:.1f} µs of it on the worker's "
+            f"event-loop thread: with a core to itself that loop could relay ~{1e6 / loop_us:,.0f} words/s "
+            f"({streams:,} streams at one word per {period_ms:g} ms need {streams * 1000 / period_ms:,.0f})"
         )
         bad = analysis.lost + analysis.reordered + analysis.duplicated
         print(budget_line(f"{name}: lost, duplicated or reordered frames", str(bad), "0", bad == 0))
