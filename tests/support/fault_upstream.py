@@ -16,7 +16,8 @@ misbehaviour, so a policy points models at behaviours with no scripting: ``m+cut
 Every request is recorded (``FaultRequest``): time, model, path, headers, parsed body, its
 1-based count for that model, the prefill it carried, what was played, the status, the
 SSE frames and content frames sent, the text sent, and whether the client went away.
-Requests are counted per full model name. Clocks are ``time.monotonic()`` (system-wide on
+Requests are counted per full model name. The server thread fills a record in while it
+answers: read it after ``wait_idle()`` (or its ``done`` event). Clocks are ``time.monotonic()`` (system-wide on
 Linux, so comparable with a gateway's).
 """
 
