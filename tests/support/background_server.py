@@ -1,0 +1,75 @@
+"""An aiohttp request handler served on 127.0.0.1 from a background thread.
+
+The thread runs its own event loop, so sync tests, async tests and a gateway child process
+all reach the server over real TCP. ``handler_cancellation`` is on: a handler whose client
+goes away is cancelled, which is how a server notices an abandoned request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BackgroundServer:
+    def __init__(self, handler: Handler, name: str = "background-server") -> None:
+        self._handler = handler
+        self._name = name
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self.port = 0
+
+    def start(self) -> int:
+        """Serve on a free port; return it once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self._name} already started")
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError(f"{self._name} did not start within 10 s")
+        if self._error is not None:
+            raise RuntimeError(f"{self._name} failed to start: {self._error!r}")
+        return self.port
+
+    def stop(self) -> None:
+        """Close the listener and every open connection (handlers are cancelled)."""
+        loop, stop, thread = self._loop, self._stop, self._thread
+        if loop is None or stop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        self._thread = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start() when it happens before ready
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handler)
+        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        self.port = int(runner.addresses[0][1])
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
