@@ -28,7 +28,7 @@ from engine.http.data_plane import DataPlane, client_path
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
-from engine.keyed_gate import KeyedGate, open_store
+from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
 from engine.pipeline import Pipeline
 from engine.policy.store import PolicyStore
 from engine.policy.watch import watch_policy
@@ -36,7 +36,7 @@ from engine.routing.execute import Executor
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import HttpTransports
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from engine.state import State
 from providers.registry import build_registry
 
@@ -96,15 +96,18 @@ async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
     if not settings.key_management:
         return static, None
     state = await open_store(settings)
-
-    async def count_keys() -> int:
-        return len(await state.keys.list())
-
-    gate = KeyedGate(static, state.gate, count_keys)
-    if await gate.refresh_open():
+    gate = KeyedGate(static, state.gate, state.keys.presence)
+    try:
+        presence = await gate.start()
+    except BaseException:
+        await state.close()
+        raise
+    if gate.open:
         log.warning(
             "no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`"
         )
+    elif presence is not None and not presence.any_now:
+        log.warning(CLOSED_WITHOUT_KEYS)
     return gate, state
 
 
@@ -176,6 +179,6 @@ def build_app(settings: Settings) -> ASGIApp:
 
 def create_app() -> ASGIApp:
     """Granian's factory: settings from the environment."""
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return build_app(settings)
