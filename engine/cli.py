@@ -72,6 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.policy_dir.is_dir():
         return _refuse(f"the policy directory {settings.policy_dir} does not exist (TURNOUT_POLICY_DIR or --policies)")
+    busy = listen_problem(settings.host, settings.port)
+    if busy is not None:
+        return _refuse(busy)
     result = load_policy(settings.policy_dir, os.environ)
     for diagnostic in result.diagnostics:
         print(str(diagnostic), file=sys.stderr)
@@ -81,7 +84,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         problem = asyncio.run(_preflight(settings))
     except StateConfigError as exc:
         problem = str(exc)
-    # last, so the time between this check and Granian's own bind is as short as it can be
+    # again, so the time between this check and Granian's own bind is as short as it can be
     problem = problem or listen_problem(settings.host, settings.port)
     if problem is not None:
         return _refuse(problem)

@@ -9,7 +9,9 @@ request without a key, every time:
   kernel spreads fresh connections over both workers, and before the fix the worker that
   had not seen the key in the meantime let requests through (200 or 401 at random);
 * two replicas on PostgreSQL + Redis, the key created through replica A and deleted
-  through replica B, and a third replica started after the deletion.
+  through replica B, and a third replica started after the deletion. The database URL is
+  spelled as hosting providers hand it out: ``postgres://...?sslmode=disable`` for
+  ``turnout db upgrade``, ``postgresql://`` for the replicas (which used to crash).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pytest
 from tests.e2e_keys.admin import Admin
 from tests.e2e_keys.deployment import ADMIN_TOKEN, Deployment, deployment
 from tests.e2e_keys.services import REDIS_URL, delete_rate_limits, fresh_database
-from tests.e2e_keys.turnout_cli import created_key
+from tests.e2e_keys.turnout_cli import TurnoutCli, created_key
 from tests.e2e_keys.waiting import wait_until
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
@@ -46,6 +48,7 @@ context_window = 8000
 models = ["*"]
 """
 PROBES = 40  # fresh connections per check: both workers get some (the kernel hashes each)
+OPEN_MODE_ENDED = "open mode has ended"  # what each process logs when it notices the first key
 SETTLE = 1.5  # seconds of probing after the deletion: several open-mode recheck intervals
 
 
@@ -59,10 +62,6 @@ def _status(base_url: str, secret: str | None = None) -> int:
 
 def _statuses(base_urls: list[str], count: int = PROBES) -> Counter[int]:
     return Counter(_status(base_urls[i % len(base_urls)]) for i in range(count))
-
-
-def _closed_everywhere(base_urls: list[str]) -> bool:
-    return _statuses(base_urls) == {401: PROBES}
 
 
 def _stays_closed(base_urls: list[str]) -> Counter[int]:
@@ -84,6 +83,12 @@ def embedded(tmp_path: Path, fake: FakeUpstream) -> Iterator[tuple[Deployment, G
         gateway.stop()
 
 
+def _noticed(gateway: GatewayProcess, processes: int) -> bool:
+    """Whether ``processes`` workers logged that the first key ended open mode (each checks
+    in the background, with no request needed)."""
+    return gateway.logs().count(OPEN_MODE_ENDED) >= processes
+
+
 def test_two_workers_stay_closed_after_the_last_key_is_deleted(
     embedded: tuple[Deployment, GatewayProcess], fake: FakeUpstream
 ) -> None:
@@ -92,9 +97,10 @@ def test_two_workers_stay_closed_after_the_last_key_is_deleted(
     assert _statuses(urls) == {200: PROBES}  # never had a key: open on both workers
     key = created_key(site.cli.run("keys", "create", "first", "--json"))
     try:
-        wait_until(lambda: _closed_everywhere(urls), what="the first key closes both workers")
+        # one keyed call on one connection (one worker); the other worker sees no request
         with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key.secret, max_retries=0) as sdk:
             sdk.chat.completions.create(model="open-model", messages=[{"role": "user", "content": "keyed"}])
+        wait_until(lambda: _noticed(gateway, 2), what="both workers notice the first key")
         site.cli.run("keys", "delete", "first")
         seen = _stays_closed(urls)
         assert set(seen) == {401}, seen
@@ -108,13 +114,17 @@ def test_two_workers_stay_closed_after_the_last_key_is_deleted(
 
 def test_replicas_stay_closed_after_the_last_key_is_deleted(tmp_path: Path, fake: FakeUpstream) -> None:
     with fresh_database() as database_url:
+        # the spellings a hosting provider hands out (``postgresql+asyncpg://`` is the fixture's)
+        plain = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        pasted = database_url.replace("postgresql+asyncpg://", "postgres://", 1) + "?sslmode=disable"
         env = {
-            "TURNOUT_DATABASE_URL": database_url,
+            "TURNOUT_DATABASE_URL": plain,
             "TURNOUT_REDIS_URL": REDIS_URL,
             "TURNOUT_SECRET_KEY": "e2e-keys-open-mode-hmac-key-0123456789",
         }
         site = deployment(tmp_path, POLICY.format(base=fake.base_url), env)
-        assert "current" in site.cli.run("db", "upgrade").lower()
+        upgrade = TurnoutCli({**env, "TURNOUT_DATABASE_URL": pasted}, site.root, site.data_dir)
+        assert "current" in upgrade.run("db", "upgrade").lower()
         # a gateway gets SIGTERM when the thread that started it ends: the pool outlives them
         pool = ThreadPoolExecutor(2)
         a, b = pool.map(site.start, ("replica-a", "replica-b"))
@@ -126,7 +136,8 @@ def test_replicas_stay_closed_after_the_last_key_is_deleted(tmp_path: Path, fake
             assert _statuses(urls) == {200: PROBES}  # a fresh store: open on both replicas
             key = admin_a.create_key("first")
             key_ids.append(key.id)
-            wait_until(lambda: _closed_everywhere(urls), what="the first key closes both replicas")
+            wait_until(lambda: _noticed(a, 1) and _noticed(b, 1), what="both replicas notice the first key")
+            assert _statuses(urls) == {401: PROBES}
             assert _status(b.base_url, key.secret) == 200
             assert admin_b.delete_key(key.id)["id"] == key.id
             seen = _stays_closed(urls)
