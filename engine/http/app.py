@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
-from engine.errors import GatewayError, ModelNotFound
+from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
 from engine.http.request_ids import RequestIds
@@ -83,10 +83,13 @@ class RequestContext:
 
 
 def _format_of(path: str) -> str:
+    """The client format a path belongs to, for errors Starlette raises (404, 405, 500)."""
     if path.startswith("/v1beta"):
         return "gemini"
     if "/messages" in path:
         return "anthropic"
+    if path.rstrip("/").endswith("/responses") or path == "/responses":
+        return "openai-responses"
     return "openai"
 
 
@@ -123,7 +126,7 @@ def build_app(settings: Settings) -> ASGIApp:
         store = PolicyStore(settings.policy_dir, dict(os.environ))
         the_gate, state = await open_gate(settings)
         if state is not None:
-            extra_routes[:] = state_routes(state, settings, store, proxies)
+            extra_routes[:] = state_routes(state, settings, store, proxies, openai_error)
             app.router.routes.extend(extra_routes)
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
@@ -154,11 +157,24 @@ def build_app(settings: Settings) -> ASGIApp:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
-        err = GatewayError(f"{request.method} {request.url.path} is not an endpoint of this gateway", status=status)
+        headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
+        path = request.url.path
+        err = GatewayError(f"{request.method} {path} is not an endpoint of this gateway", status=status)
         if status == 404:
-            err = ModelNotFound(f"no such endpoint: {request.method} {request.url.path}", code="unknown_url")
-        codec = registry.codec(_format_of(request.url.path))
-        return Response(codec.encode_error(err), status_code=status, media_type="application/json")
+            err = ModelNotFound(f"no such endpoint: {request.method} {path}", code="unknown_url")
+        elif status == 405:
+            allowed = headers.get("Allow") or headers.get("allow") or "another method"
+            err = BadRequest(
+                f"method {request.method} is not allowed on {path}: use {allowed}",
+                status=405,
+                code="method_not_allowed",
+            )
+        codec = registry.codec(_format_of(path))
+        return Response(codec.encode_error(err), status_code=status, headers=headers, media_type="application/json")
+
+    def openai_error(err: GatewayError) -> Response:
+        body = registry.codec("openai").encode_error(err)
+        return Response(body, status_code=err.status, headers=err.headers, media_type="application/json")
 
     async def internal(request: Request, exc: Exception) -> Response:
         request_id = request.state.request_id if hasattr(request.state, "request_id") else "-"
