@@ -37,7 +37,7 @@ from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import HttpTransports
 from engine.settings import Settings, load_settings
-from engine.state import State
+from engine.state import State, StateConfigError
 from providers.registry import build_registry
 
 log = logging.getLogger("turnout")
@@ -124,7 +124,11 @@ def build_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = PolicyStore(settings.policy_dir, dict(os.environ))
-        the_gate, state = await open_gate(settings)
+        try:
+            the_gate, state = await open_gate(settings)
+        except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
+            log.error("refusing to start: %s", exc)
+            raise
         if state is not None:
             extra_routes[:] = state_routes(state, settings, store, proxies, openai_error)
             app.router.routes.extend(extra_routes)
