@@ -23,14 +23,15 @@ import orjson
 
 from engine.errors import GatewayError
 from engine.explain import explain_plan, render_text
-from engine.keyed_gate import open_store
+from engine.http.port_probe import listen_problem
+from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
 from engine.policy.check import run_check
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
 from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
-from engine.settings import Settings, settings_help
+from engine.settings import Settings, SettingsError, load_settings, settings_help
 from engine.state import StateConfigError
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
@@ -48,6 +49,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _refuse(problem: str) -> int:
+    print(f"refusing to start: {problem}", file=sys.stderr)
+    return 1
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     overrides = {
         "TURNOUT_HOST": args.host,
@@ -58,19 +64,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     for name, value in overrides.items():
         if value is not None:
-            os.environ[name] = value
-    settings = Settings()
+            os.environ[name] = value  # the Granian workers read their settings from the environment
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return _refuse(str(exc))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not settings.policy_dir.is_dir():
+        return _refuse(f"the policy directory {settings.policy_dir} does not exist (TURNOUT_POLICY_DIR or --policies)")
+    busy = listen_problem(settings.host, settings.port)
+    if busy is not None:
+        return _refuse(busy)
     result = load_policy(settings.policy_dir, os.environ)
     for diagnostic in result.diagnostics:
         print(str(diagnostic), file=sys.stderr)
     if result.policy is None:
-        print(f"refusing to start: the policy in {settings.policy_dir} has errors (see above)", file=sys.stderr)
-        return 1
-    problem = asyncio.run(_preflight(settings))
+        return _refuse(f"the policy in {settings.policy_dir} has errors (see above)")
+    try:
+        problem = asyncio.run(_preflight(settings))
+    except StateConfigError as exc:
+        problem = str(exc)
+    # again, so the time between this check and Granian's own bind is as short as it can be
+    problem = problem or listen_problem(settings.host, settings.port)
     if problem is not None:
-        print(f"refusing to start: {problem}", file=sys.stderr)
-        return 1
+        return _refuse(problem)
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -101,30 +118,32 @@ def granian_tuning() -> dict[str, Any]:
 
 async def _preflight(settings: Settings) -> str | None:
     """What would make the server unsafe or broken, said before any worker starts: the
-    state store cannot open (schema, Redis for several workers), or the gateway would be
-    open (no key at all) on a non-loopback address."""
-    keys = len(settings.static_keys())
+    state store cannot open (unreachable, schema, Redis for several workers), or the
+    gateway would be open (no key configured, and none ever stored) on a non-loopback
+    address."""
+    presence = None
     if settings.key_management:
+        state = await open_store(settings)
         try:
-            state = await open_store(settings)
-        except StateConfigError as exc:
-            return str(exc)
-        try:
-            keys += len(await state.keys.list())
+            presence = await state.keys.presence()
         finally:
             await state.close()
-    if keys == 0 and not _is_loopback(settings.host):
+    static = bool(settings.static_keys())
+    open_mode = not static and (presence is None or not presence.ever)
+    if open_mode and not _is_loopback(settings.host):
         return (
             f"no API key is configured, so the gateway would be open to anyone on {settings.host}: "
             "set TURNOUT_API_KEYS or create a key with `turnout keys create`, or listen on 127.0.0.1"
         )
-    if keys == 0:
+    if open_mode:
         log.warning("no API keys configured: the gateway is OPEN to anyone who can reach %s", settings.host)
+    elif not static and presence is not None and not presence.any_now:
+        log.warning(CLOSED_WITHOUT_KEYS)
     return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    directory = Path(args.directory) if args.directory else Settings().policy_dir
+    directory = Path(args.directory) if args.directory else load_settings().policy_dir
     code, lines = run_check(directory, os.environ)
     for line in lines:
         print(line)
@@ -132,7 +151,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    directory = Path(args.policies) if args.policies else Settings().policy_dir
+    directory = Path(args.policies) if args.policies else load_settings().policy_dir
     result = load_policy(directory, os.environ)
     if result.policy is None:
         for diagnostic in result.diagnostics:
@@ -194,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _state_config() -> StateConfig:
-    settings = Settings()
+    settings = load_settings()
 
     def policy() -> CompiledPolicy:
         result = load_policy(settings.policy_dir, os.environ)
@@ -212,8 +231,13 @@ def _state_config() -> StateConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a configuration error is one line on stderr and exit status 1."""
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except (SettingsError, StateConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

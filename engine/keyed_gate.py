@@ -4,14 +4,22 @@
   balance: the operator's own key).
 * Anything else is looked up in the key store (``sk-trn-...`` keys, with groups, limits,
   balances, IP allowlists and expiry).
-* Open mode: while no static key is configured and the store holds no key, every request
-  is let through as ``anonymous`` (the server only binds loopback then). Creating the first
-  key ends open mode within a second, without a restart.
+* Open mode: while no static key is configured and the store never held a key, every
+  request is let through as ``anonymous`` (the server only binds loopback then). Creating
+  the first key ends open mode within a second, without a restart, and for good: a store
+  that ever held a key stays closed when every key is deleted (``KeyStore.presence``), so
+  every worker and replica agrees.
+
+Whether the gateway is open is never asked on the request path: ``start`` asks the store
+once, and while open a background task re-asks every ``OPEN_RECHECK_SECONDS`` (one cheap
+query per worker, whatever the load); a request reads the answer from memory.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from engine.access import Admission, Principal, Reservation, StaticKeyGate, UsageRecord
@@ -20,8 +28,15 @@ from engine.policy.compiled import CompiledPolicy
 from engine.settings import Settings
 from engine.state import State, open_state
 from engine.state.gate import DatabaseGate
+from engine.state.keys import KeyPresence
 
-OPEN_RECHECK_SECONDS = 1.0
+log = logging.getLogger("turnout")
+
+OPEN_RECHECK_SECONDS = 0.5
+CLOSED_WITHOUT_KEYS = (
+    "every API key was deleted: the gateway stays closed (401 for every request: a store that held a key "
+    "never runs open again); create one with `turnout keys create`"
+)
 
 
 async def open_store(settings: Settings) -> State:
@@ -36,22 +51,52 @@ async def open_store(settings: Settings) -> State:
 
 
 class KeyedGate:
-    def __init__(self, static: StaticKeyGate, store: DatabaseGate, count_keys: Callable[[], Awaitable[int]]) -> None:
+    def __init__(
+        self,
+        static: StaticKeyGate,
+        store: DatabaseGate,
+        presence: Callable[[], Awaitable[KeyPresence]],
+        recheck_seconds: float = OPEN_RECHECK_SECONDS,
+    ) -> None:
         self._static = static
         self._store = store
-        self._count_keys = count_keys
-        self._open = False
-        self._checked_at = 0.0
+        self._presence = presence
+        self._recheck_seconds = recheck_seconds
+        self._open = False  # closed until ``start`` has asked the store
+        self._stop = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
 
-    async def refresh_open(self) -> bool:
-        """Re-count keys; True while the gateway is open (no key anywhere)."""
-        self._open = self._static.open and await self._count_keys() == 0
-        self._checked_at = time.monotonic()
+    @property
+    def open(self) -> bool:
+        """True while the gateway lets everyone in (no static key, and no key ever stored)."""
         return self._open
 
+    async def start(self) -> KeyPresence | None:
+        """Decide open mode (None: static keys exist, so never open); while open, watch the
+        store in the background for the first key."""
+        if not self._static.open:
+            return None
+        presence = await self._presence()
+        self._open = not presence.ever
+        if self._open and self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_open(), name="turnout-open-mode")
+        return presence
+
+    async def _watch_open(self) -> None:
+        while self._open:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._recheck_seconds)
+                return
+            try:
+                presence = await self._presence()
+            except Exception as exc:  # the store is unreachable: keep the last answer, try again
+                log.warning("open-mode check failed (%s); retrying", exc)
+                continue
+            if presence.ever:
+                self._open = False
+                log.info("an API key exists now: open mode has ended (requests need a key)")
+
     async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal:
-        if self._open and time.monotonic() - self._checked_at > OPEN_RECHECK_SECONDS:
-            await self.refresh_open()
         if self._open:  # no key anywhere: the static gate lets everyone in as ``anonymous``
             return await self._static.authenticate(credential, client_ip, policy)
         if credential and not self._static.open:
@@ -86,4 +131,9 @@ class KeyedGate:
         self._store.record(rows)
 
     async def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self._store.close()

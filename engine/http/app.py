@@ -22,13 +22,13 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
-from engine.errors import GatewayError, ModelNotFound
+from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
-from engine.keyed_gate import KeyedGate, open_store
+from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
 from engine.pipeline import Pipeline
 from engine.policy.store import PolicyStore
 from engine.policy.watch import watch_policy
@@ -36,8 +36,8 @@ from engine.routing.execute import Executor
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
 from engine.routing.transport import HttpTransports
-from engine.settings import Settings
-from engine.state import State
+from engine.settings import Settings, load_settings
+from engine.state import State, StateConfigError
 from providers.registry import build_registry
 
 log = logging.getLogger("turnout")
@@ -83,10 +83,13 @@ class RequestContext:
 
 
 def _format_of(path: str) -> str:
+    """The client format a path belongs to, for errors Starlette raises (404, 405, 500)."""
     if path.startswith("/v1beta"):
         return "gemini"
     if "/messages" in path:
         return "anthropic"
+    if path.rstrip("/").endswith("/responses") or path == "/responses":
+        return "openai-responses"
     return "openai"
 
 
@@ -96,15 +99,18 @@ async def open_gate(settings: Settings) -> tuple[Gate, State | None]:
     if not settings.key_management:
         return static, None
     state = await open_store(settings)
-
-    async def count_keys() -> int:
-        return len(await state.keys.list())
-
-    gate = KeyedGate(static, state.gate, count_keys)
-    if await gate.refresh_open():
+    gate = KeyedGate(static, state.gate, state.keys.presence)
+    try:
+        presence = await gate.start()
+    except BaseException:
+        await state.close()
+        raise
+    if gate.open:
         log.warning(
             "no API keys configured: the gateway is OPEN (loopback only); create one with `turnout keys create`"
         )
+    elif presence is not None and not presence.any_now:
+        log.warning(CLOSED_WITHOUT_KEYS)
     return gate, state
 
 
@@ -118,9 +124,13 @@ def build_app(settings: Settings) -> ASGIApp:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = PolicyStore(settings.policy_dir, dict(os.environ))
-        the_gate, state = await open_gate(settings)
+        try:
+            the_gate, state = await open_gate(settings)
+        except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
+            log.error("refusing to start: %s", exc)
+            raise
         if state is not None:
-            extra_routes[:] = state_routes(state, settings, store, proxies)
+            extra_routes[:] = state_routes(state, settings, store, proxies, openai_error)
             app.router.routes.extend(extra_routes)
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
@@ -151,11 +161,24 @@ def build_app(settings: Settings) -> ASGIApp:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
-        err = GatewayError(f"{request.method} {request.url.path} is not an endpoint of this gateway", status=status)
+        headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
+        path = request.url.path
+        err = GatewayError(f"{request.method} {path} is not an endpoint of this gateway", status=status)
         if status == 404:
-            err = ModelNotFound(f"no such endpoint: {request.method} {request.url.path}", code="unknown_url")
-        codec = registry.codec(_format_of(request.url.path))
-        return Response(codec.encode_error(err), status_code=status, media_type="application/json")
+            err = ModelNotFound(f"no such endpoint: {request.method} {path}", code="unknown_url")
+        elif status == 405:
+            allowed = headers.get("Allow") or headers.get("allow") or "another method"
+            err = BadRequest(
+                f"method {request.method} is not allowed on {path}: use {allowed}",
+                status=405,
+                code="method_not_allowed",
+            )
+        codec = registry.codec(_format_of(path))
+        return Response(codec.encode_error(err), status_code=status, headers=headers, media_type="application/json")
+
+    def openai_error(err: GatewayError) -> Response:
+        body = registry.codec("openai").encode_error(err)
+        return Response(body, status_code=err.status, headers=err.headers, media_type="application/json")
 
     async def internal(request: Request, exc: Exception) -> Response:
         request_id = request.state.request_id if hasattr(request.state, "request_id") else "-"
@@ -176,6 +199,6 @@ def build_app(settings: Settings) -> ASGIApp:
 
 def create_app() -> ASGIApp:
     """Granian's factory: settings from the environment."""
-    settings = Settings()
+    settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return build_app(settings)

@@ -1,5 +1,8 @@
 """What a client request carries before the pipeline sees it: its API key, as its wire
 format sends it, and its body, refused with 413 as soon as it is known to be too large.
+A body sent with ``Content-Encoding: gzip`` or ``deflate`` is decoded as it arrives, and
+the limit holds for the decoded size (``engine.http.content_encoding``); any other
+encoding is a 415.
 
 Shared by the raw data plane and the Starlette routes, so both read requests alike.
 """
@@ -12,6 +15,7 @@ from urllib.parse import parse_qs
 from starlette.types import Receive
 
 from engine.errors import PayloadTooLarge
+from engine.http.content_encoding import body_decoder
 
 # The client API's hot POST endpoints (under /v1 or not) and the format each speaks.
 DATA_PLANE_FORMATS = {"/chat/completions": "openai", "/responses": "openai-responses", "/messages": "anthropic"}
@@ -40,8 +44,11 @@ def credential_for(fmt: str, headers: Mapping[str, str], query_string: bytes) ->
     return _bearer(headers) or headers.get("x-api-key")
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
-    """The whole request body (``declared``: its content-length header, if any)."""
+async def read_body(receive: Receive, declared: str | None, limit: int, encoding: str | None = None) -> bytes:
+    """The whole request body, decoded (``declared``: its content-length header, if any;
+    ``encoding``: its content-encoding header). Both the bytes on the wire and the decoded
+    body must be within ``limit``."""
+    decoder = body_decoder(encoding, limit)
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
@@ -54,7 +61,11 @@ async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        if decoder is not None:
+            chunk = decoder.feed(chunk)
         if not message.get("more_body", False):
+            if decoder is not None:
+                decoder.finish()
             if not chunks:
                 return chunk
             chunks.append(chunk)

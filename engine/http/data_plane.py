@@ -67,7 +67,8 @@ class DataPlane:
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
         pipeline = self._pipeline()
         try:
-            body = await read_body(receive, headers.get("content-length"), self._body_limit)
+            encoding = headers.get("content-encoding")
+            body = await read_body(receive, headers.get("content-length"), self._body_limit, encoding)
         except ClientGone:
             return
         except GatewayError as err:

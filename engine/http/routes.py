@@ -59,7 +59,10 @@ class Endpoints:
         return self._pipeline.store.current.version if self._pipeline is not None else None
 
     async def _body(self, request: Request) -> bytes:
-        return await read_body(request.receive, request.headers.get("content-length"), self.body_limit)
+        headers = request.headers
+        return await read_body(
+            request.receive, headers.get("content-length"), self.body_limit, headers.get("content-encoding")
+        )
 
     def _ingress(self, request: Request, fmt: str, body: bytes, **path: Any) -> Ingress:
         peer = request.client.host if request.client else "127.0.0.1"

@@ -16,10 +16,14 @@ from engine.policy.store import PolicyStore
 from engine.settings import Settings
 from engine.state import State
 from engine.state.admin_api import admin_routes
-from engine.state.selfservice_api import bearer_authenticator, selfservice_routes
+from engine.state.selfservice_api import RenderError, bearer_authenticator, selfservice_routes
 
 
-def state_routes(state: State, settings: Settings, store: PolicyStore, proxies: tuple[Network, ...]) -> list[BaseRoute]:
+def state_routes(
+    state: State, settings: Settings, store: PolicyStore, proxies: tuple[Network, ...], openai_error: RenderError
+) -> list[BaseRoute]:
+    """``openai_error`` renders the self-service endpoints' errors (they are under /v1)."""
+
     def policy() -> CompiledPolicy:
         return store.current
 
@@ -47,5 +51,5 @@ def state_routes(state: State, settings: Settings, store: PolicyStore, proxies: 
 
     routes: list[BaseRoute] = []
     routes += admin_routes(state, admin_token=settings.admin_token, policy=policy)
-    routes += selfservice_routes(state, authenticate)
+    routes += selfservice_routes(state, authenticate, openai_error)
     return routes

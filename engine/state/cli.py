@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.policy.compiled import CompiledPolicy
-from engine.state.db import create_engine, default_database_url
+from engine.state.db import check_reachable, create_engine, database_label, default_database_url
 from engine.state.errors import StateError
 from engine.state.keys import KeyRecord, NewKey
 from engine.state.migrate import schema_status, upgrade
@@ -329,8 +330,19 @@ async def _usage_prune(args: argparse.Namespace, config: StateConfig, out: TextI
     return 0
 
 
+async def _reachable_engine(config: StateConfig) -> AsyncEngine:
+    url = config.database_url or default_database_url(config.data_dir)
+    engine = create_engine(url)
+    try:
+        await check_reachable(engine, database_label(url, configured=config.database_url is not None))
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine
+
+
 async def _db_upgrade(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    engine = create_engine(config.database_url or default_database_url(config.data_dir))
+    engine = await _reachable_engine(config)
     try:
         await upgrade(engine)
         status = await schema_status(engine)
@@ -341,7 +353,7 @@ async def _db_upgrade(args: argparse.Namespace, config: StateConfig, out: TextIO
 
 
 async def _db_status(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    engine = create_engine(config.database_url or default_database_url(config.data_dir))
+    engine = await _reachable_engine(config)
     try:
         status = await schema_status(engine)
     finally:

@@ -25,9 +25,12 @@ from engine.state.ipallow import parse_allowlist
 from engine.state.key_secrets import KeyHasher, generate_secret, shown_prefix
 from engine.state.meta import (
     KEY_HASH_FINGERPRINT,
+    KEYS_EVER_CREATED,
     KEYS_VERSION,
     bump_counter,
+    flag_is_set,
     read_counter,
+    set_flag,
     set_text_once,
 )
 from engine.state.schema import api_keys, key_spend
@@ -86,6 +89,15 @@ class KeyPatch:
     quota_micros: int | None = None
     clear_quota: bool = False
     enabled: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPresence:
+    """Whether the store holds a key now, and whether it ever held one (a store that did is
+    never open again: deleting every key leaves the gateway closed)."""
+
+    any_now: bool
+    ever: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +199,7 @@ class KeyStore:
                 if existing is None:
                     await insert_account(conn, account_id, prepaid=spec.prepaid)
                 version = await bump_counter(conn, KEYS_VERSION)
+                await set_flag(conn, KEYS_EVER_CREATED)
                 values: dict[str, Any] = dict(
                     id=key_id,
                     name=spec.name,
@@ -237,6 +250,14 @@ class KeyStore:
             )
         return None if row is None else _record(row)
 
+    async def presence(self) -> KeyPresence:
+        """Whether any key exists, and whether one ever did: one cheap query (two EXISTS)."""
+        any_now = sa.select(api_keys.c.id).exists()
+        statement = sa.select(any_now.label("any_now"), flag_is_set(KEYS_EVER_CREATED).label("ever"))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(statement)).one()
+        return KeyPresence(any_now=bool(row.any_now), ever=bool(row.any_now) or bool(row.ever))
+
     async def keys_version(self) -> int:
         """The shared counter every key change bumps."""
         async with self._engine.connect() as conn:
@@ -286,6 +307,7 @@ class KeyStore:
             await conn.execute(sa.delete(api_keys).where(api_keys.c.id == record.id))
             await conn.execute(sa.delete(key_spend).where(key_spend.c.key_id == record.id))
             await bump_counter(conn, KEYS_VERSION)
+            await set_flag(conn, KEYS_EVER_CREATED)  # for a key made before the flag existed
         await self._changed(record.id)
         return record
 

@@ -3,6 +3,8 @@
 ``keys_version`` is bumped in the same transaction as any key change; replicas poll it to
 notice revocations made elsewhere. ``key_hash_fingerprint`` pins the HMAC key the stored
 key hashes were made with, so a replica started with another secret fails loudly.
+``keys_ever_created`` is set (once, never cleared) by the first key created or deleted: a
+store that ever held a key never runs open again, even with every key deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from engine.state.schema import meta
 
 KEYS_VERSION = "keys_version"
 KEY_HASH_FINGERPRINT = "key_hash_fingerprint"
+KEYS_EVER_CREATED = "keys_ever_created"
 
 
 async def bump_counter(conn: AsyncConnection, name: str) -> int:
@@ -28,6 +31,18 @@ async def bump_counter(conn: AsyncConnection, name: str) -> int:
 async def read_counter(conn: AsyncConnection, name: str) -> int:
     value = (await conn.execute(sa.select(meta.c.int_value).where(meta.c.name == name))).scalar()
     return int(value or 0)
+
+
+async def set_flag(conn: AsyncConnection, name: str) -> None:
+    """Set the named flag (an ``int_value`` of 1); a flag already set stays as it is."""
+    row = {"name": name, "int_value": 1, "text_value": None}
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    await conn.execute(dialect.insert(meta).values(row).on_conflict_do_nothing(index_elements=["name"]))
+
+
+def flag_is_set(name: str) -> sa.Exists:
+    """``EXISTS`` the named flag, to put in a larger query."""
+    return sa.exists().where(meta.c.name == name)
 
 
 async def read_text(conn: AsyncConnection, name: str) -> str | None:

@@ -1,8 +1,11 @@
 """Self-service endpoints for API key holders: ``GET /v1/usage`` and ``GET /v1/credits``.
 
-They authenticate with the key itself. ``selfservice_routes(state, authenticate)`` takes
-the pipeline's own ``Request -> Principal`` function (header parsing, trusted proxies,
-current policy); ``bearer_authenticator`` builds a plain one from the gate.
+They authenticate with the key itself. ``selfservice_routes(state, authenticate, render)``
+takes the pipeline's own ``Request -> Principal`` function (header parsing, trusted
+proxies, current policy); ``bearer_authenticator`` builds a plain one from the gate.
+They live under ``/v1`` beside the OpenAI endpoints, so their errors are OpenAI's error
+shape like the rest of ``/v1``: every failure becomes a ``GatewayError`` and ``render``
+(the caller's OpenAI error encoder; this package imports no vendor shapes) writes it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.access import Principal
+from engine.errors import BadRequest, GatewayError, Unauthorized
 from engine.policy.compiled import CompiledPolicy
-from engine.state.http_json import json_response, problem_response
+from engine.state.errors import NotFound
+from engine.state.http_json import json_response
 from engine.state.money import micros_to_usd
 from engine.state.records_json import balance_json
 from engine.state.state import State
@@ -24,6 +29,7 @@ from engine.state.timeparse import parse_past
 from engine.state.usage_report import UsageQuery, usage_rollups
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
+RenderError = Callable[[GatewayError], Response]
 
 
 def bearer_authenticator(
@@ -40,7 +46,7 @@ def bearer_authenticator(
     return authenticate
 
 
-def selfservice_routes(state: State, authenticate: Authenticate) -> list[Route]:
+def selfservice_routes(state: State, authenticate: Authenticate, render: RenderError) -> list[Route]:
     async def usage(request: Request) -> Response:
         try:
             principal = await authenticate(request)
@@ -48,8 +54,8 @@ def selfservice_routes(state: State, authenticate: Authenticate) -> list[Route]:
             now = datetime.now(UTC)
             since = parse_past(since_text, now) if since_text else now - timedelta(days=30)
             rows = await usage_rollups(state.engine, UsageQuery(since=since.date(), key_id=principal.key_id))
-        except Exception as exc:
-            return _fail(exc)
+        except (GatewayError, NotFound, ValueError) as exc:
+            return render(_as_gateway_error(exc))
         return json_response(
             {
                 "object": "usage",
@@ -70,15 +76,16 @@ def selfservice_routes(state: State, authenticate: Authenticate) -> list[Route]:
                 key = await state.keys.get(principal.key_id)
                 payload["key_spend_usd"] = micros_to_usd(key.spend_micros)
                 payload["key_quota_usd"] = None if key.quota_micros is None else micros_to_usd(key.quota_micros)
-        except Exception as exc:
-            return _fail(exc)
+        except (GatewayError, NotFound, ValueError) as exc:
+            return render(_as_gateway_error(exc))
         return json_response(payload)
 
     return [Route("/v1/usage", usage, methods=["GET"]), Route("/v1/credits", credits, methods=["GET"])]
 
 
-def _fail(exc: Exception) -> Response:
-    response = problem_response(exc)
-    if response is None:
-        raise exc
-    return response
+def _as_gateway_error(exc: Exception) -> GatewayError:
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, NotFound):  # the key was deleted between authentication and the lookup
+        return Unauthorized("invalid API key", code="invalid_api_key")
+    return BadRequest(str(exc), param="since")

@@ -22,7 +22,14 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.state.accounts import AccountStore
-from engine.state.db import create_engine, default_database_url, is_sqlite_url
+from engine.state.db import (
+    check_reachable,
+    create_engine,
+    database_label,
+    default_database_url,
+    is_sqlite_url,
+    normalize_database_url,
+)
 from engine.state.errors import StateConfigError
 from engine.state.gate import DatabaseGate
 from engine.state.key_cache import KeyCache
@@ -97,13 +104,25 @@ async def _prepare_schema(engine: AsyncEngine, sqlite: bool) -> None:
 
 
 async def _connect_redis(redis_url: str) -> Redis:
-    redis = Redis.from_url(redis_url)
+    try:
+        redis = Redis.from_url(redis_url)
+    except ValueError as exc:
+        raise StateConfigError(f"TURNOUT_REDIS_URL is not a Redis URL: {exc}") from None
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:
         await redis.aclose()
         raise StateConfigError(f"cannot reach Redis at TURNOUT_REDIS_URL: {exc}") from None
     return redis
+
+
+def _hasher(secret_key: str | None, data_dir: str | Path) -> KeyHasher:
+    try:
+        return KeyHasher(load_hmac_key(secret_key, data_dir))
+    except ValueError as exc:
+        raise StateConfigError(f"TURNOUT_SECRET_KEY: {exc}" if secret_key else str(exc)) from None
+    except OSError as exc:
+        raise StateConfigError(f"cannot read or create the key file in {data_dir}: {exc.strerror or exc}") from None
 
 
 async def open_state(
@@ -123,13 +142,15 @@ async def open_state(
             f"more than one worker needs TURNOUT_REDIS_URL so rate limits are shared: {workers} workers "
             "were asked for; set TURNOUT_REDIS_URL (e.g. redis://127.0.0.1:6379/0) or run one worker"
         )
-    url = database_url or default_database_url(data_dir)
+    url = normalize_database_url(database_url) if database_url else default_database_url(data_dir)
     sqlite = is_sqlite_url(url)
+    where = database_label(url, configured=database_url is not None)
     engine = create_engine(url, schema=db_schema)
     redis: Redis | None = None
     try:
+        await check_reachable(engine, where)
         await _prepare_schema(engine, sqlite)
-        hasher = KeyHasher(load_hmac_key(secret_key, data_dir))
+        hasher = _hasher(secret_key, data_dir)
         redis = await _connect_redis(redis_url) if redis_url else None
         publisher = KeyEventPublisher(redis, key_events_channel(redis_prefix))
 

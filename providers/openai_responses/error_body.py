@@ -15,7 +15,7 @@ from providers.openai_responses.wire import JSONObject
 _SHAPES: dict[ErrorKind, tuple[str, str | None]] = {
     "invalid_request": ("invalid_request_error", None),
     "unsupported_feature": ("invalid_request_error", "unsupported_feature"),
-    "authentication": ("invalid_request_error", "invalid_api_key"),
+    "authentication": ("authentication_error", "invalid_api_key"),  # as chat completions says it
     "payment_required": ("insufficient_quota", "insufficient_quota"),
     "permission": ("permission_error", "permission_denied"),
     "not_found": ("invalid_request_error", "model_not_found"),

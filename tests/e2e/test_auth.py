@@ -59,3 +59,24 @@ def test_a_configured_key_works(gateway: GatewayProcess, fake_a: FakeUpstream, k
                 bad.chat.completions.create(model="echo-model", messages=[{"role": "user", "content": "x"}])
     [received] = fake_a.requests
     assert received.headers["authorization"] == "Bearer sk-fake-upstream-secret"  # ours, not the client's
+
+
+@pytest.mark.parametrize("key", [None, "sk-e2e-wrong"], ids=["missing", "wrong"])
+def test_responses_and_chat_say_authentication_error_alike(
+    gateway: GatewayProcess, fake_a: FakeUpstream, key: str | None
+) -> None:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    shapes = {}
+    for path, body in (
+        ("/v1/chat/completions", BODY),
+        ("/v1/responses", {"model": "echo-model", "input": "let me in"}),
+    ):
+        error = openai_error(httpx.post(f"{gateway.base_url}{path}", json=body, headers=headers), 401)
+        shapes[path] = (error["type"], error["code"], error["param"])
+    expected = ("authentication_error", "invalid_api_key" if key else "missing_api_key", None)
+    assert shapes == {"/v1/chat/completions": expected, "/v1/responses": expected}
+    with openai.OpenAI(base_url=f"{gateway.base_url}/v1", api_key=key or "sk-e2e-wrong", max_retries=0) as sdk:
+        with pytest.raises(openai.AuthenticationError) as caught:
+            sdk.responses.create(model="echo-model", input="let me in")
+    assert (caught.value.type, caught.value.code) == ("authentication_error", "invalid_api_key")
+    assert fake_a.requests == []

@@ -45,6 +45,10 @@ class Admin:
         key: dict[str, Any] = _ok(self._http.patch(f"/admin/keys/{ref}", json=fields))["key"]
         return key
 
+    def delete_key(self, ref: str) -> dict[str, Any]:
+        key: dict[str, Any] = _ok(self._http.delete(f"/admin/keys/{ref}"))["deleted"]
+        return key
+
     def add_credits(self, account: str, amount_usd: str, **fields: Any) -> dict[str, Any]:
         body = _ok(self._http.post(f"/admin/accounts/{account}/credits", json={"amount_usd": amount_usd, **fields}))
         found: dict[str, Any] = body["account"]

@@ -9,16 +9,25 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import Response
 
 from engine.access import UsageRecord
+from engine.errors import GatewayError
 from engine.policy.compiled import GroupSpec
 from engine.state.admin_api import admin_routes
 from engine.state.selfservice_api import bearer_authenticator, selfservice_routes
 from engine.state.state import State
+from providers.registry import build_registry
 from tests.state.conftest import make_policy
 
 TOKEN = "admin-token-for-tests"
 POLICY = make_policy(default=GroupSpec("default"), gold=GroupSpec("gold", rpm=100))
+
+
+def _openai_error(err: GatewayError) -> Response:
+    """What the app passes: OpenAI's error envelope, as the rest of /v1 answers."""
+    body = build_registry().codec("openai").encode_error(err)
+    return Response(body, status_code=err.status, headers=err.headers, media_type="application/json")
 
 
 def _client_ip(request: Request) -> str:
@@ -28,7 +37,7 @@ def _client_ip(request: Request) -> str:
 @pytest.fixture
 async def client(state: State) -> AsyncIterator[httpx.AsyncClient]:
     routes = admin_routes(state, admin_token=TOKEN, policy=lambda: POLICY)
-    routes += selfservice_routes(state, bearer_authenticator(state, lambda: POLICY, _client_ip))
+    routes += selfservice_routes(state, bearer_authenticator(state, lambda: POLICY, _client_ip), _openai_error)
     transport = httpx.ASGITransport(app=Starlette(routes=routes))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         yield http
@@ -148,6 +157,15 @@ async def test_credits_usage_and_self_service(client: httpx.AsyncClient, state: 
     assert [row["requests"] for row in mine.json()["data"]] == [1]
     anonymous = await client.get("/v1/credits")
     assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "missing_api_key"
+    assert anonymous.json()["error"]["type"] == "authentication_error"  # OpenAI's shape, like the rest of /v1
+    bad_since = await client.get("/v1/usage?since=yesterday-ish", headers={"x-api-key": secret})
+    assert bad_since.status_code == 400
+    assert bad_since.json()["error"] == {
+        "message": bad_since.json()["error"]["message"],
+        "type": "invalid_request_error",
+        "param": "since",
+        "code": None,
+    }
 
 
 async def test_prune_endpoint(client: httpx.AsyncClient, state: State) -> None:

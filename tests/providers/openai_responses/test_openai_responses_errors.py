@@ -32,7 +32,7 @@ ADAPTER = ResponsesAdapter()
             UnsupportedFeature(["stop"], "openai-responses"),
             {"type": "invalid_request_error", "param": "stop", "code": "unsupported_feature"},
         ),
-        (Unauthorized("invalid API key"), {"type": "invalid_request_error", "param": None, "code": "invalid_api_key"}),
+        (Unauthorized("invalid API key"), {"type": "authentication_error", "param": None, "code": "invalid_api_key"}),
         (
             ModelNotFound("unknown model 'x'"),
             {"type": "invalid_request_error", "param": None, "code": "model_not_found"},
