@@ -35,7 +35,7 @@ BAD_IDS = ["zero", "negative", "1e12", "5.5", "1.0", "true", "false", "string", 
 
 
 def with_cap(fmt: str, field: str, value: Any) -> dict[str, Any]:
-    body = orjson.loads(orjson.dumps(BODIES[fmt]))
+    body: dict[str, Any] = orjson.loads(orjson.dumps(BODIES[fmt]))
     if fmt == "gemini":
         body["generationConfig"] = {"maxOutputTokens": value}
     else:
