@@ -8,7 +8,8 @@ client sees in its own format:
 3. ``admit(principal, policy, estimated_tokens)`` -> ``Admission`` (429 with headers);
    the admission holds a concurrency slot until ``release()``
 4. ``reserve(principal, worst_case_usd)`` -> ``Reservation`` (402) before any upstream call
-5. ``settle(reservation, actual_usd)`` after the call, and ``record(rows)`` off the path
+5. ``settle(reservation, actual_usd)`` after the call -> the overrun in USD (the part a
+   prepaid balance could not cover, never charged), and ``record(rows)`` off the path
 
 ``StaticKeyGate`` is the gate before key management: keys from ``TURNOUT_API_KEYS``,
 compared in constant time, no limits, no balances. The database-backed gate lives in
@@ -80,6 +81,8 @@ class UsageRecord(NamedTuple):
     cost_usd: float
     policy_version: str
     byok: bool = False
+    estimated: bool = False  # tokens counted by Turnout (the upstream reported no usage)
+    overrun_usd: float = 0.0  # cost a prepaid balance could not cover (not charged)
 
 
 class Gate(Protocol):
@@ -93,7 +96,9 @@ class Gate(Protocol):
 
     async def reserve(self, principal: Principal, amount_usd: float) -> Reservation: ...
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None: ...
+    async def settle(self, reservation: Reservation, actual_usd: float) -> float:
+        """Charge ``actual_usd`` and release the hold; returns the overrun not charged (0.0)."""
+        ...
 
     def record(self, rows: list[UsageRecord]) -> None: ...
 
@@ -138,8 +143,8 @@ class StaticKeyGate:
     async def reserve(self, principal: Principal, amount_usd: float) -> Reservation:
         return Reservation(None, None, 0.0)
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
-        return None
+    async def settle(self, reservation: Reservation, actual_usd: float) -> float:
+        return 0.0
 
     def record(self, rows: list[UsageRecord]) -> None:
         return None

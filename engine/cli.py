@@ -153,7 +153,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     except GatewayError as err:
         print(f"error: {err.message}", file=sys.stderr)
         return 1
-    explained = explain_plan(route, facts, policy.version)
+    explained = explain_plan(route, facts, policy.version, policy)
     if args.json:
         print(orjson.dumps(explained, option=orjson.OPT_INDENT_2).decode())
     else:

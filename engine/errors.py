@@ -14,7 +14,7 @@
     ├── RateLimited           429     gateway-side rate limit (Retry-After)
     ├── NoRoute               503     no candidate can serve the request
     ├── UpstreamError         *       one attempt's failure, classified (retryable or not)
-    └── AllUpstreamsFailed    502/504 every attempt failed; .attempts lists them
+    └── AllUpstreamsFailed    429/502/504 every attempt failed; .attempts lists them
 
 Each client codec renders a GatewayError in its own wire shape from ``kind``,
 ``status`` and ``message``; exceptions that are not GatewayError never reach a client
@@ -23,6 +23,7 @@ as text (the pipeline turns them into ``internal`` with a request id).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -58,6 +59,9 @@ FailureKind = Literal[
     "content_filter",  # refused by the upstream's content policy
     "stream_cut",  # stream ended without its terminal event
 ]
+
+# Which timer a "timeout" failure ran out of.
+Deadline = Literal["connect", "first_byte", "first_token", "idle", "total"]
 
 
 class GatewayError(Exception):
@@ -171,12 +175,23 @@ class UpstreamError(GatewayError):
         *,
         upstream_status: int | None = None,
         retry_after: float | None = None,
+        deadline: Deadline | None = None,
     ) -> None:
         status, kind = _client_view(failure, upstream_status)
         super().__init__(message, status=status, kind=kind)
         self.failure: FailureKind = failure
         self.upstream_status = upstream_status
         self.retry_after = retry_after
+        self.deadline = deadline  # for timeouts: which one
+
+    @property
+    def ended(self) -> str:
+        """Why the attempt ended, in a word: ``429``, ``first_token_timeout``, ``stream_cut``..."""
+        if self.failure == "timeout":
+            return f"{self.deadline}_timeout" if self.deadline else "timeout"
+        if self.failure in ("rate_limit", "server", "bad_request", "auth", "not_found") and self.upstream_status:
+            return str(self.upstream_status)
+        return self.failure
 
 
 def _client_view(failure: FailureKind, upstream_status: int | None) -> tuple[int, ErrorKind]:
@@ -203,17 +218,27 @@ class AttemptSummary:
 
 
 class AllUpstreamsFailed(GatewayError):
-    def __init__(self, attempts: list[AttemptSummary]) -> None:
+    """Every attempt failed. Every one rate-limited: 429 with ``Retry-After`` (``retry_after``:
+    the smallest an upstream asked for, or the breaker's remaining cooldown); every one timed
+    out: 504; otherwise 502. The message names every attempt."""
+
+    def __init__(self, attempts: list[AttemptSummary], retry_after: float | None = None) -> None:
         timed_out = bool(attempts) and all(a.failure == "timeout" for a in attempts)
+        limited = bool(attempts) and all(a.failure == "rate_limit" for a in attempts)
         lines = "; ".join(
             f"{a.channel}/{a.model}: {a.failure}"
             + (f" {a.status}" if a.status is not None else "")
             + (f" ({a.message})" if a.message else "")
             for a in attempts
         )
-        super().__init__(
-            f"all upstream attempts failed: {lines}",
-            status=504 if timed_out else 502,
-            kind="upstream_timeout" if timed_out else "upstream_error",
-        )
+        status: int = 502
+        kind: ErrorKind = "upstream_error"
+        if timed_out:
+            status, kind = 504, "upstream_timeout"
+        headers: dict[str, str] = {}
+        if limited:
+            status, kind = 429, "rate_limited"
+            headers["retry-after"] = str(max(1, math.ceil(retry_after or 1.0)))
+        super().__init__(f"all upstream attempts failed: {lines}", status=status, kind=kind, headers=headers)
         self.attempts = attempts
+        self.retry_after = float(headers["retry-after"]) if limited else None

@@ -9,6 +9,13 @@ Two shapes behind one interface:
 * ``TranslatedExchange`` - any other pair: canonical request -> adapter -> upstream bytes ->
   adapter decoder -> canonical events -> client codec encoder.
 
+A ``Relay`` is one streamed attempt's state: upstream chunks in, client bytes out, plus
+what the executor watches (the first token, usage, the characters relayed, malformed
+events skipped) and, when a later candidate could resume the stream, a canonical
+``Transcript`` of what the client saw (a passthrough keeps it with a shadow decoder). A
+relay can be *continued* by another upstream's canonical stream (``engine.resume``): the
+continuation writes into the same client stream through the same (or a primed) encoder.
+
 The executor drives both the same way and never sees a vendor shape.
 """
 
@@ -18,8 +25,21 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, NamedTuple, Protocol
 
-from engine.canonical import ChatRequest, StreamEnd, StreamStart, Usage
+from engine.canonical import (
+    ChatRequest,
+    PartStart,
+    RefusalDelta,
+    StreamEnd,
+    StreamEvent,
+    StreamStart,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgsDelta,
+    ToolCall,
+    Usage,
+)
 from engine.errors import GatewayError, UpstreamError
+from engine.resume import Continuation, Transcript
 from providers.base import (
     ClientCodec,
     Endpoint,
@@ -45,13 +65,31 @@ class Leg(NamedTuple):
 class Relay(Protocol):
     """Per-attempt stream state: upstream chunks in, client bytes out."""
 
-    usage: Usage | None
+    usage: Usage | None  # what this attempt's upstream reported (None until it did)
+    transcript: Transcript | None  # kept only when the stream may be resumed elsewhere
+
+    @property
+    def started(self) -> bool:
+        """The first token (text, reasoning or tool-call delta) has been relayed."""
+        ...
+
+    @property
+    def output_chars(self) -> int:
+        """Characters of output relayed so far (for an estimate when usage never came)."""
+        ...
+
+    @property
+    def malformed_events(self) -> int: ...
 
     def feed(self, chunk: bytes) -> bytes: ...
 
     def close(self) -> bytes: ...
 
     def error(self, err: GatewayError) -> bytes: ...
+
+    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
+        """A relay writing another upstream's stream into this client stream."""
+        ...
 
 
 class Exchange(Protocol):
@@ -61,18 +99,132 @@ class Exchange(Protocol):
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]: ...
 
-    def relay(self) -> Relay: ...
+    def relay(self, keep_transcript: bool = False) -> Relay: ...
+
+    def continue_relay(self, prior: Relay, continuation: Continuation) -> Relay:
+        """This exchange's upstream stream continuing ``prior``'s client stream."""
+        ...
+
+
+def _is_token(event: StreamEvent) -> bool:
+    if isinstance(event, TextDelta | ThinkingDelta | RefusalDelta):
+        return bool(event.text)
+    if isinstance(event, ToolArgsDelta):
+        return True
+    return isinstance(event, PartStart) and isinstance(event.part, ToolCall)
+
+
+class _TranslatedRelay:
+    __slots__ = ("_decoder", "_encoder", "_public_model", "_continuation", "usage", "transcript", "_started", "_chars")
+
+    def __init__(
+        self,
+        decoder: StreamDecoder,
+        encoder: StreamEncoder,
+        public_model: str,
+        transcript: Transcript | None = None,
+        continuation: Continuation | None = None,
+    ) -> None:
+        self._decoder = decoder
+        self._encoder = encoder
+        self._public_model = public_model
+        self._continuation = continuation
+        self.usage: Usage | None = None
+        self.transcript = transcript
+        self._started = False
+        self._chars = 0
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    @property
+    def output_chars(self) -> int:
+        return self._chars
+
+    @property
+    def malformed_events(self) -> int:
+        return self._decoder.malformed_events
+
+    def _encode(self, events: list[StreamEvent]) -> bytes:
+        if self._continuation is not None:
+            for event in events:
+                if isinstance(event, StreamEnd):
+                    self.usage = event.usage  # this upstream's own usage; the client sees the sum
+            events = self._continuation.map(events)
+        out = []
+        transcript = self.transcript
+        for event in events:
+            if isinstance(event, StreamStart):
+                event = replace(event, model=self._public_model)
+            elif isinstance(event, StreamEnd):
+                if self._continuation is None:
+                    self.usage = event.usage
+            elif isinstance(event, TextDelta | ThinkingDelta | RefusalDelta):
+                self._chars += len(event.text)
+            elif isinstance(event, ToolArgsDelta):
+                self._chars += len(event.fragment)
+            if not self._started and _is_token(event):
+                self._started = True
+            if transcript is not None:
+                transcript.add(event)
+            out.append(self._encoder.encode(event))
+        return b"".join(out)
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._encode(self._decoder.feed(chunk))
+
+    def close(self) -> bytes:
+        return self._encode(self._decoder.close())
+
+    def error(self, err: GatewayError) -> bytes:
+        return self._encoder.error(err)
+
+    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
+        return _TranslatedRelay(decoder, self._encoder, self._public_model, self.transcript, continuation)
 
 
 class _PassthroughRelay:
-    def __init__(self, stream: PassthroughStream, encoder: StreamEncoder) -> None:
+    __slots__ = ("_stream", "_codec", "_canonical", "_public_model", "_shadow", "usage", "transcript")
+
+    def __init__(
+        self, stream: PassthroughStream, leg: Leg, canonical: ChatRequest, shadow: StreamDecoder | None
+    ) -> None:
         self._stream = stream
-        self._encoder = encoder
+        self._codec = leg.codec
+        self._public_model = leg.public_model
+        self._canonical = canonical
+        self._shadow = shadow  # decodes the same bytes canonically, only to keep a transcript
         self.usage: Usage | None = None
+        self.transcript = Transcript() if shadow is not None else None
+
+    @property
+    def started(self) -> bool:
+        return self._stream.started
+
+    @property
+    def output_chars(self) -> int:
+        return self._stream.output_chars
+
+    @property
+    def malformed_events(self) -> int:
+        return self._stream.malformed_events
+
+    def _shadow_feed(self, events: list[StreamEvent]) -> None:
+        assert self.transcript is not None
+        for event in events:
+            if isinstance(event, StreamStart):  # the client was shown the public id
+                event = replace(event, model=self._public_model)
+            self.transcript.add(event)
 
     def feed(self, chunk: bytes) -> bytes:
         out = self._stream.feed(chunk)
         self.usage = self._stream.usage
+        if self._shadow is not None:
+            try:
+                self._shadow_feed(self._shadow.feed(chunk))
+            except UpstreamError:
+                self._shadow = None  # the passthrough decides what the stream means; stop shadowing
         return out
 
     def close(self) -> bytes:
@@ -82,7 +234,16 @@ class _PassthroughRelay:
 
     def error(self, err: GatewayError) -> bytes:
         own = self._stream.error(err)
-        return own if own is not None else self._encoder.error(err)
+        return own if own is not None else self._codec.stream_encoder(self._canonical).error(err)
+
+    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
+        """The client's view rebuilt in a fresh encoder (its output discarded: the client has
+        it already), then the continuation written through it."""
+        encoder = self._codec.stream_encoder(self._canonical)
+        if self.transcript is not None:
+            for event in self.transcript.replay():
+                encoder.encode(event)
+        return _TranslatedRelay(decoder, encoder, self._public_model, self.transcript, continuation)
 
 
 class PassthroughExchange:
@@ -105,38 +266,15 @@ class PassthroughExchange:
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
         return self._passthrough.rewrite_response(body, self._leg.public_model)
 
-    def relay(self) -> Relay:
-        return _PassthroughRelay(
-            self._passthrough.stream(self._leg.public_model, self._canonical.include_usage),
-            self._leg.codec.stream_encoder(self._canonical),
-        )
+    def relay(self, keep_transcript: bool = False) -> Relay:
+        leg = self._leg
+        # a body only its own format can carry has no canonical form to resume from
+        shadow = leg.adapter.stream_decoder(leg.endpoint) if keep_transcript and not self._canonical.opaque else None
+        stream = self._passthrough.stream(leg.public_model, self._canonical.include_usage)
+        return _PassthroughRelay(stream, leg, self._canonical, shadow)
 
-
-class _TranslatedRelay:
-    def __init__(self, decoder: StreamDecoder, encoder: StreamEncoder, public_model: str) -> None:
-        self._decoder = decoder
-        self._encoder = encoder
-        self._public_model = public_model
-        self.usage: Usage | None = None
-
-    def _encode(self, events: list[Any]) -> bytes:
-        out = []
-        for event in events:
-            if isinstance(event, StreamStart):
-                event = replace(event, model=self._public_model)
-            elif isinstance(event, StreamEnd):
-                self.usage = event.usage
-            out.append(self._encoder.encode(event))
-        return b"".join(out)
-
-    def feed(self, chunk: bytes) -> bytes:
-        return self._encode(self._decoder.feed(chunk))
-
-    def close(self) -> bytes:
-        return self._encode(self._decoder.close())
-
-    def error(self, err: GatewayError) -> bytes:
-        return self._encoder.error(err)
+    def continue_relay(self, prior: Relay, continuation: Continuation) -> Relay:
+        raise TypeError("a continuation is always translated: it re-sends a canonical request")
 
 
 class TranslatedExchange:
@@ -154,8 +292,14 @@ class TranslatedExchange:
         response.model = leg.public_model
         return leg.codec.encode_response(response, self._canonical), response.usage
 
-    def relay(self) -> Relay:
+    def relay(self, keep_transcript: bool = False) -> Relay:
         leg = self._leg
         return _TranslatedRelay(
-            leg.adapter.stream_decoder(leg.endpoint), leg.codec.stream_encoder(self._canonical), leg.public_model
+            leg.adapter.stream_decoder(leg.endpoint),
+            leg.codec.stream_encoder(self._canonical),
+            leg.public_model,
+            Transcript() if keep_transcript else None,
         )
+
+    def continue_relay(self, prior: Relay, continuation: Continuation) -> Relay:
+        return prior.continued(self._leg.adapter.stream_decoder(self._leg.endpoint), continuation)

@@ -79,8 +79,8 @@ class KeyedGate:
             return Reservation(None, None, 0.0)
         return await self._store.reserve(principal, amount_usd)
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
-        await self._store.settle(reservation, actual_usd)
+    async def settle(self, reservation: Reservation, actual_usd: float) -> float:
+        return await self._store.settle(reservation, actual_usd)
 
     def record(self, rows: list[UsageRecord]) -> None:
         self._store.record(rows)

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
+from engine.billing import NOTHING, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -26,38 +27,85 @@ from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchan
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
-from engine.metering import usage_cost, worst_case_cost
+from engine.metering import worst_case_cost
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
+from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
 from engine.routing.execute import (
     AttemptRecord,
     Completed,
     ExchangeFactory,
     Executor,
     Outcome,
+    ResumeFactory,
     Streaming,
 )
 from engine.routing.facts import RequestFacts, request_facts
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher, remote_image_urls
 from engine.routing.plan import Attempt, KeyFacts, Plan, plan
-from engine.usage_rows import usage_rows
+from engine.usage_rows import Ending, usage_rows
 from providers.base import ClientCodec, Endpoint
 from providers.outline import outline_request
 from providers.registry import Registry
 
 log = logging.getLogger("turnout.request")
 
+
+def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
+    """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
+    channel = policy.channels[attempt.target.channel]
+    return Endpoint(
+        channel=channel.name,
+        format=channel.format,
+        base_url=channel.base_url,
+        api_key=channel.api_key,
+        upstream_model=attempt.target.upstream_model,
+        headers=channel.headers,
+        params=channel.params,
+        max_tokens_field=channel.max_tokens_field,
+    )
+
+
+def _tried(records: list[AttemptRecord]) -> list[str]:
+    """``model@channel:why`` for every attempt that ended so far, in start order."""
+    ordered = sorted(records, key=lambda r: r.number)
+    return [f"{r.attempt.target.model}@{r.attempt.target.channel}:{r.ended}" for r in ordered]
+
+
 Answer = Reply | StreamResponse  # both are ASGI callables
 
 __all__ = ["Answer", "Ingress", "Pipeline", "parse_json"]
 
 
+MAX_JSON_DEPTH = 128  # deeper than any real schema; re-encoding upstream bodies stays safe (orjson: 255)
+
+
 def parse_json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
+    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH:  # only then can it be too deep
+        _check_depth(data)
+    return data
+
+
+def _check_depth(data: Any) -> None:
+    """A 400 for JSON nested deeper than ``MAX_JSON_DEPTH`` (a tool schema a few hundred
+    levels deep would otherwise fail when the upstream body is encoded)."""
+    level: list[Any] = [data]
+    for _ in range(MAX_JSON_DEPTH + 1):
+        nested: list[Any] = []
+        for value in level:
+            if isinstance(value, dict):
+                nested.extend(v for v in value.values() if isinstance(v, dict | list))
+            elif isinstance(value, list):
+                nested.extend(v for v in value if isinstance(v, dict | list))
+        if not nested:
+            return
+        level = nested
+    raise BadRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
 
 
 class Pipeline:
@@ -114,6 +162,9 @@ class Pipeline:
             principal, request, body = await self.decode(ingress, policy)
             facts, route = self.plan(request, principal, policy, ingress.headers)
         except GatewayError as err:
+            if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
+                err.param = codec.output_cap_field
+                err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
             return self.error_response(codec, err, headers)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
@@ -163,28 +214,29 @@ class Pipeline:
             await self._admit(call)
             assert call.admission is not None
             call.headers.update(call.admission.headers)
-            result = await self.executor.run(
-                call.route, call.policy, await self._exchanges(call), call.request.stream, records
-            )
+            make, resume = await self._exchanges(call)
+            result = await self.executor.run(call.route, call.policy, make, call.request.stream, records, resume=resume)
         except GatewayError as err:
             await self._release(call)
-            call.headers["x-turnout-route"] = call.route.route_header(None, len(records))
-            self.gate.record(usage_rows(call, None, records, err.status, err.kind))
+            call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
+            self.gate.record(usage_rows(call, None, records, Ending(err.status, err.kind, NOTHING)))
             return self.error_response(call.codec, err, call.headers)
         except BaseException:
             await self._release(call)
             raise
 
         outcome = result.outcome
-        call.headers["x-turnout-route"] = call.route.route_header(outcome.attempt, outcome.attempts_made)
+        call.headers["x-turnout-route"] = call.route.route_header(
+            outcome.attempt, outcome.attempts_made, _tried(records)
+        )
         if isinstance(result, Completed):
             await self._settle(call, outcome)
             return Reply(result.body, 200, call.headers)
         return self._stream(call, result)
 
-    async def _exchanges(self, call: Call) -> ExchangeFactory:
-        """The exchange factory the executor calls per attempt (images inlined first when an
-        attempt's upstream cannot fetch them itself)."""
+    async def _exchanges(self, call: Call) -> tuple[ExchangeFactory, ResumeFactory | None]:
+        """The exchange factories the executor calls per attempt and per resume (images
+        inlined first when an attempt's upstream cannot fetch them itself)."""
         policy, request = call.policy, call.request
         inlined = request
         if (
@@ -197,7 +249,28 @@ class Pipeline:
         def make(attempt: Attempt) -> Exchange:
             return self._exchange(call, attempt, inlined if self._inlines(policy, attempt) else request)
 
-        return make
+        def resume(
+            attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]
+        ) -> tuple[Exchange, Continuation]:
+            base = inlined if self._inlines(policy, attempt) else request
+            return self._continuation(call, base, attempt, transcript, delivered)
+
+        return make, (None if request.opaque is not None else resume)
+
+    def _continuation(
+        self, call: Call, request: ChatRequest, attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]
+    ) -> tuple[Exchange, Continuation]:
+        """A cut stream continued on ``attempt``: the conversation re-sent with the partial
+        answer as a prefill, and how its stream maps onto the client's (the usage so far
+        counted from the attempts the client already got output from)."""
+        continued, stripped = continuation_request(request, transcript)
+        prompt = call.facts.estimated_tokens
+        before = Usage()
+        for record in delivered:
+            before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
+        adapter = self.registry.adapter(call.policy.channels[attempt.target.channel].format)
+        leg = Leg(endpoint_for(call.policy, attempt), adapter, call.codec, attempt.target.model)
+        return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
 
     def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
         return self.registry.adapter(policy.channels[attempt.target.channel].format).inline_images_only
@@ -216,18 +289,10 @@ class Pipeline:
 
     def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:
         channel = call.policy.channels[attempt.target.channel]
-        endpoint = Endpoint(
-            channel=channel.name,
-            format=channel.format,
-            base_url=channel.base_url,
-            api_key=channel.api_key,
-            upstream_model=attempt.target.upstream_model,
-            headers=channel.headers,
-            params=channel.params,
-            max_tokens_field=channel.max_tokens_field,
-        )
         codec = call.codec
-        leg = Leg(endpoint, self.registry.adapter(channel.format), codec, attempt.target.model)
+        leg = Leg(
+            endpoint_for(call.policy, attempt), self.registry.adapter(channel.format), codec, attempt.target.model
+        )
         passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
         if passthrough is not None and isinstance(call.body, dict):
             return PassthroughExchange(passthrough, leg, call.body, request, call.ingress.headers)
@@ -236,13 +301,13 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        usage = outcome.usage or Usage()
+        charge = request_charge(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
         principal = call.principal
+        overrun = 0.0
         if principal.key_id is not None:  # operator keys hold no reservation and no slot
             assert call.reservation is not None and call.admission is not None
-            price = call.policy.models[outcome.attempt.target.model].price
-            await self.gate.settle(call.reservation, usage_cost(usage, price, call.multiplier))
-            await self.gate.release(principal, call.admission, usage.total_tokens)
+            overrun = await self.gate.settle(call.reservation, charge.cost_usd)
+            await self.gate.release(principal, call.admission, charge.usage.total_tokens)
         error_type: str | None
         if outcome.error is not None:
             status, error_type = outcome.error.status, outcome.error.kind
@@ -250,7 +315,7 @@ class Pipeline:
             status, error_type = 499, "client_disconnected"
         else:
             status, error_type = 200, None
-        self.gate.record(usage_rows(call, outcome, outcome.records, status, error_type))
+        self.gate.record(usage_rows(call, outcome, outcome.records, Ending(status, error_type, charge, overrun)))
         if log.isEnabledFor(logging.DEBUG):
             served = outcome.attempt.target.channel
             log.debug("request %s %s -> %s status=%s", call.ingress.request_id, call.route.requested, served, status)

@@ -3,7 +3,8 @@
 The parser follows the WHATWG rules that matter for LLM APIs: events end at a blank line,
 ``data:`` lines of one event are joined with ``\\n``, one optional space after the colon is
 dropped, comment lines (``:``) are ignored, and ``\\r\\n``, ``\\r`` and ``\\n`` all end a line.
-Bytes may arrive split anywhere, including inside a UTF-8 character.
+Bytes may arrive split anywhere, including inside a UTF-8 character. ``end()`` hands over
+a last event the stream did not close with a blank line.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class SSEParser:
     @property
     def pending(self) -> bool:
         return bool(self._buf.strip()) or self._has_data
+
+    def end(self) -> list[SSEEvent]:
+        """At the end of the byte stream: the last event, when the stream did not end it with
+        a blank line. (WHATWG discards it; upstreams often leave the final blank line out, so
+        the reader gets it and judges from its data whether it arrived whole.)"""
+        return self.feed(b"\n\n") if self.pending else []
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk

@@ -1,31 +1,38 @@
 """The usage-log rows of one finished request: one for the request, one per attempt. Pure.
 
 Rows never carry prompts or outputs: only who asked, what was routed where, how each
-attempt ended, tokens, cost and the policy version the request ran on.
+attempt ended, tokens, cost (``engine.billing``) and the policy version the request ran on.
 """
 
 from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from engine.access import UsageRecord
+from engine.billing import Charge, attempt_charge
 from engine.call import Call
-from engine.canonical import Usage
-from engine.metering import usage_cost
-from engine.routing.execute import AttemptRecord, Outcome
+from engine.routing.outcome import AttemptRecord, Outcome
 
 
-def usage_rows(
-    call: Call, outcome: Outcome | None, records: list[AttemptRecord], status: int, error_type: str | None
-) -> list[UsageRecord]:
-    """The request row (``attempt=None``) first, then one row per attempt."""
+class Ending(NamedTuple):
+    """How the request ended, for its row."""
+
+    status: int
+    error_type: str | None
+    charge: Charge
+    overrun_usd: float = 0.0
+
+
+def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord], ending: Ending) -> list[UsageRecord]:
+    """The request row (``attempt=None``) first, then one row per attempt in start order."""
     now = datetime.now(UTC)
     route, principal, ingress = call.route, call.principal, call.ingress
-    usage = (outcome.usage if outcome else None) or Usage()
+    usage = ending.charge.usage
     served = outcome.attempt if outcome else None
-    price = call.policy.models[served.target.model].price if served else None
     alias_rule = f"{route.alias}#{route.rule}" if route.alias and route.rule else route.alias
+    ordered = sorted(records, key=lambda r: r.number)
     rows = [
         UsageRecord(
             request_id=ingress.request_id,
@@ -38,19 +45,23 @@ def usage_rows(
             alias_rule=alias_rule,
             model_served=served.target.model if served else None,
             channel=served.target.channel if served else None,
-            status=status,
-            error_type=error_type,
+            status=ending.status,
+            error_type=ending.error_type,
             latency_ms=(time.perf_counter() - call.started) * 1000,
-            ttfb_ms=records[-1].ttfb_ms if records else None,
+            ttfb_ms=next((r.ttfb_ms for r in ordered if r.delivered), ordered[-1].ttfb_ms if ordered else None),
             prompt_tokens=usage.input_tokens,
             completion_tokens=usage.output_tokens,
             cached_tokens=usage.cached_input_tokens,
             reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=usage_cost(usage, price, call.multiplier),
+            cost_usd=ending.charge.cost_usd,
             policy_version=call.policy.version,
+            estimated=ending.charge.estimated,
+            overrun_usd=ending.overrun_usd,
         )
     ]
-    for record in records:
+    prompt_tokens = call.facts.estimated_tokens
+    for record in ordered:
+        charge = attempt_charge(record, call.policy, prompt_tokens, call.multiplier)
         rows.append(
             UsageRecord(
                 request_id=ingress.request_id,
@@ -64,15 +75,16 @@ def usage_rows(
                 model_served=record.attempt.target.model,
                 channel=record.attempt.target.channel,
                 status=record.status or 0,
-                error_type=record.failure,
+                error_type=record.failure or (None if record.ended == "ok" else record.ended),
                 latency_ms=record.latency_ms,
                 ttfb_ms=record.ttfb_ms,
-                prompt_tokens=0,
-                completion_tokens=0,
-                cached_tokens=0,
-                reasoning_tokens=0,
-                cost_usd=0.0,
+                prompt_tokens=charge.usage.input_tokens,
+                completion_tokens=charge.usage.output_tokens,
+                cached_tokens=charge.usage.cached_input_tokens,
+                reasoning_tokens=charge.usage.reasoning_tokens,
+                cost_usd=charge.cost_usd,
                 policy_version=call.policy.version,
+                estimated=charge.estimated,
             )
         )
     return rows

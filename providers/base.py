@@ -55,6 +55,7 @@ class StreamEncoder(Protocol):
 
 class ClientCodec(Protocol):
     format: str  # "openai", "openai-responses", "anthropic", "gemini"
+    output_cap_field: str  # the request field that caps output, as errors name it
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         """``body`` is parsed JSON. ``model``/``stream`` come from the path when the format
@@ -109,13 +110,23 @@ class StreamReframing(Protocol):
 class StreamDecoder(Protocol):
     """Per-request, stateful: upstream bytes in, canonical events out."""
 
+    malformed_events: int
+    """SSE events skipped because they could not be read (``data`` that is not JSON, or
+    JSON of a shape the decoder cannot read); the stream goes on without them. Empty data
+    lines are keep-alives, and an event cut short by the end of the stream is a cut: neither
+    is counted here."""
+
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Raises ``UpstreamError`` when the upstream reports an error in-band."""
+        """Raises ``UpstreamError`` when the upstream reports an error in-band (an error
+        event that parses is an error, never skipped)."""
         ...
 
     def close(self) -> list[StreamEvent]:
-        """End of the byte stream. Raises ``UpstreamError('stream_cut')`` if the terminal
-        event never came."""
+        """End of the byte stream: the events still owed, ending with ``StreamEnd``. A
+        stream that reached its finish reason is complete without its terminator
+        (``[DONE]``, ``message_stop``), with the usage it reported (Anthropic and Gemini send
+        it with the finish; OpenAI's usage chunk follows it and may be what was lost);
+        ``UpstreamError('stream_cut')`` when it ended before its finish reason."""
         ...
 
 
@@ -139,6 +150,21 @@ class PassthroughStream(Protocol):
 
     usage: Usage | None  # what the upstream reported so far (None until it did)
 
+    malformed_events: int
+    """SSE events skipped, and not relayed, because they could not be read (``data`` that
+    is not JSON, or JSON of a shape the passthrough cannot read); the stream goes on. Counted
+    as ``StreamDecoder.malformed_events`` is."""
+
+    started: bool
+    """True once a frame relayed to the client carried the first token: the first text,
+    reasoning/thinking or tool-call (name or arguments) delta. Role-only deltas, stream
+    and block openings without content, pings, comments and keep-alives do not count."""
+
+    output_chars: int
+    """Characters of output relayed so far (text, reasoning, refusal, tool-call arguments):
+    what the gateway bills by estimate when the upstream's usage never comes (the client
+    hung up, the stream was cut)."""
+
     def feed(self, chunk: bytes) -> bytes:
         """Frames relayed with the public model id. Raises ``UpstreamError`` for an in-band
         upstream error event."""
@@ -146,8 +172,10 @@ class PassthroughStream(Protocol):
 
     def close(self) -> bytes:
         """At the upstream's end of stream: the frames of a last event the upstream did not
-        end with a blank line; ``UpstreamError("stream_cut", ...)`` unless the stream
-        reached its format's terminal event."""
+        end with a blank line, and, when the stream reached its finish reason but not its
+        terminator, what the client needs to see a clean end in its format (OpenAI's
+        ``[DONE]``, Anthropic's ``message_stop``); ``UpstreamError("stream_cut", ...)``
+        when it ended before its finish reason."""
         ...
 
     def error(self, err: GatewayError) -> bytes | None:

@@ -1,20 +1,18 @@
-"""Upstream bytes as the same-format passthroughs read them: JSON objects, and the last
-event of a stream that ended without its blank line."""
+"""Upstream bytes as the same-format passthroughs read them: a whole answer's JSON object,
+and the JSON object of one stream event (or the sign that it is malformed)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from engine.errors import UpstreamError
-from engine.sse import SSEParser
 
 
 def upstream_object(raw: bytes | str, what: str) -> dict[str, Any]:
-    """``raw`` as the JSON object an upstream must send (``what``: "a response", "a stream
-    chunk"...); ``UpstreamError("server")`` saying what it was instead."""
+    """``raw`` as the JSON object an upstream must send (``what``: "a response"...);
+    ``UpstreamError("server")`` saying what it was instead."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -24,14 +22,12 @@ def upstream_object(raw: bytes | str, what: str) -> dict[str, Any]:
     return data
 
 
-def flush_last_event(parser: SSEParser, feed: Callable[[bytes], bytes]) -> bytes:
-    """At the upstream's end of stream: the frames of a last event it did not end with a
-    blank line (relayed by ``feed``); an event cut short is ``stream_cut``."""
-    if not parser.pending:
-        return b""
+def event_object(data: str) -> dict[str, Any] | None:
+    """One SSE event's ``data`` as the JSON object every stream event is; None when it is
+    not one (not JSON, or JSON that is not an object): a malformed event, which a stream
+    skips (a whole one) or takes for a cut (one the end of the stream cut short)."""
     try:
-        return feed(b"\n\n")
-    except UpstreamError as err:
-        if err.failure != "server":
-            raise
-        raise UpstreamError("stream_cut", "upstream stream ended inside an event") from None
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None

@@ -226,7 +226,7 @@ class Endpoints:
             facts, route = self.pipeline.plan(canonical, principal, policy, {})
         except GatewayError as error:
             return self.pipeline.error_response(codec, error, headers)
-        return _json(explain_plan(route, facts, policy.version), headers=headers)
+        return _json(explain_plan(route, facts, policy.version, policy), headers=headers)
 
     def routes(self) -> list[Route]:
         post, get = ["POST"], ["GET"]

@@ -15,6 +15,8 @@ from typing import cast
 from engine.policy.cel import CelRule, ResultType
 from engine.policy.compiled import AliasSpec, ModelSpec, Rule, Strategy
 from engine.policy.document import Problems
+from engine.policy.durations import parse_duration, parse_stream_buffer
+from engine.policy.models import STREAM_BUFFER_HELP
 from engine.policy.rules import check_rule
 from engine.policy.schema import AliasRaw
 from engine.policy.shape import RawPolicy
@@ -82,6 +84,15 @@ def _alias(name: str, alias: AliasRaw, raw: RawPolicy, problems: Problems, heade
     keep = programs["filter"]
     if keep is not None and not keep.reads and not keep.evaluate({}):
         problems.warn([*path, "filter"], "filters out every candidate (always false)")
+    buffer = hedge = None
+    if alias.stream_buffer is not None:
+        buffer = parse_stream_buffer(alias.stream_buffer)
+        if buffer is None:
+            problems.add([*path, "stream_buffer"], STREAM_BUFFER_HELP)
+    if alias.hedge is not None:
+        hedge = parse_duration(alias.hedge.after)
+        if hedge is None or hedge <= 0:
+            problems.add([*path, "hedge", "after"], 'expected a duration above zero, such as "1.5s" or "800ms"')
     if problems.error_count > errors_before:
         return None
     return AliasSpec(
@@ -94,6 +105,8 @@ def _alias(name: str, alias: AliasRaw, raw: RawPolicy, problems: Problems, heade
         order=programs["order"],
         cost=programs["cost"],
         description=alias.description,
+        stream_buffer=buffer,
+        hedge_after=hedge,
     )
 
 

@@ -48,7 +48,7 @@ def compile_policy(
         models=MappingProxyType(models),
         aliases=MappingProxyType(aliases),
         retry=retry,
-        breaker=BreakerSpec(failures=raw.breaker.failures, cooldown=raw.breaker.cooldown),
+        breaker=BreakerSpec(failures=raw.breaker.failures, cooldown=raw.breaker.cooldown, panic=raw.breaker.panic),
         request_headers=headers,
         default_max_tokens=raw.router.default_max_tokens,
         groups=MappingProxyType(groups),

@@ -47,7 +47,8 @@ class CelEvalError(Exception):
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float = 5.0
-    first_byte: float = 60.0
+    first_byte: float = 60.0  # response headers
+    first_token: float = 15.0  # a stream's first text, reasoning or tool-call delta
     total: float = 300.0
     idle: float = 30.0  # max silence between stream chunks
 
@@ -88,6 +89,7 @@ class ModelSpec:
     fallback: tuple[str, ...] = ()  # model ids tried after this one when it is asked directly
     max_output_tokens: int | None = None
     channels: tuple[str, ...] = ()  # enabled channels serving it, in priority order
+    stream_buffer: float | None = None  # seconds of output held back (inf = full); None = not set
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,8 @@ class AliasSpec:
     order: CelProgram | None = None  # ascending sort key (double), overrides strategy
     cost: CelProgram | None = None  # estimated USD for a candidate, used by "cheapest"
     description: str | None = None
+    stream_buffer: float | None = None  # overrides its models' (seconds held; inf = full)
+    hedge_after: float | None = None  # seconds without a token before the next candidate races
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,7 @@ class RetrySpec:
 class BreakerSpec:
     failures: int = 5  # consecutive failures that open the breaker
     cooldown: float = 30.0  # seconds before a half-open probe
+    panic: bool = True  # all candidates cooling down: try the one whose cooldown ends first
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,11 @@ from typing import Any
 
 from engine.policy.compiled import ChannelSpec, ModelSpec, Price
 from engine.policy.document import Problems
+from engine.policy.durations import parse_stream_buffer
 from engine.policy.shape import RawPolicy
 
-CAPABILITIES = ("json", "reasoning", "stream", "tools", "vision")
+# ``prefill``: the model continues a trailing assistant message (a cut stream may resume on it)
+CAPABILITIES = ("json", "prefill", "reasoning", "stream", "tools", "vision")
 
 
 def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, ChannelSpec]) -> dict[str, ModelSpec]:
@@ -40,6 +42,11 @@ def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, Ch
             key=lambda c: (c.priority, c.name),
         )
         price = None if model.price is None else Price(**model.price.model_dump())
+        buffer = None
+        if model.stream_buffer is not None:
+            buffer = parse_stream_buffer(model.stream_buffer)
+            if buffer is None:
+                problems.add([*path, "stream_buffer"], STREAM_BUFFER_HELP)
         out[model_id] = ModelSpec(
             id=model_id,
             price=price,
@@ -48,8 +55,12 @@ def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, Ch
             fallback=tuple(dict.fromkeys(model.fallback)),
             max_output_tokens=model.max_output_tokens,
             channels=tuple(c.name for c in serving),
+            stream_buffer=buffer,
         )
     return out
+
+
+STREAM_BUFFER_HELP = 'expected "none", "full" or a duration such as "2s" or "500ms"'
 
 
 def served_models(data: Mapping[str, Any]) -> set[str] | None:

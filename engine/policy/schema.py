@@ -22,9 +22,15 @@ class Raw(BaseModel):
 
 class TimeoutRaw(Raw):
     connect: Positive = 5.0
-    first_byte: Positive = 60.0
+    first_byte: Positive = 60.0  # response headers
+    first_token: Positive = 15.0  # the first text, reasoning or tool-call delta of a stream
     total: Positive = 300.0
     idle: Positive = 30.0
+
+
+# A duration: seconds as a number, or a string with a unit ("500ms", "1.5s", "2m"); and a
+# stream buffer: "none", a duration or "full". Checked when compiled (engine.policy.durations).
+Duration = float | int | str
 
 
 class ChannelRaw(Raw):
@@ -68,6 +74,7 @@ class ModelRaw(Raw):
     capabilities: list[str] = []
     fallback: list[str] = []
     max_output_tokens: Count | None = None
+    stream_buffer: Duration | None = None
     description: str | None = None
 
 
@@ -81,6 +88,10 @@ class RuleRaw(Raw):
         return [value] if isinstance(value, str) else value
 
 
+class HedgeRaw(Raw):
+    after: Duration
+
+
 class AliasRaw(Raw):
     rules: list[RuleRaw] = []
     candidates: list[str] = []
@@ -89,6 +100,8 @@ class AliasRaw(Raw):
     filter: str | None = None
     order: str | None = None
     cost: str | None = None
+    stream_buffer: Duration | None = None
+    hedge: HedgeRaw | None = None
     description: str | None = None
 
     @field_validator("candidates", "fallback", mode="before")
@@ -112,6 +125,7 @@ class RetryRaw(Raw):
 class BreakerRaw(Raw):
     failures: Count = 5
     cooldown: NonNegative = 30.0
+    panic: bool = True  # every candidate cooling down: try the one whose cooldown ends first
 
 
 class RouterRaw(Raw):

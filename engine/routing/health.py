@@ -72,6 +72,13 @@ class Health:
             return "open"
         return "half-open"
 
+    def cooldown_left(self, channel: str, model: str) -> float:
+        """Seconds until an open breaker lets a probe through (0 when it is not open)."""
+        pair = self._pairs.get((channel, model))
+        if pair is None:
+            return 0.0
+        return max(0.0, pair.open_until - self._clock())
+
     def available(self, channel: str, model: str) -> bool:
         """False while the breaker is open, or half-open with its probe already out."""
         state = self.state(channel, model)
@@ -80,6 +87,10 @@ class Health:
         if state == "half-open":
             return not self._pair(channel, model).probing
         return True
+
+    def probe_out(self, channel: str, model: str) -> bool:
+        """A half-open pair whose one probe is already in flight: nobody else may go."""
+        return self.state(channel, model) == "half-open" and self._pair(channel, model).probing
 
     def view(self, channel: str, model: str) -> PairView:
         pair = self._pairs.get((channel, model))
@@ -101,8 +112,11 @@ class Health:
             pair.probing = True
 
     def end(self, channel: str, model: str) -> None:
+        """An attempt is over. A half-open probe that ended without a verdict (the client
+        went away, a terminal 4xx, a hedge it lost) frees the probe slot for the next one."""
         pair = self._pair(channel, model)
         pair.in_flight = max(0, pair.in_flight - 1)
+        pair.probing = False
         self._channel_in_flight[channel] = max(0, self._channel_in_flight.get(channel, 0) - 1)
 
     def success(self, channel: str, model: str, latency_ms: float) -> None:

@@ -7,23 +7,28 @@ Pure apart from the random source it is given (weighted strategy). Steps:
    concrete model is its own candidate. Aliases inside ``use`` lists expand recursively.
 2. Expand models to targets (model x enabled channel serving it).
 3. Drop targets that cannot serve this request: no enabled channel, missing capability
-   (tools, vision, json), context window too small for the estimate, breaker open, the
-   channel at its ``max_concurrent`` (counted per worker), the alias's ``filter`` rule.
-   Every drop is noted.
+   (tools, vision, json), context window too small for the estimate, an output cap above
+   the model's ``max_output_tokens``, breaker open, the channel at its ``max_concurrent``
+   (counted per worker), the alias's ``filter`` rule. Every drop is noted.
 4. Order the primary targets by the alias's ``order`` rule or strategy; append the
    fallbacks (alias ``fallback`` or the model's own ``fallback`` chain) in order.
+
+When nothing is left: a request too large for every candidate is the client's mistake
+(400 ``context_length_exceeded``, or 400 naming the output cap); when every candidate is
+cooling down in its breaker and ``[breaker] panic`` is on (the default), the one whose
+cooldown ends first is tried anyway; otherwise 503 ``no_route`` with every reason.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from engine.errors import ModelNotFound, NoRoute
+from engine.errors import BadRequest, ModelNotFound, NoRoute
 from engine.policy.compiled import (
     AliasSpec,
     CelEvalError,
@@ -48,6 +53,8 @@ class Attempt(NamedTuple):
     role: Literal["primary", "fallback"]
     estimated_cost_usd: float | None
     context_window: int | None
+    buffer: float = 0.0  # seconds of stream output held back before the client sees it (inf: all)
+    prefill: bool = False  # the model continues a trailing assistant message (resume target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,7 @@ class Note:
     channel: str | None
     kept: bool
     reason: str
+    cause: Literal["", "size", "output_cap", "cooling"] = ""  # the drops the planner acts on
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +76,11 @@ class Plan:
     strategy: str
     attempts: tuple[Attempt, ...]
     notes: tuple[Note, ...]
+    hedge_after: float | None = None  # seconds without a token before the next candidate races
 
-    def route_header(self, served: Attempt | None, attempts_made: int) -> str:
+    def route_header(self, served: Attempt | None, attempts_made: int, tried: Sequence[str] = ()) -> str:
+        """``x-turnout-route``: the alias and rule, who served, how many attempts, and why
+        each attempt that ended before the answer ended (``tried=model@channel:why, ...``)."""
         parts = []
         if self.alias:
             parts.append(f"alias={self.alias}")
@@ -79,6 +90,8 @@ class Plan:
             parts.append(f"channel={served.target.channel}")
             parts.append(f"model={served.target.model}")
         parts.append(f"attempts={attempts_made}")
+        if tried:
+            parts.append("tried=" + ", ".join(tried))
         return "; ".join(parts)
 
 
@@ -92,6 +105,8 @@ class _Scope:
     variables: dict[str, Any]  # the CEL activation: request, key, now (and candidate, per target)
     notes: list[Note]
     rng: random.Random
+    buffer: float | None = None  # the alias's stream_buffer (overrides each model's)
+    cooling: list[tuple[float, Attempt]] = field(default_factory=list)  # (seconds left, target)
 
 
 class KeyFacts(NamedTuple):
@@ -136,7 +151,7 @@ def plan(
             code="model_not_found",
             param="model",
         )
-    scope = _Scope(facts, policy, health, variables, notes, rng)
+    scope = _Scope(facts, policy, health, variables, notes, rng, alias.stream_buffer if alias else None)
     kept = _order(scope, _targets(scope, primary, "primary", alias), strategy, alias)
     seen = {a.target for a in kept}
     for attempt in _targets(scope, fallback, "fallback", None):
@@ -144,9 +159,49 @@ def plan(
             seen.add(attempt.target)
             kept.append(attempt)
     if not kept:
-        reasons = "; ".join(f"{n.model}" + (f"@{n.channel}" if n.channel else "") + f": {n.reason}" for n in notes)
-        raise NoRoute(f"no upstream can serve '{requested}' for this request: {reasons or 'no candidates'}")
-    return Plan(requested, alias.name if alias else None, rule, strategy, tuple(kept), tuple(notes))
+        kept = [_nothing_left(scope, requested)]
+    hedge = alias.hedge_after if alias else None
+    return Plan(requested, alias.name if alias else None, rule, strategy, tuple(kept), tuple(notes), hedge)
+
+
+def _nothing_left(scope: _Scope, requested: str) -> Attempt:
+    """No candidate is left: the client's mistake (too large), a panic try (every breaker
+    open), or no route."""
+    notes, facts = scope.notes, scope.facts
+    causes = {n.cause for n in notes}
+    if notes and causes <= {"size", "output_cap"}:
+        if "size" in causes:
+            windows = [scope.policy.models[n.model].context_window or 0 for n in notes if n.cause == "size"]
+            raise BadRequest(
+                f"this request needs about {facts.estimated_tokens + (facts.max_tokens or 0)} tokens "
+                f"(prompt estimate {facts.estimated_tokens} + output cap {facts.max_tokens or 0}), more than "
+                f"the context window of any model '{requested}' can use (largest: {max(windows)}); "
+                "shorten the prompt or lower the output cap",
+                kind="context_length",
+                code="context_length_exceeded",
+                param="messages",
+            )
+        limits = [scope.policy.models[n.model].max_output_tokens or 0 for n in notes]
+        raise BadRequest(
+            f"max_tokens {facts.max_tokens} is above the largest output any model '{requested}' can "
+            f"use produces ({max(limits)} tokens)",
+            code="max_tokens_too_large",
+            param="max_tokens",
+        )
+    if scope.cooling and scope.policy.breaker.panic:
+        left, attempt = min(scope.cooling, key=lambda pair: pair[0])
+        target = attempt.target
+        notes.append(
+            Note(
+                target.model,
+                target.channel,
+                True,
+                f"panic: every candidate is cooling down; this one reopens first (in {left:.1f}s)",
+            )
+        )
+        return attempt
+    reasons = "; ".join(f"{n.model}" + (f"@{n.channel}" if n.channel else "") + f": {n.reason}" for n in notes)
+    raise NoRoute(f"no upstream can serve '{requested}' for this request: {reasons or 'no candidates'}")
 
 
 def _select(
@@ -186,19 +241,23 @@ def _targets(
     needed = facts.estimated_tokens + (facts.max_tokens or 0)
     for model_id in models:
         model = policy.models[model_id]
-        reason = _unfit(model, facts, needed)
-        if reason is not None:
-            notes.append(Note(model_id, None, False, reason))
+        unfit = _unfit(model, facts, needed)
+        if unfit is not None:
+            notes.append(Note(model_id, None, False, *unfit))
             continue
         if not model.channels:
             notes.append(Note(model_id, None, False, "no enabled channel serves it"))
             continue
         cost = estimated_cost(model, facts, policy.default_max_tokens)
+        buffer = scope.buffer if scope.buffer is not None else (model.stream_buffer or 0.0)
+        prefill = "prefill" in model.capabilities
         for channel_name in model.channels:
             channel = policy.channels[channel_name]
             target = Target(model_id, channel_name, channel.models[model_id])
+            attempt = Attempt(target, role, cost, model.context_window, buffer, prefill)
             if not health.available(channel_name, model_id):
-                notes.append(Note(model_id, channel_name, False, "cooling down (breaker open)"))
+                notes.append(Note(model_id, channel_name, False, "cooling down (breaker open)", "cooling"))
+                scope.cooling.append((health.cooldown_left(channel_name, model_id), attempt))
                 continue
             if channel.max_concurrent is not None and health.channel_in_flight(channel_name) >= channel.max_concurrent:
                 notes.append(
@@ -215,19 +274,21 @@ def _targets(
                 if not keep:
                     notes.append(Note(model_id, channel_name, False, f"filter: {alias.filter.source}"))
                     continue
-            kept.append(Attempt(target, role, cost, model.context_window))
+            kept.append(attempt)
     return kept
 
 
-def _unfit(model: ModelSpec, facts: RequestFacts, needed: int) -> str | None:
+def _unfit(model: ModelSpec, facts: RequestFacts, needed: int) -> tuple[str, Literal["", "size", "output_cap"]] | None:
     if facts.has_tools and "tools" not in model.capabilities:
-        return "missing capability: tools"
+        return "missing capability: tools", ""
     if facts.has_images and "vision" not in model.capabilities:
-        return "missing capability: vision"
+        return "missing capability: vision", ""
     if facts.wants_json and "json" not in model.capabilities:
-        return "missing capability: json"
+        return "missing capability: json", ""
+    if model.max_output_tokens is not None and (facts.max_tokens or 0) > model.max_output_tokens:
+        return f"output cap {facts.max_tokens} > max_output_tokens {model.max_output_tokens}", "output_cap"
     if model.context_window is not None and needed > model.context_window:
-        return f"context window {model.context_window} < {needed} estimated tokens"
+        return f"context window {model.context_window} < {needed} estimated tokens", "size"
     return None
 
 

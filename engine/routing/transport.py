@@ -75,7 +75,7 @@ class _HttpResponse:
             while True:
                 wait = min(self._timeouts.idle, self._deadline.left())
                 if wait <= 0:
-                    raise UpstreamError("timeout", "upstream exceeded the total timeout")
+                    raise UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total")
                 try:
                     async with asyncio.timeout(wait):
                         if first:
@@ -86,7 +86,9 @@ class _HttpResponse:
                         else:
                             chunk = await content.readany()
                 except TimeoutError:
-                    raise UpstreamError("timeout", f"upstream went silent for {wait:.1f}s mid-response") from None
+                    raise UpstreamError(
+                        "timeout", f"upstream went silent for {wait:.1f}s mid-response", deadline="idle"
+                    ) from None
                 if not chunk:
                     return
                 yield chunk
@@ -103,7 +105,7 @@ class _HttpResponse:
             async with asyncio.timeout(max(0.0, self._deadline.left())):
                 return await self._response.read()
         except TimeoutError:
-            raise UpstreamError("timeout", "upstream exceeded the total timeout") from None
+            raise UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(
                 "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
@@ -139,7 +141,7 @@ class _DemoResponse:
                 except StopAsyncIteration:
                     return
                 except TimeoutError:
-                    raise UpstreamError("timeout", "upstream went silent mid-response") from None
+                    raise UpstreamError("timeout", "upstream went silent mid-response", deadline="idle") from None
                 except ConnectionError:
                     raise UpstreamError("stream_cut", "upstream connection reset mid-response") from None
                 yield chunk
@@ -202,7 +204,9 @@ class HttpTransports:
             async with asyncio.timeout(first_byte):
                 response = await self._request(request, timeouts)
         except TimeoutError:
-            raise UpstreamError("timeout", f"no response headers within {first_byte:g}s") from None
+            raise UpstreamError(
+                "timeout", f"no response headers within {first_byte:g}s", deadline="first_byte"
+            ) from None
         return _HttpResponse(response, timeouts, deadline)
 
     async def fetch(self, request: UpstreamRequest, timeouts: Timeouts) -> tuple[int, Mapping[str, str], bytes, float]:
@@ -232,8 +236,10 @@ class HttpTransports:
                     response.close()
         except TimeoutError:
             if phase == "headers":
-                raise UpstreamError("timeout", f"no response headers within {first_byte:g}s") from None
-            raise UpstreamError("timeout", "upstream exceeded the total timeout") from None
+                raise UpstreamError(
+                    "timeout", f"no response headers within {first_byte:g}s", deadline="first_byte"
+                ) from None
+            raise UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total") from None
         return response.status, response.headers, body, headers_after
 
     async def _request(self, request: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
@@ -247,7 +253,9 @@ class HttpTransports:
                 allow_redirects=False,
             )
         except aiohttp.ServerTimeoutError:
-            raise UpstreamError("timeout", f"connect timed out after {timeouts.connect:g}s") from None
+            raise UpstreamError(
+                "timeout", f"connect timed out after {timeouts.connect:g}s", deadline="connect"
+            ) from None
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise UpstreamError("connect", f"could not reach the upstream: {type(exc).__name__}") from None
         except aiohttp.ClientError as exc:
@@ -258,7 +266,9 @@ class HttpTransports:
             async with asyncio.timeout(min(timeouts.first_byte, timeouts.total)):
                 reply = await demo_respond(request)
         except TimeoutError:
-            raise UpstreamError("timeout", f"no response within {timeouts.first_byte:g}s") from None
+            raise UpstreamError(
+                "timeout", f"no response within {timeouts.first_byte:g}s", deadline="first_byte"
+            ) from None
         except ConnectionError:
             raise UpstreamError("connect", "demo upstream reset the connection") from None
         return _DemoResponse(reply.status, reply.headers, reply.body, timeouts)

@@ -1,8 +1,9 @@
 """Accounts: who pays. Each key bills one account; a prepaid account must hold credit.
 
 A postpaid account (the default) records every charge and may go negative; a prepaid one
-refuses requests its balance cannot cover (``insufficient_balance``). Balances move only
-through ``engine.state.ledger``.
+refuses requests its balance cannot cover (``insufficient_balance``) and never goes below
+zero: cost its balance could not cover is kept as arrears, and the account is refused
+until a credit pays them. Balances and arrears move only through ``engine.state.ledger``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Account:
     balance_micros: int  # sum of the account's ledger rows
     reserved_micros: int  # held by in-flight requests (shared mode)
     created_at: datetime
+    arrears_micros: int = 0  # overruns no credit has paid yet (sum of the ledger's overrun_micros)
 
     @property
     def available_micros(self) -> int:
@@ -49,6 +51,7 @@ def _account(row: sa.RowMapping) -> Account:
         int(row["balance_micros"]),
         int(row["reserved_micros"]),
         row["created_at"],
+        int(row["arrears_micros"]),
     )
 
 
@@ -58,6 +61,7 @@ _COLUMNS = (
     accounts.c.balance_micros,
     accounts.c.reserved_micros,
     accounts.c.created_at,
+    accounts.c.arrears_micros,
 )
 
 
@@ -70,7 +74,12 @@ async def insert_account(conn: AsyncConnection, account_id: str, *, prepaid: boo
     created = datetime.now(UTC)
     await conn.execute(
         sa.insert(accounts).values(
-            id=check_account_id(account_id), prepaid=prepaid, balance_micros=0, reserved_micros=0, created_at=created
+            id=check_account_id(account_id),
+            prepaid=prepaid,
+            balance_micros=0,
+            reserved_micros=0,
+            arrears_micros=0,
+            created_at=created,
         )
     )
     return Account(account_id, prepaid, 0, 0, created)

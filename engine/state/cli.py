@@ -295,7 +295,7 @@ async def _usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> 
     if args.json:
         _print_json(out, {"usage": [r.to_json() for r in rows]})
         return 0
-    header = ["DAY", "ACCOUNT", "KEY", "MODEL", "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "COST"]
+    header = ["DAY", "ACCOUNT", "KEY", "MODEL", "REQUESTS", "ERRORS", "PROMPT", "COMPLETION", "COST", "OVERRUN"]
     body = [
         [
             r.day.isoformat(),
@@ -307,6 +307,7 @@ async def _usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> 
             str(r.prompt_tokens),
             str(r.completion_tokens),
             format_usd(r.cost_micros),
+            format_usd(r.overrun_micros),
         ]
         for r in rows
     ]

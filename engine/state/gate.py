@@ -27,7 +27,7 @@ from engine.state.key_cache import KeyCache
 from engine.state.key_secrets import looks_like_secret
 from engine.state.keys import KeyRecord, KeyStore
 from engine.state.ledger import Hold, Ledger
-from engine.state.money import usd_to_micros
+from engine.state.money import micros_to_usd, usd_to_micros
 from engine.state.ratelimit import Limits, RateLimiter, rate_headers, rejection
 from engine.state.spend import Caps
 from engine.state.usage_log import UsageLog
@@ -182,9 +182,12 @@ class DatabaseGate:
         except NotFound:
             raise Unauthorized("invalid API key (it was deleted)", code="invalid_api_key") from None
 
-    async def settle(self, reservation: Reservation, actual_usd: float) -> None:
-        if isinstance(reservation, Hold):
-            self._ledger.settle(reservation, usd_to_micros(max(actual_usd, 0.0)))
+    async def settle(self, reservation: Reservation, actual_usd: float) -> float:
+        """Charge and release; returns the overrun in USD (cost a prepaid balance could not cover)."""
+        if not isinstance(reservation, Hold):
+            return 0.0
+        overrun = await self._ledger.settle(reservation, usd_to_micros(max(actual_usd, 0.0)))
+        return micros_to_usd(overrun)
 
     def record(self, rows: list[UsageRecord]) -> None:
         self._usage.record(rows)

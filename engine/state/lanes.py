@@ -22,7 +22,7 @@ from engine.state.ledger_store import HOLD
 # the same statement as ledger_store.HOLD, for the asyncpg driver
 _PG_HOLD = (
     "UPDATE accounts SET reserved_micros = reserved_micros + $2 "
-    "WHERE id = $1 AND balance_micros - reserved_micros >= $2 "
+    "WHERE id = $1 AND balance_micros - reserved_micros >= $2 AND arrears_micros = 0 "
     "RETURNING balance_micros - reserved_micros"
 )
 
@@ -53,7 +53,8 @@ class HoldLanes:
         return lane
 
     async def hold(self, account_id: str, amount: int) -> int | None:
-        """Add ``amount`` to the account's holds if its balance covers it; the amount left, or None."""
+        """Add ``amount`` to the account's holds if its balance covers it and it has no arrears;
+        the amount left, or None."""
         lane = await self._free.get()
         try:
             if lane is None:

@@ -42,4 +42,6 @@ def balance_json(balance: Balance) -> dict[str, Any]:
         "held_usd": micros_to_usd(balance.held_micros),
         "available_usd": micros_to_usd(balance.available_micros),
         "balance_micros": balance.balance_micros,
+        "arrears_usd": micros_to_usd(balance.arrears_micros),
+        "arrears_micros": balance.arrears_micros,
     }

@@ -57,6 +57,9 @@ accounts = sa.Table(
     sa.Column("balance_micros", sa.BigInteger, nullable=False),  # sum of its ledger rows
     sa.Column("reserved_micros", sa.BigInteger, nullable=False),  # holds of in-flight requests
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # cost its prepaid balance could not cover and no credit has paid yet: sum of its ledger
+    # rows' overrun_micros; a prepaid account is refused while it is above zero
+    sa.Column("arrears_micros", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 ledger = sa.Table(
@@ -65,11 +68,13 @@ ledger = sa.Table(
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # credit | charge
-    sa.Column("amount_micros", sa.BigInteger, nullable=False),  # credits > 0, charges < 0
+    sa.Column("kind", sa.String(16), nullable=False),  # credit | charge | arrears (a credit paying overruns)
+    sa.Column("amount_micros", sa.BigInteger, nullable=False),  # credits > 0, charges and arrears < 0
     sa.Column("key_id", sa.String(64), nullable=True),
     sa.Column("reservation_id", sa.String(64), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
+    # charge: the cost not charged (> 0, an overrun); arrears: the overrun paid (< 0)
+    sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_ledger_account_id", "account_id", "id"),
 )
 
@@ -128,6 +133,8 @@ usage_log = sa.Table(
     sa.Column("cost_micros", sa.BigInteger, nullable=False),
     sa.Column("policy_version", sa.Text, nullable=False),
     sa.Column("byok", sa.Boolean, nullable=False),
+    sa.Column("estimated", sa.Boolean, nullable=False, server_default="0"),  # tokens counted by Turnout
+    sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),  # cost not charged
     sa.Index("ix_usage_log_at", "at"),
     sa.Index("ix_usage_log_key_day", "key_id", "day"),
     sa.Index("ix_usage_log_account_day", "account_id", "day"),
@@ -148,4 +155,6 @@ usage_daily = sa.Table(
     sa.Column("cached_tokens", sa.BigInteger, nullable=False),
     sa.Column("reasoning_tokens", sa.BigInteger, nullable=False),
     sa.Column("cost_micros", sa.BigInteger, nullable=False),
+    sa.Column("estimated", sa.BigInteger, nullable=False, server_default="0"),  # requests with estimated tokens
+    sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),
 )

@@ -4,8 +4,8 @@
 rows are written every ``flush_interval`` seconds (0.5 by default) or every 500 rows, and
 ``close`` writes the rest, so a graceful stop loses nothing and a crash loses at most one
 flush interval. Rows carry the fields of ``engine.access.UsageRecord`` (never prompts or
-outputs), with ``cost_usd`` stored as integer ``cost_micros`` and the UTC ``day`` added for
-rollups.
+outputs), with ``cost_usd`` and ``overrun_usd`` stored as integer ``cost_micros`` and
+``overrun_micros``, and the UTC ``day`` added for rollups.
 
 All conversion happens at write time, one pass per batch, and goes to the driver directly,
 with no SQLAlchemy compile or bind processing per row. What is stored is exactly what
@@ -24,6 +24,7 @@ its whole batch forever.
 
 ``prune(before)`` folds old rows into ``usage_daily`` (one row per UTC day, account, key
 and model, counting request rows; attempt rows are detail and are dropped) and deletes them.
+A rollup keeps the cost, the overrun and how many requests had estimated tokens.
 """
 
 from __future__ import annotations
@@ -52,8 +53,15 @@ from engine.state.schema import usage_daily, usage_log
 
 log = logging.getLogger(__name__)
 
-ROLLUP_SUMS = ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost_micros")
-ROLLUP_COUNTS = ("requests", "errors", *ROLLUP_SUMS)
+ROLLUP_SUMS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_micros",
+    "overrun_micros",
+)
+ROLLUP_COUNTS = ("requests", "errors", "estimated", *ROLLUP_SUMS)
 
 # ``usage_log`` without its id, in table order: the order of the tuples ``db_rows`` builds.
 COLUMNS = tuple(c.name for c in usage_log.columns if not c.primary_key)
@@ -93,6 +101,8 @@ def usage_row(record: UsageRecord) -> dict[str, Any]:
         "cost_micros": usd_to_micros(record.cost_usd),
         "policy_version": record.policy_version,
         "byok": record.byok,
+        "estimated": record.estimated,
+        "overrun_micros": usd_to_micros(record.overrun_usd),
     }
 
 
@@ -139,7 +149,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
         try:
             (request_id, attempt, at, account_id, key_id, endpoint, model_requested, alias_rule, model_served,
              channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens, cached_tokens,
-             reasoning_tokens, cost_usd, policy_version, byok) = record  # fmt: skip
+             reasoning_tokens, cost_usd, policy_version, byok, estimated, overrun_usd) = record  # fmt: skip
             if at is not last_at:  # a request's rows share one datetime
                 at_value, day = encode_at(at)
                 last_at = at
@@ -147,6 +157,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
                 request_id, attempt, at_value, day, account_id, key_id, endpoint, model_requested, alias_rule,
                 model_served, channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens,
                 cached_tokens, reasoning_tokens, cost_micros(cost_usd) if cost_usd else 0, policy_version, byok,
+                estimated, cost_micros(overrun_usd) if overrun_usd else 0,
             ))  # fmt: skip
         except Exception as exc:  # one bad row must not block every row queued after it
             log.error("usage row of request %s dropped, it cannot be stored: %r", record[0], exc)
@@ -274,6 +285,7 @@ def rollup_columns() -> list[sa.ColumnElement[Any]]:
         sa.func.coalesce(usage_log.c.model_served, usage_log.c.model_requested).label("model"),
         sa.func.count().label("requests"),
         sa.func.sum(sa.case((usage_log.c.status >= 400, 1), else_=0)).label("errors"),
+        sa.func.sum(sa.case((usage_log.c.estimated, 1), else_=0)).label("estimated"),
         *(sa.func.sum(usage_log.c[name]).label(name) for name in ROLLUP_SUMS),
     ]
 

@@ -28,6 +28,8 @@ class UsageRollup:
     cached_tokens: int = 0
     reasoning_tokens: int = 0
     cost_micros: int = 0
+    estimated: int = 0  # requests whose tokens Turnout counted (the upstream reported no usage)
+    overrun_micros: int = 0  # cost prepaid balances could not cover (not charged; owed as arrears)
 
     def add(self, row: sa.RowMapping) -> None:
         for name in ROLLUP_COUNTS:
@@ -37,6 +39,7 @@ class UsageRollup:
         data = asdict(self)
         data["day"] = self.day.isoformat()
         data["cost_usd"] = micros_to_usd(self.cost_micros)
+        data["overrun_usd"] = micros_to_usd(self.overrun_micros)
         return data
 
 

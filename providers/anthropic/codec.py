@@ -29,6 +29,7 @@ from providers.anthropic.wire import FORMAT
 
 class AnthropicCodec:
     format = FORMAT
+    output_cap_field = "max_tokens"
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return decode_request(body, model=model, stream=stream)

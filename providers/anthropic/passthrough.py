@@ -9,8 +9,13 @@ client's ``anthropic-version`` / ``anthropic-beta`` headers are forwarded.
 
 Streams: ``message_start.message.model`` is the only change; every other event (``ping``,
 unknown ones) is relayed with its upstream bytes. Usage is ``message_start``'s with each
-``message_delta``'s cumulative totals merged over it. Hot path: orjson only, one parse
-per event and one dump only for ``message_start``; SSE comment lines are not forwarded.
+``message_delta``'s cumulative totals merged over it. An event whose data is not a JSON
+object is skipped, not relayed, and counted. A stream that ends without ``message_stop``
+after a ``message_delta`` carried the stop reason (with the final usage) is complete: the
+client gets a ``message_stop``. ``started`` turns True with the first relayed block that
+holds text, thinking or a tool call (a block opened empty does not count; its first
+non-empty delta does). Hot path: orjson only, one parse per event and one dump only for
+``message_start``; SSE comment lines are not forwarded.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from providers.anthropic.error_classifier import stream_error
 from providers.anthropic.request_encoder import _default_max_tokens
 from providers.anthropic.wire import FORMAT, merge_usage, usage_from_wire
 from providers.base import Endpoint, UpstreamRequest
-from providers.passthrough_wire import flush_last_event, upstream_object
+from providers.passthrough_wire import event_object, upstream_object
 
+_MESSAGE_STOP = frame(b'{"type":"message_stop"}', "message_stop")
 _BETA = "anthropic-beta"
 _VERSION = "anthropic-version"
 
@@ -82,36 +88,61 @@ def _forwarded_headers(endpoint: Endpoint, client_headers: Mapping[str, str]) ->
 class AnthropicPassthroughStream:
     """One per streamed response: upstream SSE bytes in, client SSE frames out."""
 
-    __slots__ = ("_parser", "_model", "_usage", "usage", "finished")
+    __slots__ = (
+        "_parser",
+        "_model",
+        "_usage",
+        "_stopping",
+        "usage",
+        "finished",
+        "started",
+        "malformed_events",
+        "output_chars",
+    )
 
     def __init__(self, public_model: str) -> None:
         self._parser = SSEParser()
         self._model = public_model
         self._usage: dict[str, Any] = {}
+        self._stopping = False  # a message_delta carried the stop reason
         self.usage: Usage | None = None
-        self.finished = False
+        self.finished = False  # message_stop relayed
+        self.started = False
+        self.output_chars = 0
+        self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> bytes:
-        out: list[bytes] = []
-        for event in self._parser.feed(chunk):
-            if self.finished:
-                break  # nothing after message_stop
-            data = _load(event)
-            if data is None:
-                raise UpstreamError("server", f"anthropic sent a malformed {event.event or 'data'} event")
-            out.append(self._relay(event, data))
-        return b"".join(out)
+        return self._relay_all(self._parser.feed(chunk), last=False)
 
     def close(self) -> bytes:
         # A last event without its blank line counts if its JSON is whole (as in the
         # translating decoder), and is relayed.
-        out = b"" if self.finished else flush_last_event(self._parser, self.feed)
+        out = b"" if self.finished else self._relay_all(self._parser.end(), last=True)
         if not self.finished:
-            raise UpstreamError("stream_cut", "upstream stream ended before message_stop")
+            if not self._stopping:
+                raise UpstreamError("stream_cut", "upstream stream ended before its stop reason")
+            self.finished = True
+            out += _MESSAGE_STOP
         return out
 
     def error(self, err: GatewayError) -> bytes | None:
         return None  # Anthropic's error event needs nothing from the stream: the codec writes it
+
+    def _relay_all(self, events: list[SSEEvent], *, last: bool) -> bytes:
+        """``last``: the event the end of the stream closed; unreadable, it was cut, not malformed."""
+        out: list[bytes] = []
+        for event in events:
+            if self.finished:
+                break  # nothing after message_stop
+            if not event.data.strip():
+                continue  # an empty data line: a keep-alive
+            data = event_object(event.data)
+            if data is None:
+                if not last:
+                    self.malformed_events += 1
+                continue
+            out.append(self._relay(event, data))
+        return b"".join(out)
 
     def _relay(self, event: SSEEvent, data: dict[str, Any]) -> bytes:
         kind = data.get("type", event.event)
@@ -126,8 +157,18 @@ class AnthropicPassthroughStream:
             return frame(orjson.dumps(data), name)
         if kind == "message_delta":
             self._meter(data)
+            delta = data.get("delta")
+            self._stopping = self._stopping or (isinstance(delta, dict) and delta.get("stop_reason") is not None)
         elif kind == "message_stop":
             self.finished = True
+        elif kind == "content_block_delta":
+            delta = data.get("delta")
+            field = _CONTENT.get(str(delta.get("type"))) if isinstance(delta, dict) else None
+            value = delta.get(field) if isinstance(delta, dict) and field and field != "signature" else None
+            self.output_chars += len(value) if isinstance(value, str) else 0
+            self.started = self.started or _carries_token(data)
+        elif not self.started and kind == "content_block_start":
+            self.started = _carries_token(data)
         payload = event.data
         return frame(orjson.dumps(data) if "\n" in payload else payload, name)
 
@@ -138,9 +179,27 @@ class AnthropicPassthroughStream:
             self.usage = usage_from_wire(self._usage)
 
 
-def _load(event: SSEEvent) -> dict[str, Any] | None:
-    try:
-        data = orjson.loads(event.data)
-    except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
+# Where a block or delta holds its output; when that is empty, it is no token yet.
+_CONTENT = {
+    "text": "text",
+    "thinking": "thinking",
+    "text_delta": "text",
+    "thinking_delta": "thinking",
+    "input_json_delta": "partial_json",
+    "signature_delta": "signature",
+}
+_MARKERS = frozenset({"fallback"})  # blocks that say something about the answer, not part of it
+
+
+def _carries_token(data: dict[str, Any]) -> bool:
+    """Whether a ``content_block_start`` / ``_delta`` holds output. Any other kind of block
+    (a tool call with its name, redacted thinking, a server tool's result...) or delta
+    (citations...) holds output, the fallback marker block excepted."""
+    item = data.get("content_block", data.get("delta"))
+    if not isinstance(item, dict):
+        return False
+    kind = item.get("type")
+    if not isinstance(kind, str) or kind in _MARKERS:
+        return False
+    field = _CONTENT.get(kind)
+    return field is None or bool(item.get(field))

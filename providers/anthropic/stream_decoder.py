@@ -11,8 +11,12 @@
   ``message_stop`` closes parts the upstream left open (a ``max_tokens`` cut inside a
   tool call sends no ``content_block_stop``) and emits ``StreamEnd``.
 * An ``error`` event raises the classified ``UpstreamError`` (``overloaded_error`` is a
-  retryable ``server`` failure). Bytes ending before ``message_stop`` raise
-  ``UpstreamError("stream_cut")``.
+  retryable ``server`` failure).
+* An event that cannot be read (not JSON, not an object, a block event without an integer
+  ``index``) is skipped and counted in ``malformed_events``.
+* Bytes ending without ``message_stop`` after a ``message_delta`` carried the stop reason
+  (and the final usage, which rides on it) end the stream as ``message_stop`` would;
+  ending before that raises ``UpstreamError("stream_cut")``.
 """
 
 from __future__ import annotations
@@ -44,42 +48,51 @@ from providers.anthropic.fields import JsonObject
 from providers.anthropic.wire import merge_usage, stop_from_wire, usage_from_wire
 
 
+class _Unreadable(Exception):
+    """An event of a shape the decoder cannot read: skipped."""
+
+
 class AnthropicStreamDecoder:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._parser = SSEParser()
         self._clock = clock
         self._started = False
+        self._stopping = False  # a message_delta carried the stop reason
         self._done = False
         self._indices: dict[int, int] = {}  # upstream block index -> canonical part index
         self._open: dict[int, None] = {}  # canonical indices started and not stopped, in order
         self._usage: dict[str, Any] = {}
         self._stop_reason: StopReason = "end"
         self._stop_sequence: str | None = None
+        self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         out: list[StreamEvent] = []
         for event in self._parser.feed(chunk):
-            self._event(event, out)
+            self._event(event, out, last=False)
         return out
 
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        if not self._done and self._parser.pending:
-            # A final event without its blank line counts if its JSON is whole; a cut
-            # inside the JSON is a cut stream, reported below.
-            for event in self._parser.feed(b"\n\n"):
-                if _load(event) is not None:
-                    self._event(event, out)
+        for event in self._parser.end():
+            self._event(event, out, last=True)
         if not self._done:
-            raise UpstreamError("stream_cut", "anthropic stream ended before message_stop")
+            if not self._stopping:
+                raise UpstreamError("stream_cut", "anthropic stream ended before its stop reason")
+            self._stop(out)
         return out
 
-    def _event(self, event: SSEEvent, out: list[StreamEvent]) -> None:
-        if self._done:
-            return
-        data = _load(event)
-        if data is None:
-            raise UpstreamError("server", f"anthropic sent a malformed {event.event or 'data'} event")
+    def _event(self, event: SSEEvent, out: list[StreamEvent], *, last: bool) -> None:
+        """``last``: the event the end of the stream closed; unreadable, it was cut, not malformed."""
+        if self._done or not event.data.strip():
+            return  # nothing after message_stop; an empty data line is a keep-alive
+        try:
+            self._dispatch(event, _load(event), out)
+        except _Unreadable:
+            if not last:
+                self.malformed_events += 1
+
+    def _dispatch(self, event: SSEEvent, data: JsonObject, out: list[StreamEvent]) -> None:
         kind = data.get("type", event.event)
         if kind == "error":
             raise stream_error(data)
@@ -101,10 +114,13 @@ class AnthropicStreamDecoder:
         elif kind == "message_delta":
             self._message_delta(data)
         elif kind == "message_stop":
-            out.extend(PartStop(index) for index in self._open)
-            self._open.clear()
-            out.append(StreamEnd(self._stop_reason, usage_from_wire(self._usage), self._stop_sequence))
-            self._done = True
+            self._stop(out)
+
+    def _stop(self, out: list[StreamEvent]) -> None:
+        out.extend(PartStop(index) for index in self._open)
+        self._open.clear()
+        out.append(StreamEnd(self._stop_reason, usage_from_wire(self._usage), self._stop_sequence))
+        self._done = True
 
     def _message_start(self, data: JsonObject, out: list[StreamEvent]) -> None:
         message = _obj(data, "message")
@@ -160,17 +176,20 @@ class AnthropicStreamDecoder:
         delta = _obj(data, "delta")
         if "stop_reason" in delta and delta["stop_reason"] is not None:
             self._stop_reason = stop_from_wire(delta["stop_reason"])
+            self._stopping = True
         stop_sequence = delta.get("stop_sequence")
         self._stop_sequence = stop_sequence if isinstance(stop_sequence, str) else None
         self._usage = merge_usage(self._usage, _obj(data, "usage"))
 
 
-def _load(event: SSEEvent) -> JsonObject | None:
+def _load(event: SSEEvent) -> JsonObject:
     try:
         data = orjson.loads(event.data)
     except orjson.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else None
+        raise _Unreadable("not JSON") from None
+    if not isinstance(data, dict):
+        raise _Unreadable("not a JSON object")
+    return data
 
 
 def _obj(data: JsonObject, key: str) -> JsonObject:
@@ -187,4 +206,4 @@ def _int(data: JsonObject, key: str) -> int:
     value = data.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise UpstreamError("server", f"anthropic stream event without an integer {key!r}")
+    raise _Unreadable(f"anthropic stream event without an integer {key!r}")

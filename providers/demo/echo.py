@@ -3,6 +3,8 @@
 * last message from a tool: ``"tool result: <content>"``;
 * last message from the user, with tools offered (and ``tool_choice`` not "none"): a call to
   the first tool (or the one ``tool_choice`` names) with ``{"input": "<user text>"}``;
+* last message from the assistant (a prefill): the rest of ``"echo: <last user text>"``
+  after that partial answer;
 * otherwise ``"echo: <last user text>"``, cut to ``max_completion_tokens`` / ``max_tokens``
   (finish reason "length") when that is smaller.
 
@@ -34,6 +36,11 @@ def echo_answer(body: dict[str, Any]) -> EchoAnswer:
     last = messages[-1] if messages else {}
     if last.get("role") == "tool":
         return _text(f"tool result: {message_text(last)}", body, prompt_tokens)
+    if last.get("role") == "assistant":  # a prefill: continue the partial answer
+        prefill = message_text(last)
+        user_text = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+        full = f"echo: {user_text}"
+        return _text(full[len(prefill) :] if full.startswith(prefill) else full, body, prompt_tokens)
     user_text = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
     tool = _chosen_tool(body) if last.get("role") == "user" else None
     if tool is not None:

@@ -5,7 +5,9 @@ and tested without any vendor account. It reads the model from the request body 
 by name:
 
 ===================  ===========================================================================
-``demo-echo``        answers per ``providers.demo.echo`` (echo, tool call, tool result)
+``demo-echo``        answers per ``providers.demo.echo`` (echo, tool call, tool result,
+                     the rest of a prefilled answer)
+``demo-prefill``     the same (the shipped policy declares its ``prefill`` capability)
 ``demo-slow``        waits ``slow_delay`` (5 s) before answering (cancellable), then echoes
 ``demo-fail-500``    500 ``server_error``
 ``demo-fail-429``    429 ``rate_limit_exceeded`` with ``retry-after: 1``
@@ -80,7 +82,7 @@ class DemoUpstream:
         if name == "demo-slow":
             await self._sleep(self._slow_delay)
             return _echo(body, ident, headers, streaming)
-        if name == "demo-echo":
+        if name in ("demo-echo", "demo-prefill"):
             return _echo(body, ident, headers, streaming)
         if name == "demo-cut":
             if not streaming:

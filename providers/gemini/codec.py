@@ -27,6 +27,7 @@ from providers.gemini.wire import FORMAT
 
 class GeminiCodec:
     format = FORMAT
+    output_cap_field = "generationConfig.maxOutputTokens"
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return decode_request(body, model=model, stream=stream)

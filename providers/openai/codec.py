@@ -23,6 +23,7 @@ from providers.openai.wire import FORMAT
 
 class OpenAIChatCodec:
     format = FORMAT
+    output_cap_field = "max_tokens"
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return decode_chat_request(body, model=model, stream=stream)

@@ -8,9 +8,14 @@ stops the open one. Usage is taken from whichever chunk carries it (OpenAI: the 
 ``"choices": []`` chunk; some compatible servers: the finish chunk); the finish reason from
 the choice. ``[DONE]`` yields ``StreamEnd``.
 
+A chunk that cannot be read (not JSON, not an object, ``choices`` not a list of objects)
+is skipped and counted in ``malformed_events``. A stream that ends without ``[DONE]`` after
+its finish_reason is complete (the usage chunk, when the upstream sends one, comes between
+the two: cut before it, the usage is what the finish chunk carried, else zero).
+
 Failures are raised, never emitted: an ``{"error": ...}`` chunk (classified like an HTTP
-error), a chunk that is not JSON, a second choice (only one can be relayed), and the byte
-stream ending before ``[DONE]`` (``stream_cut``).
+error), a second choice (only one can be relayed), and the byte stream ending before a
+finish_reason (``stream_cut``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from engine.canonical import (
     Usage,
 )
 from engine.errors import UpstreamError
-from engine.sse import SSEParser
+from engine.sse import SSEEvent, SSEParser
 from providers.openai.error_classifier import classify_in_band
 from providers.openai.response_decoder import stop_reason
 from providers.openai.usage import parse_usage
@@ -47,7 +52,7 @@ Kind = Literal["text", "thinking", "refusal", "tool"]
 class OpenAIChatStreamDecoder:
     __slots__ = (
         "_parser", "_model", "_started", "_done", "_next", "_open", "_open_kind", "_tools",
-        "_finish", "_usage", "_refused",
+        "_finish", "_usage", "_refused", "malformed_events",
     )  # fmt: skip
 
     def __init__(self, upstream_model: str) -> None:
@@ -62,29 +67,40 @@ class OpenAIChatStreamDecoder:
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._refused = False
+        self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
+        return self._read(self._parser.feed(chunk), last=False)
+
+    def close(self) -> list[StreamEvent]:
+        if self._done:
+            return []
+        out = self._read(self._parser.end(), last=True)
+        if not self._done:
+            if self._finish is None:
+                raise UpstreamError("stream_cut", "upstream stream ended before its finish_reason")
+            self._end(out)
+        return out
+
+    def _read(self, events: list[SSEEvent], *, last: bool) -> list[StreamEvent]:
+        """``last``: the event the end of the stream closed; unreadable, it was cut, not malformed."""
         out: list[StreamEvent] = []
-        for event in self._parser.feed(chunk):
+        for event in events:
             if self._done:
                 break
             data = event.data
+            if not data.strip():
+                continue  # an empty data line: a keep-alive
             if data == "[DONE]":
                 self._end(out)
                 continue
-            try:
-                obj = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                raise UpstreamError("server", "upstream stream sent a chunk that is not JSON") from None
-            if not isinstance(obj, dict):
-                raise UpstreamError("server", "upstream stream sent a chunk that is not a JSON object")
+            obj = read_chunk(data)
+            if obj is None:
+                if not last:
+                    self.malformed_events += 1
+                continue
             self._chunk(obj, out)
         return out
-
-    def close(self) -> list[StreamEvent]:
-        if not self._done:
-            raise UpstreamError("stream_cut", "upstream stream ended before [DONE]")
-        return []
 
     # ---- per chunk -------------------------------------------------------------------
 
@@ -109,8 +125,6 @@ class OpenAIChatStreamDecoder:
         if not isinstance(choices, list):
             return
         for choice in choices:
-            if not isinstance(choice, dict):
-                continue
             if choice.get("index", 0) != 0:
                 raise UpstreamError("server", "upstream streamed several choices; only one can be relayed")
             delta = choice.get("delta")
@@ -205,3 +219,39 @@ class OpenAIChatStreamDecoder:
         self._stop_open(out)
         self._done = True
         out.append(StreamEnd(stop_reason(self._finish, refused=self._refused), self._usage or Usage()))
+
+
+def read_chunk(data: str) -> dict[str, Any] | None:
+    """One ``data:`` payload as a chunk object; None when it cannot be read: not JSON, not
+    an object, or ``choices`` that is not a list of objects."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    choices = obj.get("choices")
+    if choices is not None:
+        if type(choices) is not list:
+            return None
+        for choice in choices:
+            if type(choice) is not dict:
+                return None
+    return obj
+
+
+def carries_token(choice: dict[str, Any]) -> bool:
+    """Whether a choice's delta holds output: content, reasoning, a refusal, audio, or a tool
+    call's name or arguments (a role-only or empty delta does not)."""
+    delta = choice.get("delta")
+    if not isinstance(delta, dict):
+        return False
+    if delta.get("content") or delta.get("reasoning_content") or delta.get("reasoning") or delta.get("refusal"):
+        return True
+    audio = delta.get("audio")
+    if isinstance(audio, dict) and (audio.get("data") or audio.get("transcript")):
+        return True
+    calls = delta.get("tool_calls")
+    functions = [c.get("function") for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    functions.append(delta.get("function_call"))
+    return any(isinstance(f, dict) and (f.get("name") or f.get("arguments")) for f in functions)

@@ -21,6 +21,7 @@ from providers.openai_responses.wire import FORMAT
 
 class ResponsesCodec:
     format = FORMAT
+    output_cap_field = "max_output_tokens"
 
     def decode_request(self, body: Any, *, model: str | None = None, stream: bool | None = None) -> ChatRequest:
         return request_decoder.decode_request(body, model=model, stream=stream)

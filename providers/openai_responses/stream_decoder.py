@@ -14,8 +14,15 @@ one delta then.
 ``response.completed`` / ``response.incomplete`` -> ``StreamEnd`` with the usage and the
 stop reason (same rules as ``response_decoder``). ``error`` and ``response.failed`` raise
 ``UpstreamError``; so does an item the gateway cannot translate (see
-``response_decoder``), and a stream that ends before its terminal event (``stream_cut``).
-Other events (annotations, hosted-tool progress, keep-alives) carry nothing canonical.
+``response_decoder``). Other events (annotations, hosted-tool progress, keep-alives) carry
+nothing canonical.
+
+An event that cannot be read (not JSON, or a field of the wrong type) is skipped and
+counted in ``malformed_events``: every handler reads its fields before it changes any
+state, so a skipped event leaves none behind. The terminal event is the finish reason
+here (it alone carries the status, the usage, and the knowledge that no further output
+item follows), so a stream that ends before it is ``stream_cut`` even when every output
+item it opened was done; so is one whose terminal event was malformed or cut short.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from engine.canonical import (
     ToolCall,
 )
 from engine.errors import UpstreamError
-from engine.sse import SSEParser
+from engine.sse import SSEEvent, SSEParser
 from providers.openai_responses.error_classifier import classify_error_event
 from providers.openai_responses.response_decoder import (
     check_item_kind,
@@ -89,46 +96,45 @@ class ResponsesStreamDecoder:
         self._has_refusal = False
         self._finished = False
         self._out: list[StreamEvent] = []
+        self.malformed_events = 0
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
-        for sse in self._parser.feed(chunk):
-            if self._finished or not sse.data.strip() or sse.data.strip() == "[DONE]":
-                continue
-            try:
-                event = as_object(orjson.loads(sse.data), "event")
-                self._event(event)
-            except (orjson.JSONDecodeError, WireError) as exc:
-                raise UpstreamError("server", f"malformed upstream stream event: {exc}") from exc
-        out, self._out = self._out, []
-        return out
+        return self._read(self._parser.feed(chunk), last=False)
 
     def close(self) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
-        if self._parser.pending and not self._finished:
-            try:  # a last event without its blank line; a half-sent one is a cut
-                out = self.feed(b"\n\n")
-            except UpstreamError as exc:
-                if exc.failure != "server":
-                    raise
-                raise UpstreamError("stream_cut", "the upstream stream ended inside an event") from exc
+        out = [] if self._finished else self._read(self._parser.end(), last=True)
         if not self._finished:
             raise UpstreamError("stream_cut", "the upstream stream ended before response.completed")
+        return out
+
+    def _read(self, events: list[SSEEvent], *, last: bool) -> list[StreamEvent]:
+        """``last``: the event the end of the stream closed; unreadable, it was cut, not malformed."""
+        for sse in events:
+            data = sse.data.strip()
+            if self._finished or not data or data == "[DONE]":
+                continue
+            try:
+                self._event(as_object(orjson.loads(data), "event"))
+            except (orjson.JSONDecodeError, WireError):
+                if not last:
+                    self.malformed_events += 1
+        out, self._out = self._out, []
         return out
 
     # ---- dispatch --------------------------------------------------------------------
 
     def _event(self, event: JSONObject) -> None:
+        """Each branch reads every field it needs before it changes anything."""
         kind = req_str(event, "type", "event")
         if kind in ("response.created", "response.in_progress"):
             if not self._started:
-                self._started = True
                 resp = as_object(event.get("response"), "event.response")
                 created = int(opt_float(resp, "created_at", "event.response") or 0)
-                self._out.append(
-                    StreamStart(
-                        req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created
-                    )
+                start = StreamStart(
+                    req_str(resp, "id", "event.response"), req_str(resp, "model", "event.response"), created
                 )
+                self._started = True
+                self._out.append(start)
         elif kind == "response.output_item.added":
             self._item_added(as_object(event.get("item"), "event.item"), _oi(event))
         elif kind == "response.content_part.added":
@@ -137,13 +143,17 @@ class ResponsesStreamDecoder:
             if pkind in ("output_text", "refusal"):
                 self._content(event, "text" if pkind == "output_text" else "refusal")
         elif kind == "response.output_text.delta":
-            self._delta(self._content(event, "text"), req_str(event, "delta", "event"))
+            delta = req_str(event, "delta", "event")
+            self._delta(self._content(event, "text"), delta)
         elif kind == "response.refusal.delta":
-            self._delta(self._content(event, "refusal"), req_str(event, "delta", "event"))
+            delta = req_str(event, "delta", "event")
+            self._delta(self._content(event, "refusal"), delta)
         elif kind == "response.output_text.done":
-            self._complete(self._content(event, "text"), opt_str(event, "text", "event"))
+            full = opt_str(event, "text", "event")
+            self._complete(self._content(event, "text"), full)
         elif kind == "response.refusal.done":
-            self._complete(self._content(event, "refusal"), opt_str(event, "refusal", "event"))
+            full = opt_str(event, "refusal", "event")
+            self._complete(self._content(event, "refusal"), full)
         elif kind == "response.content_part.done":
             self._stop((_oi(event), opt_int(event, "content_index", "event") or 0))
         elif kind == "response.function_call_arguments.delta":
@@ -153,13 +163,15 @@ class ResponsesStreamDecoder:
         elif kind == "response.reasoning_summary_part.added":
             self._summary_part(_oi(event), opt_int(event, "summary_index", "event") or 0)
         elif kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            self._delta(self._thinking(_oi(event)), req_str(event, "delta", "event"))
+            delta = req_str(event, "delta", "event")
+            self._delta(self._thinking(_oi(event)), delta)
         elif kind == "response.output_item.done":
             self._item_done(as_object(event.get("item"), "event.item"), _oi(event))
         elif kind in ("response.completed", "response.incomplete"):
             self._end(as_object(event.get("response"), "event.response"))
         elif kind == "response.failed":
-            raise failure(as_object(event.get("response"), "event.response"))
+            response = event.get("response")
+            raise failure(response if isinstance(response, dict) else {})
         elif kind == "error":
             raise classify_error_event(event)
 
@@ -169,23 +181,25 @@ class ResponsesStreamDecoder:
         kind = req_str(item, "type", "event.item")
         if kind == "function_call":
             call = ToolCall(req_str(item, "call_id", "event.item"), req_str(item, "name", "event.item"), "")
+            arguments = opt_str(item, "arguments", "event.item") or ""
             self._has_tool = True
             self._start((oi, ITEM), "tool", call)
-            self._delta(self._parts[(oi, ITEM)], opt_str(item, "arguments", "event.item") or "")
+            self._delta(self._parts[(oi, ITEM)], arguments)
         elif kind not in ("message", "reasoning"):
             check_item_kind(kind)
 
     def _item_done(self, item: JSONObject, oi: int) -> None:
         kind = req_str(item, "type", "event.item")
         if kind == "message":
+            contents: list[tuple[str | None, str | None]] = []  # (kind, its text) of each content
             for j, raw in enumerate(as_list(item.get("content", []), "event.item.content")):
                 content = as_object(raw, f"event.item.content[{j}]")
                 ckind = content.get("type")
-                if (oi, j) in self._seen or ckind not in ("output_text", "refusal"):
-                    self._stop((oi, j))
-                    continue
-                opened = self._content_at(oi, j, "text" if ckind == "output_text" else "refusal")
-                self._complete(opened, opt_str(content, "text" if ckind == "output_text" else "refusal", "event.item"))
+                field = "text" if ckind == "output_text" else "refusal" if ckind == "refusal" else None
+                contents.append((field, opt_str(content, field, "event.item") if field else None))
+            for j, (field, full) in enumerate(contents):
+                if (oi, j) not in self._seen and field is not None:
+                    self._complete(self._content_at(oi, j, field), full)
                 self._stop((oi, j))
         elif kind == "function_call":
             self._complete(self._parts.get((oi, ITEM)), opt_str(item, "arguments", "event.item"))
@@ -210,14 +224,15 @@ class ResponsesStreamDecoder:
     def _end(self, response: JSONObject) -> None:
         if not self._started:
             raise UpstreamError("server", "the upstream stream ended before response.created")
-        for key in list(self._parts):
-            self._stop(key)
         reason: StopReason = stop_reason(response, [])
+        usage = usage_from_wire(response.get("usage"), "event.response.usage")
         if reason == "end" and self._has_tool:
             reason = "tool_use"
         elif reason == "end" and self._has_refusal:
             reason = "refusal"
-        self._out.append(StreamEnd(reason, usage_from_wire(response.get("usage"), "event.response.usage")))
+        for key in list(self._parts):
+            self._stop(key)
+        self._out.append(StreamEnd(reason, usage))
         self._finished = True
 
     # ---- parts -----------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 An upstream 400 is the caller's fault: it reaches the client as a 400 in the client's own
 error shape, with the upstream's message. An upstream 429 on the only candidate (retries
-off in this policy) ends as the gateway's 502 "all upstream attempts failed", naming the
-429 and carrying the upstream's message. Once bytes reached the client, a failure ends the
+off in this policy) ends as the gateway's 429 "all upstream attempts failed" with a
+Retry-After, naming the 429 and carrying the upstream's message. Once bytes reached the client, a failure ends the
 stream with the client format's in-band error and never a clean end.
 """
 
@@ -31,12 +31,12 @@ def test_upstream_400_is_the_clients_400(case: Case, stream: bool) -> None:
 
 
 @cell_test("upstream-error")
-def test_upstream_429_ends_as_all_attempts_failed(case: Case) -> None:
+def test_upstream_429_ends_as_rate_limited(case: Case) -> None:
     error = case.vendor.error_429()
     case.fake.script(case.vendor.upstream_model, error.reply)
     failure = case.client.fail(case.model, ASK)
-    assert issubclass(failure.exception, case.client.error_classes(502)), failure
-    case.client.check_error_shape(failure, 502)
+    assert issubclass(failure.exception, case.client.error_classes(429)), failure
+    case.client.check_error_shape(failure, 429)
     assert f"up-{case.vendor.format}/via-{case.vendor.format}: rate_limit 429" in failure.message
     assert error.message in failure.message
 

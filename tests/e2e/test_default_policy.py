@@ -20,6 +20,7 @@ DEMO_MODELS = {
     "demo-fail-429",
     "demo-slow",
     "demo-cut",
+    "demo-prefill",
     "demo-context",
     "demo-refuse",
 }
@@ -68,6 +69,25 @@ def test_demo_cut_ends_the_stream_with_an_error_event(gateway: GatewayProcess) -
     assert response.status_code == 200
     assert "[DONE]" not in sse_data(response.content)
     assert "error" in sse_json(response.content)[-1]
+
+
+def test_demo_rescue_resumes_the_cut_stream_as_one_answer(sdk: openai.OpenAI) -> None:
+    """demo-cut stops after two chunks; the alias's prefill-capable fallback continues the
+    partial answer, and the client reads one uninterrupted answer with one finish."""
+    prompt = "tell me something long enough to be cut half way"
+    stream = sdk.chat.completions.create(
+        model="demo-rescue",
+        messages=[{"role": "user", "content": prompt}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == f"echo: {prompt}"
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["stop"]
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens >= len(text) // 4
+    assert {c.model for c in chunks} == {"demo-cut"}  # one answer: the stream keeps the id it started with
 
 
 def test_demo_refuse_is_returned_as_a_400(gateway: GatewayProcess) -> None:

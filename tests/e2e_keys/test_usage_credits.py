@@ -208,6 +208,8 @@ def test_credits_show_the_balance_after_the_charges(metered: Metered) -> None:
         "held_usd": 0.0,
         "available_usd": (CREDITS_MICROS - spent) / 1_000_000,
         "balance_micros": CREDITS_MICROS - spent,
+        "arrears_usd": 0.0,
+        "arrears_micros": 0,
         "key_spend_usd": spent / 1_000_000,
         "key_quota_usd": None,
     }

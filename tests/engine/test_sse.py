@@ -47,3 +47,17 @@ def test_a_partial_event_is_pending_so_a_cut_stream_is_detectable() -> None:
 def test_frame_round_trips_through_the_parser() -> None:
     data = frame(b'{"x":1}') + frame('{"y":2}', event="delta")
     assert SSEParser().feed(data) == [SSEEvent(None, '{"x":1}'), SSEEvent("delta", '{"y":2}')]
+
+
+def test_end_hands_over_a_last_event_left_without_its_blank_line() -> None:
+    for tail in (b"", b"\n", b"\r"):
+        parser = SSEParser()
+        assert parser.feed(b"data: one\n\nevent: stop\ndata: {}" + tail) == [SSEEvent(None, "one")]
+        assert parser.end() == [SSEEvent("stop", "{}")]
+        assert not parser.pending and parser.end() == []
+
+
+def test_end_of_a_stream_that_ended_cleanly_gives_nothing() -> None:
+    parser = SSEParser()
+    assert parser.feed(b"data: one\n\n: comment") == [SSEEvent(None, "one")]
+    assert parser.end() == []

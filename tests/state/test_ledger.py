@@ -51,7 +51,7 @@ async def test_200_concurrent_flows_never_overdraw(ledger_case: tuple[Backend, b
             outstanding += DOLLAR
             assert outstanding + charged <= 50 * DOLLAR, "a hold was granted beyond the balance"
             await asyncio.sleep(0.001 * (i % 3))  # overlap with other flows
-            book.settle(hold, actual[i])
+            await book.settle(hold, actual[i])
             outstanding -= DOLLAR
             charged += actual[i]
             admitted.append(i)
@@ -102,7 +102,7 @@ async def test_full_charge_admits_exactly_what_the_balance_covers(ledger_case: t
             except PaymentRequired:
                 return False
             await asyncio.sleep(0)
-            book.settle(hold, DOLLAR)
+            await book.settle(hold, DOLLAR)
             return True
 
         results = await asyncio.gather(*(flow() for _ in range(200)))

@@ -37,6 +37,7 @@ async def test_rows_are_written_in_the_background_and_flushed_on_close(backend: 
         )
         assert row["latency_ms"] == 120.5 and row["ttfb_ms"] == 30.25 and row["alias_rule"] == "fast#0"
         assert row["at"] == now and row["byok"] is False
+        assert row["estimated"] is False and row["overrun_micros"] == 0
     finally:
         await state.close()
 
@@ -97,3 +98,35 @@ async def test_prune_rolls_up_then_deletes(state: State) -> None:
         state.engine, UsageQuery(since=date(2025, 3, 1), until=date(2025, 3, 1), key_id="k1")
     )
     assert [(r.requests, r.cost_micros) for r in march_first] == [(3, 500_246)]
+
+
+async def test_overruns_and_estimated_counts_survive_the_rollup(state: State) -> None:
+    day1 = datetime(2025, 4, 1, 10, tzinfo=UTC)
+    state.usage.record(
+        [
+            usage("o1", day1, overrun_usd=0.25, cost_usd=0.75),
+            usage("o2", day1, estimated=True, status=499, error_type="client_disconnected"),
+            usage("o3", day1, estimated=True, overrun_usd=1.5),
+            usage("o3", day1, attempt=0, estimated=True, overrun_usd=9.0),  # attempt rows are detail
+            usage("o4", day1, key_id="k2"),
+        ]
+    )
+    await state.usage.flush()
+    live = await usage_rollups(state.engine, UsageQuery(key_id="k1"))
+    assert [(r.requests, r.estimated, r.overrun_micros, r.cost_micros) for r in live] == [
+        (3, 2, 1_750_000, 750_000 + 2 * 123)
+    ]
+    assert live[0].to_json()["overrun_usd"] == 1.75 and live[0].to_json()["cost_usd"] == 0.750246
+    await state.usage.prune(datetime(2025, 4, 2, tzinfo=UTC))
+    async with state.engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(usage_daily.c.key_id, usage_daily.c.estimated, usage_daily.c.overrun_micros).order_by(
+                    usage_daily.c.key_id
+                )
+            )
+        ).all()
+    assert [tuple(r) for r in stored] == [("k1", 2, 1_750_000), ("k2", 0, 0)]
+    assert [r.to_json() for r in await usage_rollups(state.engine, UsageQuery(key_id="k1"))] == [
+        r.to_json() for r in live
+    ]

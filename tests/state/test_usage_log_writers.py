@@ -50,6 +50,11 @@ def variety(key_id: str) -> list[UsageRecord]:
         {"latency_ms": 7, "ttfb_ms": 0.1 + 0.2, "prompt_tokens": 2**40, "status": 429, "cost_usd": 2.5e-6},
         {"model_requested": "modèle-✓", "endpoint": "/v1/messages", "policy_version": "v2 ünïcode"},
         {"at": datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC), "cost_usd": 999_999.999_999_5},
+        {"estimated": True, "status": 499, "error_type": "client_disconnected", "cost_usd": 0.000321},
+        {"overrun_usd": 1.25, "cost_usd": 0.5},  # a prepaid balance covered $0.50 of $1.75
+        {"estimated": True, "overrun_usd": 0.1 + 0.2, "cost_usd": 0.0},  # nothing left to charge
+        {"overrun_usd": 0.0000005, "cost_usd": 0.0000015},  # half micros: both round to even
+        {"overrun_usd": 123_456.789_012, "estimated": False, "byok": True},
     ]
     return [BASE._replace(request_id=f"{key_id}-{i}", key_id=key_id, **change) for i, change in enumerate(changes)]
 
@@ -102,6 +107,10 @@ async def test_fast_writer_stores_what_the_sqlalchemy_insert_stores(state: State
         assert row["at"] == aware(record.at) and row["at"].tzinfo == UTC
         assert row["day"] == aware(record.at).date() and isinstance(row["day"], date)
         assert row["cost_micros"] == usd_to_micros(record.cost_usd) and row["byok"] is record.byok
+        assert row["overrun_micros"] == usd_to_micros(record.overrun_usd)
+        assert row["estimated"] is record.estimated
+    assert {n for n, r in typed_fast.items() if r["estimated"]} == {"10", "12"}
+    assert typed_fast["11"]["overrun_micros"] == 1_250_000 and typed_fast["13"]["overrun_micros"] == 0
 
     instants = sorted(aware(r.at) for r in variety("fast"))
     async with state.engine.connect() as conn:  # SQL comparisons see the same instants

@@ -171,10 +171,11 @@ def test_a_final_event_without_its_blank_line_still_counts() -> None:
     assert isinstance(events[-1], StreamEnd)
 
 
-def test_malformed_json_mid_stream_is_a_server_failure() -> None:
-    with pytest.raises(UpstreamError) as caught:
-        decode_stream(_sse(START, "{not json"))
-    assert caught.value.failure == "server"
+def test_malformed_json_mid_stream_is_skipped_and_counted() -> None:
+    decoder = AnthropicStreamDecoder(fixed_clock)
+    events = decoder.feed(_sse(START, "{not json", STOP)) + decoder.close()
+    assert events == decode_stream(_sse(START, STOP))
+    assert decoder.malformed_events == 1
 
 
 def test_redacted_thinking_block_becomes_a_redacted_part() -> None:

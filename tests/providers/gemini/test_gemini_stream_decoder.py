@@ -101,7 +101,6 @@ def test_chunks_after_finish_are_ignored_and_usage_only_chunks_count() -> None:
         (sse(chunk({"functionCall": {"name": "f", "willContinue": True}}, finish="STOP")), "inside a function call"),
         (sse(chunk({"functionCall": {"name": "f", "willContinue": True}}), chunk({"text": "x"})), "interrupted"),
         (sse(chunk({"functionCall": {"willContinue": False}})), "functionCall.name"),
-        (b"data: not json\r\n\r\n", "not JSON"),
         (sse(chunk({"executableCode": {"code": "1"}})), "executableCode"),
         (sse({"candidates": [{"index": 1, "content": {"parts": [{"text": "x"}]}}]}), "only one candidate"),
     ],

@@ -141,10 +141,14 @@ def test_several_choices_fail(endpoint: Endpoint, recording: Callable[[str], byt
     assert info.value.failure == "server"
 
 
-def test_missing_done_is_a_cut(endpoint: Endpoint, recording: Callable[[str], bytes]) -> None:
-    raw = recording("01-plain-text.sse").replace(b"data: [DONE]\n\n", b"")
+def test_missing_done_after_the_finish_is_complete(endpoint: Endpoint, recording: Callable[[str], bytes]) -> None:
+    raw = recording("01-plain-text.sse")
+    assert decode(raw.replace(b"data: [DONE]\n\n", b""), endpoint) == decode(raw, endpoint)
+
+
+def test_missing_finish_is_a_cut(endpoint: Endpoint) -> None:
     with pytest.raises(UpstreamError) as info:
-        decode(raw, endpoint)
+        decode(frames(chunk({"role": "assistant", "content": "Hi"}), done=False), endpoint)
     assert info.value.failure == "stream_cut"
     assert info.value.status == 502
 
@@ -169,9 +173,10 @@ def test_in_band_error_chunk_raises_classified(endpoint: Endpoint) -> None:
     assert info.value.message == "Rate limit reached"
 
 
-def test_non_json_chunk_raises(endpoint: Endpoint) -> None:
-    with pytest.raises(UpstreamError, match="not JSON"):
-        adapter.stream_decoder(endpoint).feed(b"data: {oops\n\n")
+def test_non_json_chunk_is_skipped_and_counted(endpoint: Endpoint) -> None:
+    decoder = adapter.stream_decoder(endpoint)
+    assert decoder.feed(b"data: {oops\n\n") == []
+    assert decoder.malformed_events == 1
 
 
 def test_reasoning_then_text_with_usage_on_finish_chunk(endpoint: Endpoint) -> None:

@@ -262,10 +262,10 @@ def test_a_cut_inside_the_terminal_event_is_a_cut() -> None:
 
 
 @pytest.mark.parametrize("data", [b"data: {nope\n\n", b"data: [1]\n\n"])
-def test_malformed_event_raises(data: bytes) -> None:
-    with pytest.raises(UpstreamError) as info:
-        PASS.stream("m", True).feed(data)
-    assert info.value.failure == "server"
+def test_malformed_event_is_skipped_and_counted(data: bytes) -> None:
+    stream = PASS.stream("m", True)
+    assert stream.feed(data) == b""
+    assert stream.malformed_events == 1
 
 
 def test_partial_frames_are_held_back() -> None:

@@ -247,10 +247,10 @@ def test_spec_shaped_error_event_is_classified() -> None:
     assert info.value.failure == "context_length" and info.value.status == 400
 
 
-def test_malformed_event_is_an_upstream_error() -> None:
-    with pytest.raises(UpstreamError) as info:
-        ResponsesStreamDecoder().feed(b"event: response.created\ndata: {not json\n\n")
-    assert info.value.failure == "server"
+def test_malformed_event_is_skipped_and_counted() -> None:
+    decoder = ResponsesStreamDecoder()
+    assert decoder.feed(b"event: response.created\ndata: {not json\n\n") == []
+    assert decoder.malformed_events == 1
 
 
 def test_reasoning_without_text_or_state_is_not_a_part() -> None:

@@ -1,0 +1,62 @@
+"""What a request is charged, from the attempts that served it. Pure.
+
+The key pays for what reached the client: every attempt whose output was relayed (the one
+that served, and each one a resumed stream continued), at its own model's price and the
+group's multiplier. An attempt's usage is what its upstream reported when it finished;
+when it did not finish (the client hung up, the stream was cut and resumed elsewhere), the
+reported part is topped up with a count of what was relayed and of the prompt, and the
+charge is marked estimated (so is a finished stream that reported no usage at all).
+Attempts whose output the client never saw (failures before the first token, a hedge that
+lost the race, a buffered attempt restarted elsewhere) are not charged: the operator pays
+its upstream for them; a hedge loser's row shows the prompt it cost.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from engine.canonical import Usage
+from engine.metering import usage_cost
+from engine.policy.compiled import CompiledPolicy
+from engine.resume import add_usage, estimated_usage
+from engine.routing.outcome import AttemptRecord
+
+
+class Charge(NamedTuple):
+    usage: Usage
+    cost_usd: float
+    estimated: bool
+
+
+NOTHING = Charge(Usage(), 0.0, False)
+
+
+def attempt_charge(record: AttemptRecord, policy: CompiledPolicy, prompt_tokens: int, multiplier: float) -> Charge:
+    """What one attempt consumed (and, when ``record.delivered``, what the key pays for it)."""
+    if record.delivered:
+        if record.complete and record.usage is not None and record.usage.total_tokens > 0:
+            usage, estimated = record.usage, False
+        else:
+            usage, estimated = estimated_usage(record.usage, prompt_tokens, record.output_chars), True
+    elif record.ended == "hedge_lost":
+        usage, estimated = Usage(input_tokens=prompt_tokens), True
+    else:
+        return NOTHING
+    price = policy.models[record.attempt.target.model].price
+    return Charge(usage, usage_cost(usage, price, multiplier), estimated)
+
+
+def request_charge(
+    records: list[AttemptRecord], policy: CompiledPolicy, prompt_tokens: int, multiplier: float
+) -> Charge:
+    """The sum over the attempts the client got output from."""
+    usage, cost, estimated = Usage(), 0.0, False
+    for record in records:
+        if record.delivered:
+            charge = attempt_charge(record, policy, prompt_tokens, multiplier)
+            usage, cost, estimated = (
+                add_usage(usage, charge.usage),
+                cost + charge.cost_usd,
+                estimated or charge.estimated,
+            )
+    return Charge(usage, cost, estimated)
