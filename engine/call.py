@@ -34,6 +34,7 @@ class Ingress(NamedTuple):
     request_id: str
     path_model: str | None = None
     path_stream: bool | None = None
+    sse: bool = True  # False: stream in the format's other framing (Gemini without alt=sse)
 
 
 @dataclass(slots=True)

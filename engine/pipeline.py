@@ -24,6 +24,7 @@ from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
 from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchange
+from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
 from engine.metering import worst_case_cost
@@ -280,6 +281,10 @@ class Pipeline:
 
         call.headers["cache-control"] = "no-cache"
         call.headers["x-accel-buffering"] = "no"
+        reframing = None if call.ingress.sse else self.registry.stream_reframing(call.codec.format)
+        if reframing is not None:  # the client asked for its format's other stream framing
+            first, rest = reframed(reframing.stream_reframer(), result.first, result.rest)
+            return StreamResponse(first, rest, call.headers, on_close, reframing.stream_media_type)
         return StreamResponse(result.first, result.rest, call.headers, on_close)
 
     def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:

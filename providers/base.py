@@ -82,6 +82,31 @@ class TokenCounting(Protocol):
     def encode_count_tokens(self, input_tokens: int) -> bytes: ...
 
 
+class StreamReframer(Protocol):
+    """Per streamed response: the client format's SSE frames in, the same answer in the
+    framing the client asked for out."""
+
+    def feed(self, frames: bytes) -> bytes: ...
+
+    def close(self) -> bytes:
+        """The end of the answer in that framing (after the last frame, error frames too)."""
+        ...
+
+
+class StreamReframing(Protocol):
+    """Optional on a ``ClientCodec``: the format streams in a framing other than SSE when
+    the client asks for it (Gemini's ``:streamGenerateContent`` without ``alt=sse``: one
+    JSON array, written as it grows). The registry finds the codecs that have it."""
+
+    stream_media_type: str  # the content type of a reframed stream
+
+    def stream_reframer(self) -> StreamReframer: ...
+
+    def reframe_error(self, body: bytes) -> bytes:
+        """An error body (``encode_error``) as that framing answers a failed stream."""
+        ...
+
+
 class StreamDecoder(Protocol):
     """Per-request, stateful: upstream bytes in, canonical events out."""
 

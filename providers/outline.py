@@ -6,7 +6,9 @@ Responses ``input_file`` item...) is refused by its codec, because no translatio
 honour it. A same-format upstream can: the body is passed through untouched. So instead of
 a 400 up front, the request is outlined: a ``ChatRequest`` with just what routing reads
 (model, stream, output cap, whether it has tools and images, and all its text for the
-token estimate and for rules), marked ``opaque`` with the codec's refusal. Passthrough
+token estimate and for rules), marked ``opaque`` with the codec's refusal. The output cap
+is checked as every decoder checks it (``providers.output_cap``): a passthrough-only body
+with ``max_tokens: 0`` is the same 400 as any other. Passthrough
 attempts serve it; any other attempt is skipped with that refusal, and when no attempt
 is left the client gets it (400, naming the feature).
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from engine.canonical import ChatRequest, ImagePart, Message, TextPart, Tool
 from engine.errors import BadRequest, NoCanonicalForm
+from providers.output_cap import output_cap
 
 _MAX_TOKENS_FIELDS = {
     "openai": ("max_completion_tokens", "max_tokens"),
@@ -101,9 +104,12 @@ def _tool_count(fmt: str, body: dict[str, Any]) -> int:
 
 
 def _max_tokens(fmt: str, body: dict[str, Any]) -> int | None:
+    """The cap, each cap field checked as the format's decoder checks it (``output_cap``)."""
     if fmt == "gemini":
         config = body.get("generationConfig", body.get("generation_config"))
-        value = config.get("maxOutputTokens", config.get("max_output_tokens")) if isinstance(config, dict) else None
-    else:
-        value = next((body[f] for f in _MAX_TOKENS_FIELDS.get(fmt, ()) if body.get(f) is not None), None)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+        if not isinstance(config, dict):
+            return None
+        value = config.get("maxOutputTokens", config.get("max_output_tokens"))
+        return output_cap(value, "generationConfig.maxOutputTokens")
+    caps = [output_cap(body.get(f), f) for f in _MAX_TOKENS_FIELDS.get(fmt, ())]
+    return next((cap for cap in caps if cap is not None), None)

@@ -5,7 +5,7 @@ Formats: ``openai`` (chat completions, and every OpenAI-compatible vendor),
 ``openai-responses``, ``anthropic``, ``gemini``. Built once at startup and passed around;
 codecs and adapters are stateless (per-request state lives in their stream objects).
 Optional capabilities are small protocols found by type, never by format name:
-``TokenCounting`` on a codec; ``inline_images_only`` on an adapter.
+``TokenCounting`` and ``StreamReframing`` on a codec; ``inline_images_only`` on an adapter.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec
 from providers.anthropic.passthrough import AnthropicPassthrough
-from providers.base import ClientCodec, Passthrough, TokenCounting, UpstreamAdapter
+from providers.base import ClientCodec, Passthrough, StreamReframing, TokenCounting, UpstreamAdapter
 from providers.gemini.adapter import GeminiAdapter
 from providers.gemini.codec import GeminiCodec
 from providers.gemini.passthrough import GeminiPassthrough
@@ -36,6 +36,7 @@ class Registry:
     adapters: Mapping[str, UpstreamAdapter]
     passthroughs: Mapping[str, Passthrough]
     token_counters: Mapping[str, TokenCounting]
+    reframings: Mapping[str, StreamReframing]
 
     def codec(self, fmt: str) -> ClientCodec:
         return self.codecs[fmt]
@@ -50,6 +51,10 @@ class Registry:
     def token_counter(self, fmt: str) -> TokenCounting | None:
         """The codec's token-counting endpoint, for the formats that have one."""
         return self.token_counters.get(fmt)
+
+    def stream_reframing(self, fmt: str) -> StreamReframing | None:
+        """The codec's other stream framing, for the formats that have one."""
+        return self.reframings.get(fmt)
 
 
 def build_registry() -> Registry:
@@ -74,4 +79,5 @@ def build_registry() -> Registry:
             "gemini": GeminiPassthrough(),
         },
         token_counters={"anthropic": anthropic, "gemini": gemini},
+        reframings={"gemini": gemini},
     )

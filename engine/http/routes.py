@@ -25,6 +25,7 @@ from engine.http.models_list import (
     openai_model,
     openai_models,
 )
+from engine.http.reply import Reply
 from engine.http.status import status_document
 from engine.pipeline import Answer, Ingress, Pipeline, parse_json
 from engine.routing.facts import request_facts
@@ -32,6 +33,7 @@ from engine.routing.facts import request_facts
 Handled = Response | Answer
 
 GEMINI_METHODS = {"generateContent": False, "streamGenerateContent": True, "countTokens": None}
+GEMINI_STREAM_ALT = frozenset({"sse", "json"})  # the stream framings ``?alt=`` may ask for
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -103,7 +105,21 @@ class Endpoints:
             return await self._fail(request, "gemini", err)
         if method == "countTokens":
             return await self._count(request, "gemini", model)
-        return await self._serve(request, "gemini", path_model=model, path_stream=GEMINI_METHODS[method])
+        stream = GEMINI_METHODS[method]
+        if not stream:
+            return await self._serve(request, "gemini", path_model=model, path_stream=False)
+        # A stream is SSE with ``alt=sse`` (what the SDKs ask for); otherwise it is the REST
+        # default, one JSON array, and so is an error answered before it started.
+        alt = request.query_params.get("alt", "json")
+        if alt not in GEMINI_STREAM_ALT:
+            err = BadRequest(f"alt: '{alt}' is not supported: use alt=sse, or alt=json (the default)", param="alt")
+            return await self._fail(request, "gemini", err)
+        sse = alt == "sse"
+        answer = await self._serve(request, "gemini", path_model=model, path_stream=True, sse=sse)
+        reframing = self.pipeline.registry.stream_reframing("gemini")
+        if not sse and reframing is not None and isinstance(answer, Reply) and answer.status_code >= 400:
+            return Reply(reframing.reframe_error(answer.body), answer.status_code, answer.headers)
+        return answer
 
     async def count_tokens(self, request: Request) -> Handled:
         return await self._count(request, "anthropic", None)

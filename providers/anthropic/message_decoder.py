@@ -6,6 +6,8 @@
   The Anthropic adapter merges them back into one user turn.
 * ``tool_use.input`` becomes ``ToolCall.arguments`` as compact JSON text; each
   ``ToolResult`` gets the called tool's ``name`` from the earlier ``tool_use``.
+* ``tool_use.id`` and ``tool_result.tool_use_id`` are unwrapped (``tool_ids``): the
+  upstream sees the ids it issued, not the ``toolu_`` ids the client was shown.
 * ``thinking`` / ``redacted_thinking`` become ``Thinking`` with their signature/payload.
 * Block-level ``cache_control`` becomes the part's canonical ``cache`` hint (its
   lifetime), which the Anthropic adapter sends on again. ``citations`` (and any key a
@@ -31,6 +33,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest
+from providers.anthropic import tool_ids
 from providers.anthropic.fields import (
     JsonObject,
     as_bool,
@@ -148,14 +151,14 @@ def _image(block: JsonObject, path: str) -> ImagePart:
 
 
 def _tool_use(block: JsonObject, path: str) -> ToolCall:
-    call_id = as_str(required(block, "id", path), join(path, "id"))
+    call_id = tool_ids.from_client(as_str(required(block, "id", path), join(path, "id")))
     name = as_str(required(block, "name", path), join(path, "name"))
     arguments: Any = as_object(required(block, "input", path), join(path, "input"))
     return ToolCall(id=call_id, name=name, arguments=orjson.dumps(arguments).decode(), cache=cache_hint(block, path))
 
 
 def _tool_result(block: JsonObject, path: str, tool_names: dict[str, str]) -> ToolResult:
-    call_id = as_str(required(block, "tool_use_id", path), join(path, "tool_use_id"))
+    call_id = tool_ids.from_client(as_str(required(block, "tool_use_id", path), join(path, "tool_use_id")))
     is_error = block.get("is_error")
     content_path = join(path, "content")
     raw = block.get("content")

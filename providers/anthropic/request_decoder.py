@@ -52,6 +52,7 @@ from providers.anthropic.fields import (
     required,
 )
 from providers.anthropic.message_decoder import decode_messages
+from providers.output_cap import output_cap
 
 _MODELLED = frozenset(
     {
@@ -82,7 +83,7 @@ def decode_request(
 ) -> ChatRequest:
     obj = as_object(body, "request body")
     extras: dict[str, Any] = {key: value for key, value in obj.items() if key not in _MODELLED and value is not None}
-    max_tokens = opt_int(obj, "max_tokens", "")
+    max_tokens = output_cap(obj.get("max_tokens"), "max_tokens")
     if max_tokens is None and require_max_tokens:
         raise BadRequest("max_tokens: field required", param="max_tokens")
     request = ChatRequest(

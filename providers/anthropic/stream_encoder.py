@@ -14,7 +14,8 @@ message has no blocks, as in the recorded refusals).
   ``message_delta`` carries the real totals, ``input_tokens`` and cache fields included
   (as the 2026 recordings do; the SDK overwrites the start values with them).
 * Parts map like ``response_encoder``: refusals are text blocks, thinking keeps its
-  signature (``signature_delta``), redacted thinking is one ``redacted_thinking`` block.
+  signature (``signature_delta``), redacted thinking is one ``redacted_thinking`` block,
+  tool-use ids start with ``toolu_`` (``tool_ids``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from engine.sse import frame
+from providers.anthropic import tool_ids
 from providers.anthropic.error_body import error_body
 from providers.anthropic.fields import JsonObject
 from providers.anthropic.wire import STOP_TO_WIRE, usage_to_wire
@@ -173,7 +175,7 @@ def _message_start(event: StreamStart) -> JsonObject:
 
 def _start_block(part: TextPart | ToolCall | Thinking | Refusal) -> JsonObject:
     if isinstance(part, ToolCall):
-        return {"type": "tool_use", "id": part.id, "name": part.name, "input": {}}
+        return {"type": "tool_use", "id": tool_ids.to_client(part.id), "name": part.name, "input": {}}
     if isinstance(part, Thinking):
         if part.redacted is not None:
             return {"type": "redacted_thinking", "data": part.redacted}

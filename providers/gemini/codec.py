@@ -3,7 +3,9 @@
 Requests arrive at ``POST /v1beta/models/{model}:generateContent`` or
 ``:streamGenerateContent`` (``model`` and ``stream`` come from the path) and are decoded
 per ``request_decoder``; responses, streams and errors are encoded per
-``response_encoder``, ``stream_encoder`` and ``error_body``.
+``response_encoder``, ``stream_encoder`` and ``error_body``. Streams are ``alt=sse``
+frames; a client that did not ask for ``alt=sse`` gets them reframed as the REST default,
+one JSON array (``json_array``, the ``StreamReframing`` capability).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 
 from engine.canonical import ChatRequest, ChatResponse
 from engine.errors import GatewayError
+from providers.gemini import json_array
 from providers.gemini.error_body import error_body
 from providers.gemini.models_list import encode_count_tokens
 from providers.gemini.request_decoder import decode_request
@@ -37,6 +40,15 @@ class GeminiCodec:
 
     def encode_error(self, err: GatewayError) -> bytes:
         return orjson.dumps(error_body(err))
+
+    # StreamReframing: ``:streamGenerateContent`` without ``alt=sse`` is one JSON array
+    stream_media_type = json_array.MEDIA_TYPE
+
+    def stream_reframer(self) -> json_array.JsonArrayStream:
+        return json_array.JsonArrayStream()
+
+    def reframe_error(self, body: bytes) -> bytes:
+        return json_array.error_array(body)
 
     def decode_count_tokens_request(self, body: Any, *, model: str | None = None) -> ChatRequest:
         """A ``countTokens`` body: ``contents`` (and the rest) directly, or wrapped in

@@ -99,14 +99,21 @@ def tool_call(call: ToolCall, side: Side) -> dict[str, Any]:
     return item
 
 
-def _arguments(call: ToolCall, side: Side) -> dict[str, Any]:
+def arguments_object(call: ToolCall) -> dict[str, Any] | None:
+    """The call's arguments as the object ``functionCall.args`` needs; None when they are
+    not one (an output cap cut them mid-JSON, or the upstream sent other JSON)."""
     if not call.arguments.strip():
         return {}
     try:
         args = orjson.loads(call.arguments)
     except orjson.JSONDecodeError:
-        args = None
-    if isinstance(args, dict):
+        return None
+    return args if isinstance(args, dict) else None
+
+
+def _arguments(call: ToolCall, side: Side) -> dict[str, Any]:
+    args = arguments_object(call)
+    if args is not None:
         return args
     problem = f"arguments of tool call {call.id} ({call.name}) are not a JSON object"
     if side == "request":

@@ -45,6 +45,7 @@ from providers.gemini.part_decoder import (
 )
 from providers.gemini.schema import to_json_schema
 from providers.gemini.wire import FORMAT, LEVEL_FROM_WIRE
+from providers.output_cap import output_cap
 
 _EMPTY_PARAMETERS: dict[str, Any] = {"type": "object", "properties": {}}
 
@@ -180,7 +181,7 @@ def _choice(mode: str, names: list[str]) -> ToolChoice | None:
 
 
 def _generation(gen: JsonObject, out: ChatRequest, extras: dict[str, Any]) -> None:
-    out.max_tokens = gen.integer("maxOutputTokens")
+    out.max_tokens = output_cap(gen.value("maxOutputTokens"), gen.at("maxOutputTokens"))
     out.temperature = gen.number("temperature")
     out.top_p = gen.number("topP")
     out.stop = gen.strings("stopSequences")

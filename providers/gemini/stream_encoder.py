@@ -13,6 +13,12 @@ alike, so it reads these as it reads Google's ``\\r\\n`` frames). As on Gemini:
 * ``StreamEnd`` -> a last chunk with an empty text part, ``finishReason`` and
   ``usageMetadata`` (Gemini streams always carry usage; intermediate chunks omit it).
 
+A tool call whose arguments are not a JSON object when it stops is held until the end:
+if the output cap cut it (``length``) it is left out and the stream ends with
+``MAX_TOKENS`` (Gemini sends a call whole or not at all, and a client with automatic
+function calling would run a half-written one); otherwise the stream ends with the
+in-band error naming the call (502), never with a broken chunk.
+
 ``StreamStart`` sends nothing (Gemini has no start event); a redacted thinking part is
 left out (a Gemini client can neither show nor return it). ``error(err)`` sends the error
 envelope in-band, ``data: {"error": {"code", "message", "status"}}``, and nothing
@@ -43,7 +49,7 @@ from engine.errors import GatewayError
 from engine.sse import frame
 from providers.gemini import usage
 from providers.gemini.error_body import error_body
-from providers.gemini.part_encoder import tool_call
+from providers.gemini.part_encoder import arguments_object, tool_call
 from providers.gemini.wire import FINISH_FOR_STOP
 
 
@@ -56,6 +62,7 @@ class GeminiStreamEncoder:
         self._calls: dict[int, tuple[ToolCall, list[str]]] = {}
         self._thinking_text: dict[int, bool] = {}  # thinking index -> has text so far
         self._redacted: set[int] = set()
+        self._unfinished: list[ToolCall] = []  # calls whose arguments are no JSON object
 
     def encode(self, event: StreamEvent) -> bytes:
         if isinstance(event, StreamStart):
@@ -119,9 +126,24 @@ class GeminiStreamEncoder:
             return b""
         call, fragments = pending
         whole = ToolCall(call.id, call.name, "".join(fragments))
+        if arguments_object(whole) is None:  # cut by the output cap? the end tells
+            self._unfinished.append(whole)
+            return b""
         return self._chunk([tool_call(whole, "response")])
 
     def _end(self, event: StreamEnd) -> bytes:
+        out = b"".join(self._stop(index) for index in list(self._calls))  # calls never stopped
+        if self._unfinished and event.stop_reason != "length":
+            call = self._unfinished[0]
+            problem = f"arguments of tool call {call.id} ({call.name}) are not a JSON object"
+            return out + self.error(
+                GatewayError(
+                    f"cannot render the response for a Gemini client: {problem}", status=502, kind="upstream_error"
+                )
+            )
+        return out + self._finish(event)
+
+    def _finish(self, event: StreamEnd) -> bytes:
         candidate = {
             "content": {"parts": [{"text": ""}], "role": "model"},
             "finishReason": FINISH_FOR_STOP[event.stop_reason],

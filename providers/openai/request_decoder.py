@@ -54,13 +54,13 @@ from providers.openai.fields import (
     as_str,
     fail,
     opt_bool,
-    opt_int,
     opt_number,
     opt_object,
     opt_str,
     req_str,
     unsupported,
 )
+from providers.output_cap import output_cap
 
 Effort = Literal["minimal", "low", "medium", "high"]
 ChoiceMode = Literal["auto", "none", "required"]
@@ -338,8 +338,8 @@ def _tool_choice(raw: Any) -> ToolChoice | None:
 
 
 def _max_tokens(body: dict[str, Any]) -> int | None:
-    completion = opt_int(body, "max_completion_tokens", "")
-    legacy = opt_int(body, "max_tokens", "")
+    completion = output_cap(body.get("max_completion_tokens"), "max_completion_tokens")
+    legacy = output_cap(body.get("max_tokens"), "max_tokens")
     if completion is not None and legacy is not None and completion != legacy:
         raise BadRequest("max_tokens: conflicts with max_completion_tokens; set only one of them", param="max_tokens")
     return completion if completion is not None else legacy

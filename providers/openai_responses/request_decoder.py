@@ -58,11 +58,11 @@ from providers.openai_responses.wire import (
     as_object,
     opt_bool,
     opt_float,
-    opt_int,
     opt_object,
     opt_str,
     req_str,
 )
+from providers.output_cap import output_cap
 
 HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
 _MAPPED = frozenset(
@@ -114,7 +114,7 @@ def _decode(body: JSONObject, path_model: str | None, path_stream: bool | None) 
         messages=conv.messages,
         system=system,
         parallel_tool_calls=opt_bool(body, "parallel_tool_calls", "body"),
-        max_tokens=opt_int(body, "max_output_tokens", "body"),
+        max_tokens=output_cap(body.get("max_output_tokens"), "max_output_tokens"),
         temperature=opt_float(body, "temperature", "body"),
         top_p=opt_float(body, "top_p", "body"),
         stream=bool(stream if stream is not None else path_stream),

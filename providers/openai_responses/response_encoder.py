@@ -5,7 +5,8 @@ Used by the codec for non-streamed answers and by the stream encoder for the
 output item, in order: text -> ``message`` (one ``output_text``), refusal -> ``message``
 (one ``refusal``), tool call -> ``function_call``, thinking -> ``reasoning`` (summary
 text, ``encrypted_content`` from the signature). ``stop_reason`` ``length`` and
-``content_filter`` make the response ``incomplete`` with that reason; the rest are
+``content_filter`` make the response ``incomplete`` with that reason, and so does a
+``refusal`` with no refusal text (reason ``content_filter``); the rest are
 ``completed``. The request settings the real API echoes (tools, tool_choice, sampling,
 text format, reasoning...) are echoed from the canonical request as far as known; the
 gateway never stores a response, so ``store`` is always ``false``.
@@ -72,9 +73,9 @@ def response_object(
     incomplete: JSONObject | None = None
     if failed is not None:
         status = "failed"
-    elif stop_reason in ("length", "content_filter"):
+    elif stop_reason is not None and (reason := incomplete_reason(stop_reason, output)) is not None:
         status = "incomplete"
-        incomplete = {"reason": "max_output_tokens" if stop_reason == "length" else "content_filter"}
+        incomplete = {"reason": reason}
     elif stop_reason is not None:
         status = "completed"
     obj: JSONObject = {
@@ -90,6 +91,28 @@ def response_object(
     obj.update(settings_echo(request))
     obj["usage"] = usage_to_wire(usage) if usage is not None else None
     return obj
+
+
+def incomplete_reason(stop_reason: StopReason, output: list[JSONObject]) -> str | None:
+    """Why a finished response is ``incomplete``, or None when it is ``completed``.
+
+    A refusal the model wrote (a ``refusal`` content part, as OpenAI's own) completes the
+    response; a refusal without one (Anthropic's ``stop_reason: refusal``: a classifier
+    stopped the answer) is the ``content_filter`` outcome, like a content filter's stop."""
+    if stop_reason == "length":
+        return "max_output_tokens"
+    if stop_reason == "content_filter" or (stop_reason == "refusal" and not _has_refusal_content(output)):
+        return "content_filter"
+    return None
+
+
+def _has_refusal_content(output: list[JSONObject]) -> bool:
+    return any(
+        isinstance(content, dict) and content.get("type") == "refusal"
+        for item in output
+        if item.get("type") == "message"
+        for content in item.get("content") or ()
+    )
 
 
 def settings_echo(request: ChatRequest) -> JSONObject:

@@ -4,7 +4,8 @@ Framing is ``event: <type>`` + ``data: <json>``, every event carrying a
 ``sequence_number`` that counts up from 0. The sequence follows the recorded API:
 ``response.created``, ``response.in_progress``, then per output item
 ``response.output_item.added`` -> content events -> ``response.output_item.done``, and
-``response.completed`` (``response.incomplete`` for length / content filter) with the
+``response.completed`` (``response.incomplete`` for length / content filter / a refusal
+without refusal text) with the
 whole response and its usage.
 
 Canonical parts may interleave; Responses output items may not. The first part to start
@@ -47,6 +48,7 @@ from engine.sse import frame
 from providers.openai_responses.error_body import error_fields, failed_code
 from providers.openai_responses.response_encoder import (
     ResponseHead,
+    incomplete_reason,
     output_item,
     refusal_content,
     response_object,
@@ -131,7 +133,8 @@ class ResponsesStreamEncoder:
             self._open(index)
             self._close(index)
         self._queue.clear()
-        kind = "response.incomplete" if event.stop_reason in ("length", "content_filter") else "response.completed"
+        incomplete = incomplete_reason(event.stop_reason, self._output) is not None
+        kind = "response.incomplete" if incomplete else "response.completed"
         self._emit({"type": kind, "response": self._snapshot(end=event)})
 
     def _snapshot(self, end: StreamEnd | None = None, failed: JSONObject | None = None) -> JSONObject:

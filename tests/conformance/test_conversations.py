@@ -3,7 +3,7 @@
 * A Claude-Code-style agent loop (Anthropic SDK, streamed: cached system blocks, several
   tools, thinking disabled, assistant ``tool_use`` sent back verbatim, a user turn with
   several ``tool_result``s one of them ``is_error``) routed to an OpenAI Chat upstream
-  over three turns.
+  over three turns. The client sees ``toolu_`` ids; the upstream gets its own back.
 * A Gemini SDK chat (``client.chats.create``) with function declarations routed to an
   Anthropic upstream over two turns: ``functionCall``, then ``functionResponse``.
 """
@@ -64,6 +64,17 @@ def _claude_turn(sdk: anthropic.Anthropic, messages: list[dict[str, Any]]) -> An
         messages=messages,  # type: ignore[arg-type]
     ) as live:
         return live.get_final_message()
+
+
+def _issued_call_ids(name: str) -> list[str]:
+    """The tool call ids an OpenAI recording issues, in order."""
+    return [
+        call["id"]
+        for chunk in transcripts.sse_payloads("openai", name)
+        for choice in chunk.get("choices") or ()
+        for call in choice["delta"].get("tool_calls") or ()
+        if call.get("id")
+    ]
 
 
 def test_claude_code_loop_against_an_openai_upstream(
@@ -134,14 +145,18 @@ def test_claude_code_loop_against_an_openai_upstream(
         # the least reasoning it can ask for; nothing Anthropic-only leaks through
         assert body.get("reasoning_effort") == "minimal"
         assert not {"reasoning", "thinking"} & set(body)
+    # the client was shown toolu_ ids; the upstream gets back the very ids it issued
+    assert all(u.id.startswith("toolu_") for u in (*uses, retry)), [u.id for u in (*uses, retry)]
+    issued = _issued_call_ids("parallel-tool-calls.sse")
+    [retry_issued] = _issued_call_ids("tool-call.sse")
     assert seen[0].calls == [] and seen[0].results == []
-    assert seen[1].calls == [SeenCall(u.id, u.name, dict(u.input)) for u in uses]
+    assert seen[1].calls == [SeenCall(i, u.name, dict(u.input)) for i, u in zip(issued, uses, strict=True)]
     assert seen[1].results == [
-        SeenResult(edinburgh, None, "11°C, drizzle"),
-        SeenResult(london, None, "Error: weather station offline"),
+        SeenResult(issued[0], None, "11°C, drizzle"),
+        SeenResult(issued[1], None, "Error: weather station offline"),
     ]
-    assert seen[2].calls == [*seen[1].calls, SeenCall(retry.id, retry.name, dict(retry.input))]
-    assert seen[2].results == [*seen[1].results, SeenResult(retry.id, None, "9°C")]
+    assert seen[2].calls == [*seen[1].calls, SeenCall(retry_issued, retry.name, dict(retry.input))]
+    assert seen[2].results == [*seen[1].results, SeenResult(retry_issued, None, "9°C")]
     assert [m["role"] for m in requests[2].json["messages"]] == [
         "system",
         "user",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,7 +24,7 @@ from tests.conformance.vendors.base import (
     text_of,
 )
 from tests.support.fake_upstream import Received
-from tests.support.replies import Json, Stream
+from tests.support.replies import Json, Reply, Stream
 
 V = "anthropic"
 
@@ -83,6 +84,17 @@ def expect_events(events: list[dict[str, Any]], stop: StopReason) -> Expected:
     return Expected(text, calls, stop, usage_of(usage))
 
 
+@dataclass(frozen=True, slots=True)
+class CutCall:
+    """A reply whose last tool call the output cap cut (``stop_reason: max_tokens``)."""
+
+    reply: Reply
+    text: str  # the text before the call
+    name: str  # the cut call's tool
+    arguments: str  # the argument JSON the call got to: cut mid-JSON in a stream
+    usage: Usage
+
+
 class AnthropicVendor(RecordedVendor):
     name = V
     format = "anthropic"
@@ -103,6 +115,34 @@ class AnthropicVendor(RecordedVendor):
 
     def _error_headers(self, body: dict[str, Any]) -> dict[str, str]:
         return {"request-id": body["request_id"]}
+
+    def refusal(self, *, stream: bool) -> Scripted:
+        """The classifier stopped the answer: ``stop_reason: refusal``, no content."""
+        return self._chunks("refusal.chunks.txt", "refusal") if stream else self._json("refusal.json", "refusal")
+
+    def cut_tool_call(self, *, stream: bool) -> CutCall:
+        """Text, then a tool call the output cap cut: mid-JSON in the (recorded) stream."""
+        if not stream:
+            body = transcripts.load_json(V, "tool-call-cut.json")
+            [use] = [b for b in body["content"] if b["type"] == "tool_use"]
+            expected = expect_body(body, "length")
+            return CutCall(
+                Json(200, body), expected.text, use["name"], orjson.dumps(use["input"]).decode(), expected.usage
+            )
+        events = transcripts.sse_payloads(V, "tool-call-cut.sse")
+        text, name, arguments, usage = "", "", "", {}
+        for event in events:
+            if event["type"] == "message_start":
+                usage = dict(event["message"]["usage"])
+            elif event["type"] == "message_delta":
+                usage.update({k: v for k, v in event["usage"].items() if v is not None})
+            elif event["type"] == "content_block_start" and event["content_block"]["type"] == "tool_use":
+                name = event["content_block"]["name"]
+            elif event["type"] == "content_block_delta":
+                delta = event["delta"]
+                text += delta.get("text", "")
+                arguments += delta.get("partial_json", "")
+        return CutCall(Stream(transcripts.sse_frames(V, "tool-call-cut.sse")), text, name, arguments, usage_of(usage))
 
     def midstream_error(self) -> MidStream:
         events = transcripts.payloads(V, "midstream-error.chunks.txt")

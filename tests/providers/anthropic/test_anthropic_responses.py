@@ -148,7 +148,7 @@ def test_encoded_message_is_a_valid_sdk_message(snapshot: Any) -> None:
     body = encode(response)
     message = SDKMessage.model_validate(body)
     assert message.usage.input_tokens == 30
-    assert message.content[2].type == "tool_use" and message.content[2].id == "call_abc"
+    assert message.content[2].type == "tool_use" and message.content[2].id == "toolu_tr_call_abc"
     assert body == snapshot
 
 

@@ -126,7 +126,7 @@ def test_interleaved_canonical_parts_become_contiguous_blocks() -> None:
     payloads = _validate_sequence(encoded)
     starts = [p["content_block"] for p in payloads if p["type"] == "content_block_start"]
     assert [s["type"] for s in starts] == ["text", "tool_use", "tool_use"]
-    assert [s.get("id") for s in starts] == [None, "call_1", "call_2"]
+    assert [s.get("id") for s in starts] == [None, "toolu_tr_call_1", "toolu_tr_call_2"]
     message = sdk_message(encoded)
     assert message.content[0].type == "text" and message.content[0].text == "Hello"
     assert [b.input for b in message.content if b.type == "tool_use"] == [{"q": "cats"}, {"url": "https://x"}]

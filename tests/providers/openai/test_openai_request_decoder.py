@@ -300,7 +300,7 @@ def test_model_from_argument_when_body_has_none() -> None:
             "tool_choice: expected 'auto', 'none', 'required' or an object (got 'any')",
             "invalid_request",
         ),
-        (body(max_tokens=True), "max_tokens: expected an integer", "invalid_request"),
+        (body(max_tokens=True), "max_tokens: expected an integer, got boolean (true)", "invalid_request"),
         (
             body(max_tokens=5, max_completion_tokens=6),
             "max_tokens: conflicts with max_completion_tokens; set only one of them",
