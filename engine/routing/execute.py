@@ -294,6 +294,10 @@ class _Run:
     # ---- after the commit -----------------------------------------------------------
 
     def _streaming(self, live: Live) -> Streaming:
+        # committed: the request is never sent again (a resume builds its own), so its body
+        # need not live as long as the stream (orjson's buffers are 4 KB even for small ones)
+        exchange = live.t.exchange
+        exchange.request = exchange.request._replace(body=b"")
         outcome = Outcome(live.t.attempt, self.records, live.t.number, live.relay.usage)
         result = Streaming(outcome, live.take_held(), _empty())
         result.rest = self._rest(result, live)
@@ -352,7 +356,7 @@ class _Run:
                 self.ex.health.end(target.channel, target.model)
             await live.close()
             outcome.usage = live.relay.usage
-            result.done.set()
+            result.finished = True
 
     def _delivered(self, live: Live, err: UpstreamError | None) -> None:
         """The record of an attempt whose output the client got."""

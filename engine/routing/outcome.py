@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.canonical import Usage
 from engine.errors import GatewayError
@@ -51,4 +50,4 @@ class Streaming:
     outcome: Outcome
     first: bytes
     rest: AsyncGenerator[bytes, None]
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: bool = False  # the rest was read to its end, or closed

@@ -69,26 +69,31 @@ class _HttpResponse:
         self.headers: Mapping[str, str] = response.headers
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
+        """The body as it comes, under the idle and total deadlines. One watchdog timer per
+        stream checks them (rescheduled at most every ``idle`` seconds), instead of a timer
+        armed and cancelled around every read: a stream of thousands of frames pays a clock
+        read per frame, not a timer."""
         content = self._response.content
+        watch = _Watchdog(self._timeouts.idle, self._deadline)
         first = True
         try:
             while True:
-                wait = min(self._timeouts.idle, self._deadline.left())
-                if wait <= 0:
+                if self._deadline.left() <= 0:
                     raise UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total")
+                watch.reading()
                 try:
-                    async with asyncio.timeout(wait):
-                        if first:
-                            # One HTTP chunk, not the whole burst that came with it: the
-                            # first frame goes out before the rest of the burst is read.
-                            chunk = await _first_chunk(content)
-                            first = False
-                        else:
-                            chunk = await content.readany()
-                except TimeoutError:
-                    raise UpstreamError(
-                        "timeout", f"upstream went silent for {wait:.1f}s mid-response", deadline="idle"
-                    ) from None
+                    if first:
+                        # One HTTP chunk, not the whole burst that came with it: the
+                        # first frame goes out before the rest of the burst is read.
+                        chunk = await _first_chunk(content)
+                        first = False
+                    else:
+                        chunk = await content.readany()
+                except asyncio.CancelledError:
+                    if not watch.fired:
+                        raise
+                    raise watch.timeout() from None
+                watch.done()
                 if not chunk:
                     return
                 yield chunk
@@ -97,6 +102,7 @@ class _HttpResponse:
                 "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
             ) from None
         finally:
+            watch.stop()
             self.close()
 
     async def read(self) -> bytes:
@@ -115,6 +121,63 @@ class _HttpResponse:
 
     def close(self) -> None:
         self._response.close()
+
+
+class _Watchdog:
+    """The idle and total deadlines of one streamed body: while a read waits, a timer that
+    fires past ``idle`` seconds of silence (or the total deadline) cancels the reading task;
+    ``timeout`` is then the error that cancellation stands for (any other is passed on)."""
+
+    __slots__ = ("_idle", "_deadline", "_loop", "_since", "_task", "_handle", "_fired")
+
+    def __init__(self, idle: float, deadline: _Deadline) -> None:
+        self._idle = idle
+        self._deadline = deadline
+        self._loop = deadline.loop
+        self._since = 0.0  # when the current read began waiting; 0 while not reading
+        self._task: asyncio.Task[object] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._fired: str | None = None
+
+    def reading(self) -> None:
+        self._since = self._loop.time()
+        self._task = asyncio.current_task()  # the generator may be driven by another task later
+        if self._handle is None:
+            self._handle = self._loop.call_at(min(self._since + self._idle, self._deadline.at), self._check)
+
+    def done(self) -> None:
+        self._since = 0.0
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self._since
+        if since and self._task is not None:
+            if now >= self._deadline.at:
+                self._fired = "total"
+            elif now - since >= self._idle:
+                self._fired = "idle"
+            if self._fired is not None:
+                self._handle = None
+                self._task.cancel()
+                return
+        self._handle = self._loop.call_at(min((since or now) + self._idle, self._deadline.at), self._check)
+
+    @property
+    def fired(self) -> bool:
+        return self._fired is not None
+
+    def timeout(self) -> UpstreamError:
+        """The deadline that fired (the cancellation it caused is taken back)."""
+        if self._task is not None:
+            self._task.uncancel()
+        if self._fired == "total":
+            return UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total")
+        return UpstreamError("timeout", f"upstream went silent for {self._idle:.1f}s mid-response", deadline="idle")
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 async def _first_chunk(content: aiohttp.StreamReader) -> bytes:

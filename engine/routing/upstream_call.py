@@ -147,8 +147,10 @@ async def hold(live: Live, seconds: float) -> None:
 
 def feed_frames(relay: Relay, chunk: bytes) -> tuple[bytes, UpstreamError | None]:
     """The client bytes for ``chunk``, and the upstream failure it carried (after the frames
-    before it, which the client still gets)."""
-    if chunk.count(b"\n\n") <= 1:
+    before it, which the client still gets). A chunk is fed whole unless it holds several
+    frames and may hold an error event (every format's error event has an ``"error"`` key or
+    type, which JSON string content cannot contain unescaped): then frame by frame."""
+    if b'"error"' not in chunk or chunk.count(b"\n\n") <= 1:
         try:
             return relay.feed(chunk), None
         except UpstreamError as err:

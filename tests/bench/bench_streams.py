@@ -323,6 +323,25 @@ def _gateway(
         yield target
 
 
+@contextlib.contextmanager
+def minimal_proxy(workdir: Path, root: str, upstream_pid: int, args: argparse.Namespace) -> Iterator[Target]:
+    """The floor of the stack (``floor_proxy``: Granian + aiohttp relaying bytes, one worker),
+    measured like Turnout in the same run."""
+    port = free_port()
+    env = base_env(workdir / "floor") | {"FLOOR_UPSTREAM": root}
+    (workdir / "floor").mkdir(exist_ok=True)
+    argv = [sys.executable, "-m", "tests.bench.floor_proxy", "--port", str(port)]
+    with process(argv, env, workdir / "floor" / "floor.log", normal_priority=True) as proc:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        model = upstream_models(args.words, args.period_ms)["bench"]  # the proxy rewrites nothing
+        target = Target("minimal proxy", port, lambda i: model, proc.pid, upstream_pid, ramp_s=args.ramp_s)
+        warm_model = upstream_models(args.words, args.period_ms)["warm"]
+        warm = bodies("warm", WARM_STREAMS, lambda i: warm_model)
+        uvloop.run(_streams(Target("warm", port, lambda i: warm_model, None, upstream_pid), warm, []))
+        time.sleep(1.0)
+        yield target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="1,000 concurrent SSE streams through one Turnout worker")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent streams (default 1000)")
@@ -356,6 +375,11 @@ def main() -> None:
             floor = run(direct, root, args.streams)
             floor_analysis = analyse(floor.traces, floor.sent, floor.resumed_keys, args.words)
             print_run(floor, floor_analysis)
+            with minimal_proxy(workdir, root, upstream.pid, args) as proxy:
+                result = run(proxy, root, args.streams)
+            analysis = analyse(result.traces, result.sent, result.resumed_keys, args.words)
+            print_run(result, analysis)
+            verdicts.append(("minimal proxy", analysis, result))
             for variant in chosen:
                 started = gateway_target(workdir, (root, upstream.pid), args, variant)
                 if isinstance(started, str):

@@ -2,9 +2,10 @@
 
 A raw ASGI callable under Granian (1 worker) that forwards each POST body to
 ``FLOOR_UPSTREAM`` + path with the same pooled ``aiohttp`` client session Turnout uses and
-returns the answer's bytes: no Starlette, no routing, no parsing, no policy. The
-difference between it and Turnout is what Turnout's own code and its framework layers
-cost; the difference between it and the mock is what Granian + asyncio + aiohttp cost.
+returns the answer's bytes: no Starlette, no routing, no parsing, no policy. An event
+stream is relayed as it comes, each upstream read one body message. The difference
+between it and Turnout is what Turnout's own code and its framework layers cost; the
+difference between it and the mock is what Granian + asyncio + aiohttp cost.
 
     FLOOR_UPSTREAM=http://127.0.0.1:9100 python -m tests.bench.floor_proxy --port 9200
 """
@@ -44,11 +45,21 @@ class FloorProxy:
         assert self.session is not None
         headers = {"content-type": "application/json", "authorization": "Bearer sk-floor"}
         async with self.session.post(self.upstream + scope["path"], data=b"".join(parts), headers=headers) as response:
+            if response.content_type == "text/event-stream":
+                await self._relay(response, send)
+                return
             body = await response.read()
             status = response.status
         out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": body})
+
+    async def _relay(self, response: aiohttp.ClientResponse, send: Send) -> None:
+        head = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+        await send({"type": "http.response.start", "status": response.status, "headers": head})
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -402,7 +402,7 @@ async def test_a_committed_stream_is_returned_with_its_first_bytes_before_the_re
     assert rig.records == []  # the serving attempt is recorded when its stream ends
     rest = b"".join([chunk async for chunk in result.rest])
     assert b"two" in rest and rest.endswith(openai_wire.DONE)
-    assert result.done.is_set()
+    assert result.finished
     [record] = rig.records
     assert (record.number, record.status, record.failure) == (1, 200, None)
     assert record.ttfb_ms is not None

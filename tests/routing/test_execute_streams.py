@@ -175,7 +175,7 @@ async def test_a_client_leaving_mid_stream_closes_the_upstream_and_records_the_a
     await result.rest.aclose()
     [upstream] = rig.transport.requests
     assert upstream.closed
-    assert result.done.is_set() and result.outcome.error is None
+    assert result.finished and result.outcome.error is None
     assert [(r.status, r.failure) for r in rig.records] == [(200, None)]
     view = rig.health.view("alpha", "small")
     assert view.in_flight == 0 and view.error_rate == 0 and view.p50_ms is None  # neither success nor failure

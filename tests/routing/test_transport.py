@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
+from engine.errors import UpstreamError
 from engine.policy.compiled import Timeouts
 from engine.routing.transport import HttpTransports
 from providers.base import UpstreamRequest
 from tests.support.fake_upstream import FakeUpstream
-from tests.support.replies import Json
+from tests.support.replies import Cut, Json, Stream
 
 
 @pytest.fixture
@@ -52,3 +54,51 @@ async def test_fetch_returns_status_headers_body_and_time_to_headers(upstream: F
         await transports.close()
     assert (status, headers["x-upstream"], body) == (201, "yes", b'{"id":"x"}')
     assert 0 <= after < 5
+
+
+async def _read_all(transports: HttpTransports, request: UpstreamRequest, timeouts: Timeouts) -> list[bytes]:
+    response = await transports.send(request, timeouts)
+    return [chunk async for chunk in response.chunks()]
+
+
+async def test_a_stream_silent_past_idle_is_an_idle_timeout_and_a_slow_but_steady_one_is_not(
+    upstream: FakeUpstream,
+) -> None:
+    frames = [b'data: {"n": 1}\n\n', b'data: {"n": 2}\n\n', b'data: {"n": 3}\n\n']
+    upstream.script(None, Stream(frames, delay_s=0.05), Cut(frames[:1], delay_s=1.0))
+    transports = HttpTransports()
+    timeouts = Timeouts(idle=0.2)
+    try:
+        steady = await _read_all(transports, _request(upstream), timeouts)  # a frame every 50 ms: never idle
+        with pytest.raises(UpstreamError) as caught:
+            await _read_all(transports, _request(upstream), timeouts)  # one frame, then 1 s of silence
+    finally:
+        await transports.close()
+    assert b"".join(steady) == b"".join(frames)
+    assert (caught.value.failure, caught.value.deadline) == ("timeout", "idle")
+    assert upstream.requests[1].done.wait(5) and upstream.requests[1].disconnected  # the upstream was let go
+
+
+async def test_the_total_deadline_ends_a_stream_that_keeps_trickling(upstream: FakeUpstream) -> None:
+    frames = [b'data: {"n": %d}\n\n' % i for i in range(40)]
+    upstream.script(None, Stream(frames, delay_s=0.05))  # 2 s in all, never idle for long
+    transports = HttpTransports()
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await _read_all(transports, _request(upstream), Timeouts(idle=0.5, total=0.4))
+    finally:
+        await transports.close()
+    assert (caught.value.failure, caught.value.deadline) == ("timeout", "total")
+
+
+async def test_a_reader_cancelled_by_its_caller_is_cancelled_not_timed_out(upstream: FakeUpstream) -> None:
+    upstream.script(None, Cut([b'data: {"n": 1}\n\n'], delay_s=2.0))
+    transports = HttpTransports()
+    try:
+        reader = asyncio.create_task(_read_all(transports, _request(upstream), Timeouts(idle=5)))
+        await asyncio.sleep(0.3)
+        reader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+    finally:
+        await transports.close()
