@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import openai
 
@@ -60,3 +62,45 @@ def test_no_route_is_503(core_gateway: GatewayProcess, fake_b: FakeUpstream) -> 
     )
     openai_error(response, 503)
     assert fake_b.requests == []
+
+
+def test_a_prompt_too_large_for_every_candidate_is_the_clients_400(
+    core_gateway: GatewayProcess, fake_a: FakeUpstream
+) -> None:
+    """Not a 503: the request is the client's mistake, said as the vendors say it."""
+    prompt = "word " * 40_000  # ~50,000 tokens by the estimate; solo-model's window is 8,000
+    response = httpx.post(
+        _url(core_gateway), json={"model": "solo-model", "messages": [{"role": "user", "content": prompt}]}
+    )
+    error = openai_error(response, 400)
+    assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+    assert "8000" in error["message"]
+    assert fake_a.requests == []
+
+
+def test_an_output_cap_beyond_every_window_is_a_400_not_a_503(
+    core_gateway: GatewayProcess, fake_a: FakeUpstream
+) -> None:
+    body = {"model": "smart", "max_tokens": 10**12, "messages": [{"role": "user", "content": "x"}]}
+    error = openai_error(httpx.post(_url(core_gateway), json=body), 400)
+    assert error["code"] == "context_length_exceeded"
+    float_cap = {**body, "max_tokens": 1e12}
+    error = openai_error(httpx.post(_url(core_gateway), json=float_cap), 400)
+    assert error["param"] == "max_tokens"
+    assert fake_a.requests == []
+
+
+def test_a_tool_schema_nested_hundreds_deep_is_a_400_without_a_traceback(
+    core_gateway: GatewayProcess, fake_a: FakeUpstream
+) -> None:
+    schema: dict[str, object] = {"type": "string"}
+    for _ in range(300):
+        schema = {"type": "object", "properties": {"x": schema}}
+    tool = {"type": "function", "function": {"name": "deep", "parameters": schema}}
+    body = {"model": "smart", "tools": [tool], "messages": [{"role": "user", "content": "x"}]}
+    raw = json.dumps(body).encode()  # orjson itself refuses 255 levels: the gateway must not try
+    response = httpx.post(_url(core_gateway), content=raw, headers={"content-type": "application/json"})
+    error = openai_error(response, 400)
+    assert "nested deeper" in error["message"]
+    assert fake_a.requests == []
+    assert "Traceback" not in core_gateway.logs()
