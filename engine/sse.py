@@ -9,11 +9,10 @@ a last event the stream did not close with a blank line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(slots=True, frozen=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):  # a tuple: one per upstream frame, cheap to make
     event: str | None
     data: str
 
@@ -50,6 +49,35 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" not in buf and not self._has_data and self._event is None:
+            return self._frames(buf)
+        return self._lines(buf)
+
+    def _frames(self, buf: bytes) -> list[SSEEvent]:
+        """The usual stream (``\n`` line ends, nothing half-read): whole frames at C speed,
+        the one-line ``data: ...`` and two-line ``event: ...`` / ``data: ...`` frames read
+        directly, anything else through the line parser."""
+        out: list[SSEEvent] = []
+        frames = buf.split(b"\n\n")
+        self._buf = b""
+        tail = frames.pop()  # after the last blank line: a frame not whole yet (or nothing)
+        for raw in frames:
+            if raw[:6] == b"data: " and b"\n" not in raw:
+                out.append(SSEEvent(None, raw[6:].decode("utf-8", errors="replace")))
+                continue
+            if raw[:7] == b"event: ":
+                name, nl, data = raw.partition(b"\n")
+                if nl and data[:6] == b"data: " and b"\n" not in data:
+                    out.append(
+                        SSEEvent(name[7:].decode("utf-8", errors="replace"), data[6:].decode("utf-8", errors="replace"))
+                    )
+                    continue
+            out.extend(self._lines(raw + b"\n\n"))
+        if tail:
+            out.extend(self._lines(tail))
+        return out
+
+    def _lines(self, buf: bytes) -> list[SSEEvent]:
         out: list[SSEEvent] = []
         start = 0
         n = len(buf)

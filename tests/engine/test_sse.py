@@ -61,3 +61,36 @@ def test_end_of_a_stream_that_ended_cleanly_gives_nothing() -> None:
     parser = SSEParser()
     assert parser.feed(b"data: one\n\n: comment") == [SSEEvent(None, "one")]
     assert parser.end() == []
+
+
+LF_FRAMES = st.lists(
+    st.one_of(
+        st.text(min_size=1, max_size=12).map(lambda t: ("data: " + t.replace("\n", " ").replace("\r", " ")).encode()),
+        st.tuples(st.sampled_from(["delta", "ping", "message_stop"]), st.text(max_size=8)).map(
+            lambda p: f"event: {p[0]}\ndata: {p[1].replace(chr(10), ' ').replace(chr(13), ' ')}".encode()
+        ),
+        st.just(b": keep-alive"),
+        st.just(b"data: first\ndata: second"),
+        st.just(b"data:no-space \xe2\x9c\x93"),
+        st.just(b""),  # an extra blank line
+    ),
+    max_size=8,
+)
+
+
+@given(LF_FRAMES, st.lists(st.integers(min_value=0, max_value=400), max_size=10))
+def test_the_whole_frame_fast_path_reads_like_the_line_parser(frames: list[bytes], cuts: list[int]) -> None:
+    """Streams with ``\\n`` line ends take the whole-frame path; any split of them gives the
+    events the line-by-line parser gives for the whole stream at once."""
+    stream = b"".join(f + b"\n\n" for f in frames)
+    reference = SSEParser()
+    expected = reference._lines(stream)
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    start = 0
+    for cut in sorted(c for c in cuts if c <= len(stream)):
+        events += parser.feed(stream[start:cut])
+        start = cut
+    events += parser.feed(stream[start:])
+    assert events == expected
+    assert not parser.pending
