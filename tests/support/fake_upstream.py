@@ -35,6 +35,7 @@ import orjson
 from aiohttp import web
 
 from tests.support import openai_wire
+from tests.support.background_server import BackgroundServer
 from tests.support.replies import Cut, Hang, Json, Reply, Status, Stream
 
 _PATH_MODEL = re.compile(r"/models/([^/:]+)")
@@ -72,33 +73,17 @@ class FakeUpstream:
         self._always: dict[str | None, Reply] = {}
         self._received: list[Received] = []
         self._arrived = threading.Condition(self._lock)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._server = BackgroundServer(self._handle, "fake-upstream")
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> FakeUpstream:
-        if self._thread is not None:
-            raise RuntimeError("fake upstream already started")
-        self._thread = threading.Thread(target=self._run, name="fake-upstream", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake upstream did not start within 10 s")
-        if self._error is not None:
-            raise RuntimeError(f"fake upstream failed to start: {self._error!r}")
+        self.port = self._server.start()
         return self
 
     def stop(self) -> None:
-        loop, stop, thread = self._loop, self._stop, self._thread
-        if loop is None or stop is None or thread is None:
-            return
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        self._thread = None
+        self._server.stop()
 
     def __enter__(self) -> FakeUpstream:
         return self.start()
@@ -176,33 +161,6 @@ class FakeUpstream:
             self._arrived.notify_all()
 
     # -- server ------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to start() when it happens before ready
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        address = runner.addresses[0]
-        self.port = int(address[1])
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
