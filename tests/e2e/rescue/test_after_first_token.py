@@ -218,6 +218,20 @@ def test_a_whole_answer_cut_mid_body_is_retried_then_falls_back_without_a_prefil
     assert seen(fault, with_prefill) == []
 
 
+@pytest.mark.parametrize("client", ["openai", "anthropic"])
+def test_a_whole_answer_that_stalls_mid_body_falls_back_after_the_idle_timeout(
+    clients: Clients, fault: FaultUpstream, client: str
+) -> None:
+    stalled, fallback = candidates("stall")
+    got = clients.call(client, "stall", stream=False)
+    assert_whole(got, Case(client, False, "stall"), fallback)
+    assert failures(got) == [attempt(stalled, "idle_timeout")]
+    [failed] = seen(fault, stalled)  # half a body, then silence: a stall, not retried
+    assert failed.status == 200 and failed.disconnected
+    [served] = seen(fault, fallback)
+    assert served.prefill is None and served.received_at - failed.received_at >= IDLE
+
+
 def test_a_whole_answer_that_is_an_error_object_is_not_an_answer(clients: Clients, fault: FaultUpstream) -> None:
     failing, fallback = candidates("in-band")
     got = clients.call("openai", "in-band", stream=False)
