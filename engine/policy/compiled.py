@@ -50,7 +50,7 @@ class Timeouts:
     first_byte: float = 60.0  # response headers
     first_token: float = 15.0  # a stream's first text, reasoning or tool-call delta
     total: float = 300.0
-    idle: float = 30.0  # max silence between stream chunks
+    idle: float = 30.0  # max silence between chunks (of a stream, or of a body once it started)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,7 +114,7 @@ class _Run:
                 try:
                     await hold(won, seconds)
                 except UpstreamError as err:  # inside the window: restart invisibly elsewhere
-                    self._ended(won.t, err, ended=f"{err.ended} (buffered, not shown)")
+                    self._ended(won.t, err, ended=f"{err.ended} (buffered)")
                     await won.close()
                     continue
             return self._streaming(won)

@@ -3,7 +3,8 @@
 ``Transports`` is the seam the executor calls (a protocol: tests script it in-process);
 ``HttpTransports`` is the real one, over one pooled aiohttp session per worker.
 ``fetch(request, timeouts)`` returns a whole non-streamed answer (headers
-within the first-byte deadline, the body within the total one). ``send``
+within the first-byte deadline, the body within the total one, with no silence longer
+than the idle timeout once it started). ``send``
 returns once response headers arrived (the connect and first-byte deadlines apply up to
 then); the body is read through ``UpstreamResponse.chunks()`` under the idle and total
 deadlines. Every low-level failure is mapped here, at one boundary, to ``UpstreamError``
@@ -188,6 +189,22 @@ async def _first_chunk(content: aiohttp.StreamReader) -> bytes:
             return chunk
 
 
+async def _whole_body(content: aiohttp.StreamReader, idle: float) -> bytes:
+    """A non-streamed body, whole. Its first bytes may take as long as the total deadline
+    allows (a model still generating); once they came, silence longer than ``idle`` is a
+    stalled upstream, as it is in a stream."""
+    parts = [await content.readany()]
+    while parts[-1]:
+        try:
+            async with asyncio.timeout(idle):
+                parts.append(await content.readany())
+        except TimeoutError:
+            raise UpstreamError(
+                "timeout", f"upstream went silent for {idle:g}s mid-response", deadline="idle"
+            ) from None
+    return b"".join(parts)
+
+
 class _DemoResponse:
     def __init__(self, status: int, headers: Mapping[str, str], body: AsyncIterator[bytes], timeouts: Timeouts) -> None:
         self.status = status
@@ -275,7 +292,8 @@ class HttpTransports:
     async def fetch(self, request: UpstreamRequest, timeouts: Timeouts) -> tuple[int, Mapping[str, str], bytes, float]:
         """A whole non-streamed answer: status, headers, body and the seconds until its
         headers arrived. Headers are due within the first-byte deadline, the body within
-        the total one (one timer for both)."""
+        the total one (one timer for both); a body that stops mid-way for the idle
+        timeout has stalled."""
         if request.url.startswith("demo://"):
             demo = await self.send(request, timeouts)
             return demo.status, demo.headers, await demo.read(), 0.0
@@ -290,7 +308,7 @@ class HttpTransports:
                 phase = "body"
                 timer.reschedule(started + timeouts.total)
                 try:
-                    body = await response.read()
+                    body = await _whole_body(response.content, timeouts.idle)
                 except aiohttp.ClientError as exc:
                     raise UpstreamError(
                         "stream_cut", f"upstream connection failed mid-response: {type(exc).__name__}"
