@@ -201,7 +201,12 @@ def _nothing_left(scope: _Scope, requested: str) -> Attempt:
         )
         return attempt
     reasons = "; ".join(f"{n.model}" + (f"@{n.channel}" if n.channel else "") + f": {n.reason}" for n in notes)
-    raise NoRoute(f"no upstream can serve '{requested}' for this request: {reasons or 'no candidates'}")
+    headers = {}
+    if scope.cooling:  # when a candidate reopens is when asking again makes sense
+        headers["retry-after"] = str(max(1, math.ceil(min(left for left, _ in scope.cooling))))
+    raise NoRoute(
+        f"no upstream can serve '{requested}' for this request: {reasons or 'no candidates'}", headers=headers
+    )
 
 
 def _select(

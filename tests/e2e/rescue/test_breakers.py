@@ -101,5 +101,6 @@ def test_without_panic_a_request_whose_candidates_all_cool_down_is_refused_untri
     error = refused(unpanicked.clients, "anthropic", "lonely", stream=True)
     assert (error.status, error.sdk_error) == (503, "ServiceUnavailableError")
     assert "lone@oa: cooling down (breaker open)" in error.message
+    assert int(error.headers["retry-after"]) >= 1  # when the breaker lets a probe through
     assert statuses(fault, "lone") == [503, 503]  # the upstream was not asked
     assert unpanicked.breaker("oa", "lone") == "open"
