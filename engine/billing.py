@@ -46,14 +46,20 @@ def attempt_charge(record: AttemptRecord, policy: CompiledPolicy, prompt_tokens:
     return Charge(usage, usage_cost(usage, price, multiplier), estimated)
 
 
-def request_charge(
+def charges(
     records: list[AttemptRecord], policy: CompiledPolicy, prompt_tokens: int, multiplier: float
-) -> Charge:
-    """The sum over the attempts the client got output from."""
+) -> list[Charge]:
+    """Each attempt's charge (``NOTHING`` for what cost nothing), in ``records`` order."""
+    return [attempt_charge(record, policy, prompt_tokens, multiplier) for record in records]
+
+
+def request_charge(records: list[AttemptRecord], per_attempt: list[Charge]) -> Charge:
+    """What the key pays: the sum over the attempts the client got output from."""
+    if len(records) == 1:
+        return per_attempt[0] if records[0].delivered else NOTHING
     usage, cost, estimated = Usage(), 0.0, False
-    for record in records:
+    for record, charge in zip(records, per_attempt, strict=True):
         if record.delivered:
-            charge = attempt_charge(record, policy, prompt_tokens, multiplier)
             usage, cost, estimated = (
                 add_usage(usage, charge.usage),
                 cost + charge.cost_usd,

@@ -1,12 +1,13 @@
 """What a request costs: pure functions from token usage and a price to money.
 
 Prices are USD per 1M tokens, so one token at price ``p`` costs exactly ``p`` micro-dollars.
-The arithmetic runs in ``Decimal`` on integer micro-dollars and rounds once: a charge
-half-even (``cost_micros``), a reservation up (``worst_case_micros``), so the hold always
-covers the charge for the same token counts. ``Usage.input_tokens`` is the whole prompt
-(cached reads and cache writes included, see ``engine.canonical``): cached reads are billed
-at ``cached_input`` when the model has one, everything else at ``input``. Negative counts
-(a broken upstream, a hostile request) are read as zero: a cost is never negative.
+The arithmetic is exact integer arithmetic on the prices as written (``Price.units``: 1e-9
+micro-dollars per token, up to nine decimals) and rounds once: a charge half-even
+(``cost_micros``), a reservation up (``worst_case_micros``), so the hold always covers the
+charge for the same token counts. ``Usage.input_tokens`` is the whole prompt (cached reads
+and cache writes included, see ``engine.canonical``): cached reads are billed at
+``cached_input`` when the model has one, everything else at ``input``. Negative counts (a
+broken upstream, a hostile request) are read as zero: a cost is never negative.
 
 ``usage_cost`` and ``worst_case_cost`` give the same amounts in USD for the ``Gate``
 boundary and the usage log (an unpriced model costs 0).
@@ -14,37 +15,37 @@ boundary and the usage log (an unpriced model costs 0).
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
-
 from engine.canonical import Usage
-from engine.policy.compiled import Price
+from engine.policy.compiled import NANO_MICROS, Price, nano_units
 
 MICROS_PER_USD = 1_000_000
 
 
-def _d(value: float) -> Decimal:
-    return Decimal(str(value))
-
-
-def _check_multiplier(multiplier: float) -> Decimal:
+def _scaled(total: int, multiplier: float) -> tuple[int, int]:
+    """``total`` (in 1e-9 micro-dollars) times the multiplier, and the divisor back to micro-dollars."""
     if multiplier < 0:
         raise ValueError(f"price multiplier must not be negative, got {multiplier}")
-    return _d(multiplier)
+    if multiplier == 1.0:
+        return total, NANO_MICROS
+    return total * nano_units(multiplier), NANO_MICROS * NANO_MICROS
 
 
 def cost_micros(usage: Usage, price: Price, multiplier: float = 1.0, *, images: int = 0) -> int:
     """The charge for ``usage`` at ``price`` times the group's ``multiplier``, in micro-dollars."""
-    cached = min(max(usage.cached_input_tokens, 0), max(usage.input_tokens, 0))
-    uncached = max(usage.input_tokens, 0) - cached
-    cached_price = price.cached_input if price.cached_input is not None else price.input
+    input_units, output_units, cached_units, image_units = price.units
+    prompt = max(usage.input_tokens, 0)
+    cached = min(max(usage.cached_input_tokens, 0), prompt)
     total = (
-        uncached * _d(price.input)
-        + cached * _d(cached_price)
-        + max(usage.output_tokens, 0) * _d(price.output)
-        + max(images, 0) * _d(price.per_image or 0.0) * MICROS_PER_USD
+        (prompt - cached) * input_units
+        + cached * cached_units
+        + max(usage.output_tokens, 0) * output_units
+        + max(images, 0) * image_units
     )
-    total *= _check_multiplier(multiplier)
-    return int(total.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    total, divisor = _scaled(total, multiplier)
+    whole, rest = divmod(total, divisor)
+    if rest * 2 > divisor or (rest * 2 == divisor and whole % 2):  # half-even
+        whole += 1
+    return whole
 
 
 def worst_case_micros(
@@ -56,14 +57,15 @@ def worst_case_micros(
     images: int = 0,
 ) -> int:
     """The most the request can cost: the whole prompt uncached plus every output token."""
-    prompt_price = max(price.input, price.cached_input or 0.0)
+    input_units, output_units, cached_units, image_units = price.units
     total = (
-        max(prompt_tokens, 0) * _d(prompt_price)
-        + max(max_output_tokens, 0) * _d(price.output)
-        + max(images, 0) * _d(price.per_image or 0.0) * MICROS_PER_USD
+        max(prompt_tokens, 0) * max(input_units, cached_units)
+        + max(max_output_tokens, 0) * output_units
+        + max(images, 0) * image_units
     )
-    total *= _check_multiplier(multiplier)
-    return int(total.quantize(Decimal(1), rounding=ROUND_CEILING))
+    total, divisor = _scaled(total, multiplier)
+    whole, rest = divmod(total, divisor)
+    return whole + (1 if rest else 0)
 
 
 def usage_cost(usage: Usage, price: Price | None, multiplier: float = 1.0) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, request_charge
+from engine.billing import NOTHING, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -301,7 +301,8 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        charge = request_charge(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0
         if principal.key_id is not None:  # operator keys hold no reservation and no slot
@@ -315,7 +316,8 @@ class Pipeline:
             status, error_type = 499, "client_disconnected"
         else:
             status, error_type = 200, None
-        self.gate.record(usage_rows(call, outcome, outcome.records, Ending(status, error_type, charge, overrun)))
+        ending = Ending(status, error_type, charge, per_attempt, overrun)
+        self.gate.record(usage_rows(call, outcome, outcome.records, ending))
         if log.isEnabledFor(logging.DEBUG):
             served = outcome.attempt.target.channel
             log.debug("request %s %s -> %s status=%s", call.ingress.request_id, call.route.requested, served, status)

@@ -11,80 +11,59 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from engine.access import UsageRecord
-from engine.billing import Charge, attempt_charge
+from engine.billing import NOTHING, Charge
 from engine.call import Call
 from engine.routing.outcome import AttemptRecord, Outcome
 
 
 class Ending(NamedTuple):
-    """How the request ended, for its row."""
+    """How the request ended, for its row: the key's charge and each attempt's (in records order)."""
 
     status: int
     error_type: str | None
     charge: Charge
+    per_attempt: list[Charge] | None = None  # None: nothing was charged
     overrun_usd: float = 0.0
 
 
 def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord], ending: Ending) -> list[UsageRecord]:
     """The request row (``attempt=None``) first, then one row per attempt in start order."""
     now = datetime.now(UTC)
-    route, principal, ingress = call.route, call.principal, call.ingress
+    route, principal, ingress, policy_version = call.route, call.principal, call.ingress, call.policy.version
+    request_id, account_id, key_id, endpoint = (
+        ingress.request_id,
+        principal.account_id,
+        principal.key_id,
+        ingress.endpoint,
+    )
     usage = ending.charge.usage
     served = outcome.attempt if outcome else None
     alias_rule = f"{route.alias}#{route.rule}" if route.alias and route.rule else route.alias
-    ordered = sorted(records, key=lambda r: r.number)
+    per_attempt = ending.per_attempt or [NOTHING] * len(records)
+    pairs = list(zip(records, per_attempt, strict=True))
+    if len(pairs) > 1:
+        pairs.sort(key=lambda pair: pair[0].number)
+    ttfb = next((r.ttfb_ms for r, _ in pairs if r.delivered), pairs[-1][0].ttfb_ms if pairs else None)
     rows = [
         UsageRecord(
-            request_id=ingress.request_id,
-            attempt=None,
-            at=now,
-            account_id=principal.account_id,
-            key_id=principal.key_id,
-            endpoint=ingress.endpoint,
-            model_requested=route.requested,
-            alias_rule=alias_rule,
-            model_served=served.target.model if served else None,
-            channel=served.target.channel if served else None,
-            status=ending.status,
-            error_type=ending.error_type,
-            latency_ms=(time.perf_counter() - call.started) * 1000,
-            ttfb_ms=next((r.ttfb_ms for r in ordered if r.delivered), ordered[-1].ttfb_ms if ordered else None),
-            prompt_tokens=usage.input_tokens,
-            completion_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_input_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=ending.charge.cost_usd,
-            policy_version=call.policy.version,
-            estimated=ending.charge.estimated,
-            overrun_usd=ending.overrun_usd,
+            request_id, None, now, account_id, key_id, endpoint, route.requested, alias_rule,
+            served.target.model if served else None, served.target.channel if served else None,
+            ending.status, ending.error_type, (time.perf_counter() - call.started) * 1000, ttfb,
+            usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens,
+            ending.charge.cost_usd, policy_version, False, ending.charge.estimated, ending.overrun_usd,
         )
-    ]
-    prompt_tokens = call.facts.estimated_tokens
-    for record in ordered:
-        charge = attempt_charge(record, call.policy, prompt_tokens, call.multiplier)
+    ]  # fmt: skip
+    for record, charge in pairs:
+        spent = charge.usage
+        target = record.attempt.target
         rows.append(
             UsageRecord(
-                request_id=ingress.request_id,
-                attempt=record.number,
-                at=now,
-                account_id=principal.account_id,
-                key_id=principal.key_id,
-                endpoint=ingress.endpoint,
-                model_requested=route.requested,
-                alias_rule=alias_rule,
-                model_served=record.attempt.target.model,
-                channel=record.attempt.target.channel,
-                status=record.status or 0,
-                error_type=record.failure or (None if record.ended == "ok" else record.ended),
-                latency_ms=record.latency_ms,
-                ttfb_ms=record.ttfb_ms,
-                prompt_tokens=charge.usage.input_tokens,
-                completion_tokens=charge.usage.output_tokens,
-                cached_tokens=charge.usage.cached_input_tokens,
-                reasoning_tokens=charge.usage.reasoning_tokens,
-                cost_usd=charge.cost_usd,
-                policy_version=call.policy.version,
-                estimated=charge.estimated,
+                request_id, record.number, now, account_id, key_id, endpoint, route.requested, alias_rule,
+                target.model, target.channel, record.status or 0,
+                record.failure or (None if record.ended == "ok" else record.ended),
+                record.latency_ms, record.ttfb_ms,
+                spent.input_tokens, spent.output_tokens, spent.cached_input_tokens, spent.reasoning_tokens,
+                charge.cost_usd, policy_version, False, charge.estimated,
             )
-        )
+        )  # fmt: skip
     return rows

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, Protocol
 
 Strategy = Literal["priority", "weighted", "cheapest", "fastest", "least-busy"]
@@ -78,6 +79,24 @@ class Price:
     cached_input: float | None = None
     per_image: float | None = None  # USD per input image
     batch_discount: float = 0.0  # fraction off for batch jobs, 0..1
+    # The same prices as exact integers of NANO_MICROS per token (per image), for
+    # ``engine.metering``: input, output, cached input (else input), image.
+    units: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cached = self.cached_input if self.cached_input is not None else self.input
+        image = (self.per_image or 0.0) * 1_000_000  # USD -> micro-dollars
+        units = (nano_units(self.input), nano_units(self.output), nano_units(cached), nano_units(image))
+        object.__setattr__(self, "units", units)
+
+
+NANO_MICROS = 1_000_000_000  # prices in 1e-9 micro-dollars: exact for up to 9 decimals
+
+
+def nano_units(value: float) -> int:
+    """``value`` (micro-dollars, or a multiplier) times ``NANO_MICROS``, exactly as written
+    (through its shortest decimal repr), rounded half-even past nine decimals."""
+    return int((Decimal(repr(value)) * NANO_MICROS).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,7 @@ class _Run:
 
     async def execute(self) -> Completed | Streaming:
         while True:
-            won = await self._race()
+            won = await (self._in_turn() if self.plan.hedge_after is None else self._race())
             if isinstance(won, Completed):
                 return won
             seconds = won.t.attempt.buffer
@@ -136,8 +136,28 @@ class _Run:
                 self.unsupported = self.unsupported or exc
         return None
 
+    async def _in_turn(self) -> Completed | Live:
+        """Candidates one after the other, in this task (no hedge: nothing runs in parallel)."""
+        while True:
+            taken = self._take()
+            if taken is None:
+                raise self._nothing_left()
+            try:
+                return await self._candidate(*taken)
+            except UpstreamError as err:
+                self._moved_on(err)
+
+    def _moved_on(self, err: UpstreamError) -> None:
+        """A candidate's last failure: a terminal one is the answer (raised); after a
+        context-length error only a larger window may follow."""
+        if err.failure in TERMINAL:
+            raise err
+        if err.failure == "context_length":
+            self.context_floor = max(self.context_floor or 0, self._window_of())
+            self.context_error = err
+
     async def _race(self) -> Completed | Live:
-        """Candidates in order (two at once while hedging) until one has its first token."""
+        """Candidates in order, two at once after the hedge delay, until one has its first token."""
         active: dict[asyncio.Task[Completed | Live], float] = {}  # task -> when it started
         hedged: set[asyncio.Task[Completed | Live]] = set()
         try:
@@ -164,9 +184,8 @@ class _Run:
                     except UpstreamError as err:
                         if err.failure in TERMINAL:
                             failure = failure or err
-                        elif err.failure == "context_length":
-                            self.context_floor = max(self.context_floor or 0, self._window_of())
-                            self.context_error = err
+                        else:
+                            self._moved_on(err)
                         continue
                     if won is None:
                         won = result
