@@ -54,22 +54,14 @@ log = logging.getLogger("turnout.request")
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
     """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
-    channel = policy.channels[attempt.target.channel]
-    return Endpoint(
-        channel=channel.name,
-        format=channel.format,
-        base_url=channel.base_url,
-        api_key=channel.api_key,
-        upstream_model=attempt.target.upstream_model,
-        headers=channel.headers,
-        params=channel.params,
-        max_tokens_field=channel.max_tokens_field,
-    )
+    c = policy.channels[attempt.target.channel]
+    upstream_model = attempt.target.upstream_model
+    return Endpoint(c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:
     """``model@channel:why`` for every attempt that ended so far, in start order."""
-    ordered = sorted(records, key=lambda r: r.number)
+    ordered = sorted(records, key=lambda r: r.number) if len(records) > 1 else records
     return [f"{r.attempt.target.model}@{r.attempt.target.channel}:{r.ended}" for r in ordered]
 
 
@@ -255,7 +247,8 @@ class Pipeline:
             base = inlined if self._inlines(policy, attempt) else request
             return self._continuation(call, base, attempt, transcript, delivered)
 
-        return make, (None if request.opaque is not None else resume)
+        resumable = request.stream and request.opaque is None and any(a.prefill for a in call.route.attempts)
+        return make, (resume if resumable else None)
 
     def _continuation(
         self, call: Call, request: ChatRequest, attempt: Attempt, transcript: Transcript, delivered: list[AttemptRecord]

@@ -28,7 +28,7 @@ import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.errors import NoRoute, UnsupportedFeature, UpstreamError
 from engine.exchange import Exchange, Relay
@@ -38,7 +38,7 @@ from engine.routing.health import Health
 from engine.routing.outcome import AttemptRecord, Completed, Outcome, Streaming
 from engine.routing.plan import Attempt, Plan
 from engine.routing.transport import Transports
-from engine.routing.upstream_call import Live, Try, feed_frames, fetch_whole, hold, open_stream
+from engine.routing.upstream_call import Live, Try, feed_frames, hold, open_stream
 from engine.routing.verdicts import BREAKER_COUNTS, RESUMABLE, TERMINAL, all_failed, retry_delay
 
 __all__ = ["AttemptRecord", "Completed", "ExchangeFactory", "Executor", "Outcome", "ResumeFactory", "Streaming"]
@@ -98,7 +98,7 @@ class _Run:
     context_floor: int | None = None  # after a context-length error: need a larger window
     context_error: UpstreamError | None = None
     unsupported: UnsupportedFeature | None = None
-    used_for_resume: set[int] = field(default_factory=set)
+    used_for_resume: tuple[int, ...] = ()  # plan positions a resume already tried
     decided: bool = False  # a racer won: the others are cancelled as hedge losers
     skipped_probe: bool = False  # a candidate was half-open with its one probe already out
 
@@ -259,7 +259,8 @@ class _Run:
 
     def _try(self, attempt: Attempt, exchange: Exchange) -> Try:
         self.started += 1
-        return Try(attempt, exchange, self.policy.channels[attempt.target.channel].timeout, self.started)
+        timeouts = self.policy.channels[attempt.target.channel].timeout
+        return Try(attempt, exchange, timeouts, self.started, time.perf_counter())
 
     async def _once(self, t: Try, relay: Relay | None) -> Completed | Live:
         """One upstream call; ``relay`` continues an earlier stream (a resume)."""
@@ -267,7 +268,9 @@ class _Run:
         self.ex.health.begin(target.channel, target.model)
         try:
             if not self.stream:
-                body, headers_after = await fetch_whole(self.ex.transports, t)
+                status, headers, body, headers_after = await self.ex.transports.fetch(t.exchange.request, t.timeouts)
+                if status >= 400:
+                    raise t.exchange.classify(status, headers, body)
                 payload, usage = t.exchange.finish(body)
                 t.ttfb_ms = headers_after * 1000
                 record = self._record(t, 200, ended="ok")
@@ -417,7 +420,7 @@ class _Run:
             attempt = attempts[index]
             if not attempt.prefill or index in self.used_for_resume:
                 continue
-            self.used_for_resume.add(index)
+            self.used_for_resume += (index,)
             try:
                 exchange, continuation = self.resume(attempt, transcript, delivered)
             except UnsupportedFeature:

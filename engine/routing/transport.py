@@ -194,6 +194,8 @@ async def _whole_body(content: aiohttp.StreamReader, idle: float) -> bytes:
     allows (a model still generating); once they came, silence longer than ``idle`` is a
     stalled upstream, as it is in a stream."""
     parts = [await content.readany()]
+    if content.is_eof():  # the usual: the whole body came with that read (nothing can come after it)
+        return parts[0]
     while parts[-1]:
         try:
             async with asyncio.timeout(idle):

@@ -1,7 +1,5 @@
 """One upstream call, up to the moment the executor can decide about it.
 
-* ``fetch_whole`` - a non-streamed answer, whole (headers within the first-byte deadline,
-  the body within the total one).
 * ``open_stream`` - a stream up to its first token: headers, then frames fed one by one
   until the relay sees the first text, reasoning or tool-call delta. Everything produced
   before it (role-only deltas, ``message_start``...) is held, not sent: a silent upstream
@@ -18,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine.errors import UpstreamError
 from engine.exchange import Exchange, Relay
@@ -35,7 +33,7 @@ class Try:
     exchange: Exchange
     timeouts: Timeouts
     number: int  # 1-based across the whole request
-    started: float = field(default_factory=time.perf_counter)
+    started: float  # perf_counter when it began
     ttfb_ms: float | None = None
     done: bool = False  # its record is written
 
@@ -63,15 +61,6 @@ class Live:
     async def close(self) -> None:
         self.response.close()
         await self.chunks.aclose()
-
-
-async def fetch_whole(transports: Transports, t: Try) -> tuple[bytes, float]:
-    """The client's bytes of a whole answer (raises the classified failure), and the
-    seconds until the upstream's headers came."""
-    status, headers, body, headers_after = await transports.fetch(t.exchange.request, t.timeouts)
-    if status >= 400:
-        raise t.exchange.classify(status, headers, body)
-    return body, headers_after
 
 
 async def open_stream(transports: Transports, t: Try, relay: Relay) -> Live:
