@@ -240,6 +240,9 @@ class _DemoResponse:
             task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
 
 
+READ_BUFSIZE = 16 * 1024
+
+
 class HttpTransports:
     """Owns the pooled aiohttp session of this worker (created in the app lifespan)."""
 
@@ -259,6 +262,10 @@ class HttpTransports:
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
             timeout=aiohttp.ClientTimeout(total=None),
+            # how much of a body aiohttp buffers before it stops reading the socket: when the
+            # client side falls behind, the rest waits in the kernel, not in this process
+            # (aiohttp's 64 KiB default let a stream hold up to 128 KiB here)
+            read_bufsize=READ_BUFSIZE,
         )
         self._client_timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
