@@ -223,8 +223,8 @@ class _PassthroughRelay:
         if self._shadow is not None:
             try:
                 self._shadow_feed(self._shadow.feed(chunk))
-            except UpstreamError:
-                self._shadow = None  # the passthrough decides what the stream means; stop shadowing
+            except UpstreamError:  # the shadow lost track: no canonical record, so no resume from it
+                self._shadow, self.transcript = None, None
         return out
 
     def close(self) -> bytes:
