@@ -36,8 +36,7 @@ from engine.canonical import (
     ToolCall,
     Usage,
 )
-
-CHARS_PER_TOKEN = 4  # the same estimate routing uses (engine.routing.facts)
+from engine.routing.facts import CHARS_PER_TOKEN  # the estimate routing uses
 
 
 @dataclass(slots=True)
