@@ -28,6 +28,7 @@ from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
 from engine.policy.check import run_check
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
+from engine.policy.secrets import process_env
 from engine.routing.facts import request_facts
 from engine.routing.health import Health
 from engine.routing.plan import KeyFacts, plan
@@ -75,7 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     busy = listen_problem(settings.host, settings.port)
     if busy is not None:
         return _refuse(busy)
-    result = load_policy(settings.policy_dir, os.environ)
+    result = load_policy(settings.policy_dir, process_env().read())
     for diagnostic in result.diagnostics:
         print(str(diagnostic), file=sys.stderr)
     if result.policy is None:
@@ -144,7 +145,7 @@ async def _preflight(settings: Settings) -> str | None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     directory = Path(args.directory) if args.directory else load_settings().policy_dir
-    code, lines = run_check(directory, os.environ)
+    code, lines = run_check(directory, process_env().read())
     for line in lines:
         print(line)
     return code
@@ -152,7 +153,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     directory = Path(args.policies) if args.policies else load_settings().policy_dir
-    result = load_policy(directory, os.environ)
+    result = load_policy(directory, process_env().read())
     if result.policy is None:
         for diagnostic in result.diagnostics:
             print(str(diagnostic), file=sys.stderr)
@@ -216,7 +217,7 @@ def _state_config() -> StateConfig:
     settings = load_settings()
 
     def policy() -> CompiledPolicy:
-        result = load_policy(settings.policy_dir, os.environ)
+        result = load_policy(settings.policy_dir, process_env().read())
         if result.policy is None:
             raise ValueError(f"the policy in {settings.policy_dir} has errors: run `turnout check`")
         return result.policy

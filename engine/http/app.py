@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -30,8 +29,9 @@ from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
 from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
 from engine.pipeline import Pipeline
+from engine.policy.secrets import process_env
 from engine.policy.store import PolicyStore
-from engine.policy.watch import watch_policy
+from engine.policy.watch import watch_policy, watch_secrets
 from engine.routing.execute import Executor
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
@@ -123,7 +123,7 @@ def build_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = PolicyStore(settings.policy_dir, dict(os.environ))
+        store = PolicyStore(settings.policy_dir, process_env())
         try:
             the_gate, state = await open_gate(settings)
         except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
@@ -137,11 +137,15 @@ def build_app(settings: Settings) -> ASGIApp:
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
+        endpoints.probe = state.reachability if state is not None else None
         stop = asyncio.Event()
-        watcher = (
-            asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms))
+        watchers = (
+            [
+                asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms)),
+                asyncio.create_task(watch_secrets(store, stop)),
+            ]
             if settings.watch
-            else None
+            else []
         )
         log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
         gc.freeze()  # startup objects (modules, policy, pools) never die: keep them out of GC passes
@@ -149,7 +153,7 @@ def build_app(settings: Settings) -> ASGIApp:
             yield
         finally:
             stop.set()
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

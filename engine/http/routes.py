@@ -25,6 +25,7 @@ from engine.http.models_list import (
     openai_model,
     openai_models,
 )
+from engine.http.readiness import Probe, readiness
 from engine.http.reply import Reply
 from engine.http.status import status_document
 from engine.pipeline import Answer, Ingress, Pipeline, parse_json
@@ -43,6 +44,7 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 class Endpoints:
     def __init__(self, pipeline: Pipeline | None, body_limit: int, proxies: tuple[Network, ...]) -> None:
         self._pipeline = pipeline
+        self.probe: Probe | None = None  # the state store's reachability check, when there is one
         self.body_limit = body_limit
         self.proxies = proxies
 
@@ -205,6 +207,11 @@ class Endpoints:
     async def healthz(self, request: Request) -> Handled:
         return _json({"status": "ok", "policy": self.pipeline.store.current.version})
 
+    async def readyz(self, request: Request) -> Handled:
+        store = self._pipeline.store if self._pipeline is not None else None
+        ready, document = await readiness(store, self.probe)
+        return _json(document, status=200 if ready else 503)
+
     async def status(self, request: Request) -> Handled:
         return _json(status_document(self.pipeline.store, self.pipeline.health))
 
@@ -235,6 +242,7 @@ class Endpoints:
         post, get = ["POST"], ["GET"]
         routes = [
             Route("/healthz", self.healthz, methods=get),
+            Route("/readyz", self.readyz, methods=get),
             Route("/api/status", self.status, methods=get),
             Route("/api/explain", self.explain, methods=post),
             Route("/v1beta/models", self.gemini_models, methods=get),
