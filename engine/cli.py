@@ -2,7 +2,8 @@
 of the state store).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
-never starts a server.
+never starts a server. Each command imports what it needs when it runs (the server, the
+database drivers, the providers), so every command starts quickly.
 """
 
 from __future__ import annotations
@@ -17,26 +18,18 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from engine.errors import GatewayError
-from engine.explain import explain_plan, render_text
-from engine.http.port_probe import listen_problem
-from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
+from engine import __version__
 from engine.policy.check import run_check
-from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
-from engine.routing.facts import request_facts
-from engine.routing.health import Health
-from engine.routing.plan import KeyFacts, plan
-from engine.settings import Settings, SettingsError, load_settings, settings_help
-from engine.state import StateConfigError
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
-from providers.registry import build_registry
+
+if TYPE_CHECKING:
+    from engine.policy.compiled import CompiledPolicy
+    from engine.settings import Settings
 
 log = logging.getLogger("turnout")
 
@@ -56,6 +49,10 @@ def _refuse(problem: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.http.port_probe import listen_problem
+    from engine.settings import SettingsError, load_settings
+    from engine.state import StateConfigError
+
     overrides = {
         "TURNOUT_HOST": args.host,
         "TURNOUT_PORT": None if args.port is None else str(args.port),
@@ -122,6 +119,8 @@ async def _preflight(settings: Settings) -> str | None:
     state store cannot open (unreachable, schema, Redis for several workers), or the
     gateway would be open (no key configured, and none ever stored) on a non-loopback
     address."""
+    from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
+
     presence = None
     if settings.key_management:
         state = await open_store(settings)
@@ -144,7 +143,7 @@ async def _preflight(settings: Settings) -> str | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    directory = Path(args.directory) if args.directory else load_settings().policy_dir
+    directory = Path(args.directory) if args.directory else _settings().policy_dir
     code, lines = run_check(directory, process_env().read())
     for line in lines:
         print(line)
@@ -152,7 +151,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    directory = Path(args.policies) if args.policies else load_settings().policy_dir
+    import orjson
+
+    from engine.errors import GatewayError
+    from engine.explain import explain_plan, render_text
+    from engine.routing.facts import request_facts
+    from engine.routing.health import Health
+    from engine.routing.plan import KeyFacts, plan
+    from providers.registry import build_registry
+
+    directory = Path(args.policies) if args.policies else _settings().policy_dir
     result = load_policy(directory, process_env().read())
     if result.policy is None:
         for diagnostic in result.diagnostics:
@@ -181,14 +189,30 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _settings() -> Settings:
+    from engine.settings import load_settings
+
+    return load_settings()
+
+
+def _serve_epilog(argv: Sequence[str]) -> str | None:
+    """Every setting, for ``turnout serve --help`` (the settings module is only loaded then)."""
+    if list(argv[:1]) != ["serve"] or not {"-h", "--help"} & set(argv):
+        return None
+    from engine.settings import settings_help
+
+    return settings_help()
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout", description="Turnout: an AI API gateway routed by policy in git")
+    parser.add_argument("--version", action="version", version=f"turnout {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
         "serve",
         help="run the gateway",
-        epilog=settings_help(),
+        epilog=_serve_epilog(argv),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -214,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _state_config() -> StateConfig:
-    settings = load_settings()
+    settings = _settings()
 
     def policy() -> CompiledPolicy:
         result = load_policy(settings.policy_dir, process_env().read())
@@ -233,10 +257,16 @@ def _state_config() -> StateConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a configuration error is one line on stderr and exit status 1."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         code: int = args.func(args)
-    except (SettingsError, StateConfigError) as exc:
+    except Exception as exc:
+        from engine.settings import SettingsError
+        from engine.state import StateConfigError
+
+        if not isinstance(exc, SettingsError | StateConfigError):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return code
