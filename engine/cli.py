@@ -69,7 +69,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _refuse(str(exc))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.policy_dir.is_dir():
-        return _refuse(f"the policy directory {settings.policy_dir} does not exist (TURNOUT_POLICY_DIR or --policies)")
+        return _refuse(
+            f"the policy directory {settings.policy_dir} does not exist: run `turnout init` to write the "
+            "starter policy there, or point TURNOUT_POLICY_DIR (or --policies) at yours"
+        )
     busy = listen_problem(settings.host, settings.port)
     if busy is not None:
         return _refuse(busy)
@@ -150,6 +153,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from engine.starter import init
+
+    directory = Path(args.directory)
+    env_file = directory.parent / ".env.example" if args.env_example is None else Path(args.env_example)
+    try:
+        written = init(directory, env_file, force=args.force)
+    except FileExistsError as exc:
+        print(f"error: not overwriting {exc} (use --force)", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: turnout check {directory} && turnout serve --policies {directory}")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     import orjson
 
@@ -225,6 +244,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a policy directory (for CI): exit 1 on any error")
     check.add_argument("directory", nargs="?", help="policy directory (default ./policies)")
     check.set_defaults(func=cmd_check)
+
+    init = sub.add_parser("init", help="write the starter policy (commented) and a .env.example")
+    init.add_argument("directory", nargs="?", default="policies", help="where to write it (default ./policies)")
+    init.add_argument("--env-example", help="where to write .env.example (default: beside the directory)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(func=cmd_init)
 
     explain = sub.add_parser("explain", help="show how a request would be routed, without calling upstreams")
     explain.add_argument("request", help="an OpenAI chat completion request body (JSON file)")
