@@ -240,14 +240,18 @@ def _get(obj: dict[str, Any], camel: str, snake: str) -> Any:
 
 def function_response_text(response: Any) -> str:
     """The text of a ``functionResponse.response``: its ``output`` / ``result`` / ``content`` /
-    ``error`` string when it has one, else the object as JSON."""
+    ``error`` when it has one (a string as is, text parts joined, other JSON as JSON text: a
+    gateway wraps a non-object result as ``{"result": value}``), else the object as JSON."""
     data = _dict(response)
     for key in RESULT_KEYS:
-        value = data.get(key)
+        if key not in data:
+            continue
+        value = data[key]
         if isinstance(value, str):
             return value
         if isinstance(value, list) and (joined := text_of(value)):
             return joined
+        return orjson.dumps(value).decode()
     return orjson.dumps(response).decode() if response is not None else ""
 
 
