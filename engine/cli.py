@@ -89,11 +89,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problem = problem or listen_problem(settings.host, settings.port)
     if problem is not None:
         return _refuse(problem)
-    from granian import Granian
     from granian.constants import Interfaces
 
+    from engine.http.graceful import GracefulGranian, graceful_options
+
     log.info("turnout listening on http://%s:%d (%d worker(s))", settings.host, settings.port, settings.workers)
-    Granian(
+    GracefulGranian(
         "engine.http.app:create_app",
         address=settings.host,
         port=settings.port,
@@ -102,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         factory=True,
         log_enabled=False,
         **granian_tuning(),
+        **graceful_options(settings.drain_timeout),
     ).serve()
     return 0
 

@@ -24,6 +24,7 @@ from engine.access import Gate, StaticKeyGate
 from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
+from engine.http.graceful import DRAIN_SIGNAL
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
@@ -138,6 +139,15 @@ def build_app(settings: Settings) -> ASGIApp:
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
         endpoints.probe = state.reachability if state is not None else None
+        loop = asyncio.get_running_loop()
+
+        def begin_drain() -> None:
+            log.info("shutting down: in-flight answers get %gs to finish", settings.drain_timeout)
+            endpoints.draining = True
+            transports.drain(settings.drain_timeout)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+            loop.add_signal_handler(DRAIN_SIGNAL, begin_drain)
         stop = asyncio.Event()
         watchers = (
             [
@@ -152,6 +162,8 @@ def build_app(settings: Settings) -> ASGIApp:
         try:
             yield
         finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(DRAIN_SIGNAL)
             stop.set()
             for watcher in watchers:
                 watcher.cancel()

@@ -18,9 +18,14 @@ Probe = Callable[[float], Awaitable[dict[str, str | None]]]  # timeout -> {compo
 PROBE_TIMEOUT_S = 1.0
 
 
-async def readiness(store: PolicyStore | None, probe: Probe | None) -> tuple[bool, dict[str, Any]]:
-    """``(ready, document)``: the document names every check and, for a failed one, why."""
+async def readiness(
+    store: PolicyStore | None, probe: Probe | None, *, draining: bool = False
+) -> tuple[bool, dict[str, Any]]:
+    """``(ready, document)``: the document names every check and, for a failed one, why.
+    A worker that is shutting down (``draining``) is not ready: take it out of rotation."""
     checks: dict[str, dict[str, Any]] = {}
+    if draining:
+        checks["shutdown"] = {"ok": False, "error": "shutting down: finishing in-flight answers"}
     if store is None:
         checks["policy"] = {"ok": False, "error": "the gateway is still starting"}
     else:

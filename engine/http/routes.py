@@ -45,6 +45,7 @@ class Endpoints:
     def __init__(self, pipeline: Pipeline | None, body_limit: int, proxies: tuple[Network, ...]) -> None:
         self._pipeline = pipeline
         self.probe: Probe | None = None  # the state store's reachability check, when there is one
+        self.draining = False  # shutting down: not ready for new traffic
         self.body_limit = body_limit
         self.proxies = proxies
 
@@ -209,7 +210,7 @@ class Endpoints:
 
     async def readyz(self, request: Request) -> Handled:
         store = self._pipeline.store if self._pipeline is not None else None
-        ready, document = await readiness(store, self.probe)
+        ready, document = await readiness(store, self.probe, draining=self.draining)
         return _json(document, status=200 if ready else 503)
 
     async def status(self, request: Request) -> Handled:
