@@ -67,9 +67,10 @@ class PolicyStore:
         return self._current
 
     def secret_sources(self) -> list[Path]:
-        """Files outside the policy directory whose change must reload it: the secret files
-        the current policy names and the ``.env`` file."""
-        files = [Path(p) for p in self._current.secret_files]
+        """What the directory watch cannot see and must reload the policy: the secret files
+        the current policy names, the ``.env`` file, and the directory itself (through a
+        symlink, as git-sync swaps it, the target changes while no file in it does)."""
+        files = [self.directory, *(Path(p) for p in self._current.secret_files)]
         if isinstance(self._env, PolicyEnv) and self._env.dotenv is not None:
             files.append(self._env.dotenv)
         return files

@@ -135,3 +135,31 @@ async def test_the_secret_watcher_reloads_on_rotation(tmp_path: Path) -> None:
     finally:
         stop.set()
         await task
+
+
+async def test_a_policy_directory_behind_a_swapped_symlink_is_reloaded(tmp_path: Path) -> None:
+    """git-sync: ``current`` points at a checkout; a new commit is a new checkout and a swap."""
+    _policy(tmp_path / "rev1", "${OPENAI_API_KEY}")
+    _policy(tmp_path / "rev2", "${OPENAI_API_KEY}")
+    (tmp_path / "rev2" / "policy.toml").write_text(
+        (tmp_path / "rev2" / "policy.toml").read_text().replace("output = 2.0", "output = 3.0")
+    )
+    os.symlink("rev1", tmp_path / "current")
+    store = PolicyStore(tmp_path / "current", {"OPENAI_API_KEY": "sk"})
+    before = store.current.version
+    stop = asyncio.Event()
+    task = asyncio.create_task(watch_secrets(store, stop, interval=0.02))
+    try:
+        await asyncio.sleep(0.05)
+        os.symlink("rev2", tmp_path / "current.tmp")
+        os.replace(tmp_path / "current.tmp", tmp_path / "current")
+        for _ in range(200):
+            if store.current.version != before:
+                break
+            await asyncio.sleep(0.02)
+        assert store.current.version != before
+        price = store.current.models["gpt"].price
+        assert price is not None and price.output == 3.0
+    finally:
+        stop.set()
+        await task
