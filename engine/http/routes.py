@@ -176,7 +176,8 @@ class Endpoints:
             return await self._fail(request, fmt, err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        body = anthropic_models(policy) if fmt == "anthropic" else openai_models(policy)
+        down = self.pipeline.health.open_pairs()
+        body = anthropic_models(policy, down) if fmt == "anthropic" else openai_models(policy, down)
         return _json(body, headers=headers)
 
     async def model(self, request: Request) -> Handled:
@@ -186,7 +187,7 @@ class Endpoints:
             return await self._fail(request, fmt, err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        found = openai_model(policy, request.path_params["model_id"])
+        found = openai_model(policy, request.path_params["model_id"], self.pipeline.health.open_pairs())
         if found is None:
             known = ", ".join(policy.public_ids())
             missing = ModelNotFound(
@@ -203,7 +204,8 @@ class Endpoints:
             return await self._fail(request, "gemini", err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        return Response(gemini_models(policy), headers=headers, media_type="application/json")
+        body = gemini_models(policy, self.pipeline.health.open_pairs())
+        return Response(body, headers=headers, media_type="application/json")
 
     async def healthz(self, request: Request) -> Handled:
         return _json({"status": "ok", "policy": self.pipeline.store.current.version})
