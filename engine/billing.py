@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from engine.canonical import Usage
 from engine.metering import usage_cost
-from engine.policy.compiled import CompiledPolicy
+from engine.policy.compiled import CompiledPolicy, Price
 from engine.resume import add_usage, estimated_usage
 from engine.routing.outcome import AttemptRecord
 
@@ -31,8 +31,16 @@ class Charge(NamedTuple):
 NOTHING = Charge(Usage(), 0.0, False)
 
 
-def attempt_charge(record: AttemptRecord, policy: CompiledPolicy, prompt_tokens: int, multiplier: float) -> Charge:
-    """What one attempt consumed (and, when ``record.delivered``, what the key pays for it)."""
+def batch_multiplier(price: Price | None, multiplier: float) -> float:
+    """The group's multiplier with the model's ``batch_discount`` taken off (batch jobs)."""
+    return multiplier * (1.0 - price.batch_discount) if price is not None else multiplier
+
+
+def attempt_charge(
+    record: AttemptRecord, policy: CompiledPolicy, prompt_tokens: int, multiplier: float, batch: bool = False
+) -> Charge:
+    """What one attempt consumed (and, when ``record.delivered``, what the key pays for it;
+    a batch job's request at the model's ``batch_discount``)."""
     if record.delivered:
         if record.complete and record.usage is not None and record.usage.total_tokens > 0:
             usage, estimated = record.usage, False
@@ -43,14 +51,16 @@ def attempt_charge(record: AttemptRecord, policy: CompiledPolicy, prompt_tokens:
     else:
         return NOTHING
     price = policy.models[record.attempt.target.model].price
+    if batch:
+        multiplier = batch_multiplier(price, multiplier)
     return Charge(usage, usage_cost(usage, price, multiplier), estimated)
 
 
 def charges(
-    records: list[AttemptRecord], policy: CompiledPolicy, prompt_tokens: int, multiplier: float
+    records: list[AttemptRecord], policy: CompiledPolicy, prompt_tokens: int, multiplier: float, batch: bool = False
 ) -> list[Charge]:
     """Each attempt's charge (``NOTHING`` for what cost nothing), in ``records`` order."""
-    return [attempt_charge(record, policy, prompt_tokens, multiplier) for record in records]
+    return [attempt_charge(record, policy, prompt_tokens, multiplier, batch) for record in records]
 
 
 def request_charge(records: list[AttemptRecord], per_attempt: list[Charge]) -> Charge:

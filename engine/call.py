@@ -52,3 +52,4 @@ class Call:
     multiplier: float = 1.0  # the key group's price multiplier
     admission: Admission | None = None  # set once the gate admitted the request
     reservation: Reservation | None = None  # set once the worst case is reserved
+    batch: bool = False  # a batch job's request: priced at each model's batch_discount

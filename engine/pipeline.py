@@ -12,14 +12,15 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, charges, request_charge
+from engine.billing import NOTHING, batch_multiplier, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -66,8 +67,18 @@ def _tried(records: list[AttemptRecord]) -> list[str]:
 
 
 Answer = Reply | StreamResponse  # both are ASGI callables
+Around = Callable[[Plan], AbstractAsyncContextManager[None]]
 
-__all__ = ["Answer", "Ingress", "Pipeline", "parse_json"]
+
+class BatchItem(NamedTuple):
+    """One request of a batch job as the batch runner hands it over."""
+
+    ingress: Ingress  # the format, endpoint and request id (no credential: ``principal`` is known)
+    principal: Principal
+    body: dict[str, Any]
+
+
+__all__ = ["Answer", "Around", "BatchItem", "Ingress", "Pipeline", "parse_json"]
 
 
 MAX_JSON_DEPTH = 128  # deeper than any real schema; re-encoding upstream bodies stays safe (orjson: 255)
@@ -163,6 +174,32 @@ class Pipeline:
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
         return await self._execute(call)
 
+    async def serve_batched(self, item: BatchItem, around: Around) -> Reply:
+        """One request of a batch job, for ``item.principal`` (authenticated when the job was
+        submitted): authorized, planned, executed and metered like an interactive request,
+        never streamed, priced at each model's ``batch_discount``. ``around(plan)`` holds
+        while the request runs (the batch runner's per-channel slot)."""
+        policy = self.store.current
+        codec = self.registry.codec(item.ingress.fmt)
+        headers = self.base_headers(policy, item.ingress.request_id)
+        started = time.perf_counter()
+        try:
+            request = codec.decode_request(item.body)
+            if request.stream:
+                raise BadRequest("a batch request cannot stream: leave out stream", param="stream")
+            self.gate.authorize_model(item.principal, request.model, policy)
+            facts, route = self.plan(request, item.principal, policy, {})
+        except GatewayError as err:
+            return self.error_response(codec, err, headers)
+        group = policy.groups.get(item.principal.group)
+        multiplier = group.price_multiplier if group else 1.0
+        call = Call(item.ingress, policy, codec, headers, started, item.principal, request, item.body, facts, route)
+        call.multiplier, call.batch = multiplier, True
+        async with around(route):
+            answer = await self._execute(call)
+        assert isinstance(answer, Reply)  # not streamed
+        return answer
+
     async def _admit(self, call: Call) -> None:
         """Rate limits and the worst-case reservation, set on ``call`` as they succeed."""
         principal = call.principal
@@ -174,8 +211,8 @@ class Pipeline:
             worst_case_cost(
                 facts.estimated_tokens,
                 facts.max_tokens or policy.default_max_tokens,
-                policy.models[a.target.model].price,
-                call.multiplier,
+                price := policy.models[a.target.model].price,
+                batch_multiplier(price, call.multiplier) if call.batch else call.multiplier,
             )
             for a in call.route.attempts
         )
@@ -294,7 +331,7 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.batch)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0

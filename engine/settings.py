@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, description="bearer token for the /admin API")
     trusted_proxies: str = Field("", description="comma-separated CIDRs whose X-Forwarded-For is trusted")
     key_management: bool = Field(True, description="use the key store (sk-trn-... keys) in addition to api_keys")
+    batch_per_key: int = Field(4, ge=1, description="batch job requests in flight at once per API key")
+    batch_per_channel: int = Field(
+        4, ge=1, description="batch job requests in flight at once per channel (interactive traffic is not counted)"
+    )
+    batch_callback_allow_private: bool = Field(
+        False, description="let batch callbacks reach loopback, private and link-local addresses"
+    )
+    batch_callback_backoff: float = Field(2.0, gt=0, description="first retry delay of a failed batch callback, s")
     drain_timeout: float = Field(
         20.0,
         ge=0,

@@ -138,12 +138,21 @@ def build_app(settings: Settings) -> ASGIApp:
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
+        batches = None
+        if state is not None:  # batch jobs live in the state database
+            from engine.batch.service import BatchService
+
+            batches = BatchService(state.engine, pipeline, settings, proxies, openai_error)
+            app.router.routes.extend(batches.routes())
+            batches.start()
         endpoints.probe = state.reachability if state is not None else None
         loop = asyncio.get_running_loop()
 
         def begin_drain() -> None:
             log.info("shutting down: in-flight answers get %gs to finish", settings.drain_timeout)
             endpoints.draining = True
+            if batches is not None:
+                batches.begin_drain()
             transports.drain(settings.drain_timeout)
 
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
@@ -169,6 +178,8 @@ def build_app(settings: Settings) -> ASGIApp:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            if batches is not None:  # in-flight batch requests end (and are metered) before the store closes
+                await batches.stop()
             await the_gate.close()
             if state is not None:
                 await state.close()

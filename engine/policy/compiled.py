@@ -78,7 +78,7 @@ class Price:
     output: float
     cached_input: float | None = None
     per_image: float | None = None  # USD per input image
-    batch_discount: float = 0.0  # fraction off for batch jobs, 0..1
+    batch_discount: float = 0.5  # fraction off for batch jobs, 0..1 (half price by default)
     # The same prices as exact integers of NANO_MICROS per token (per image), for
     # ``engine.metering``: input, output, cached input (else input), image.
     units: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)

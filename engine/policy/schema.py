@@ -65,7 +65,7 @@ class PriceRaw(Raw):
     output: NonNegative
     cached_input: NonNegative | None = None
     per_image: NonNegative | None = None
-    batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.0
+    batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.5  # fraction off for batch jobs
 
 
 class ModelRaw(Raw):

@@ -158,3 +158,64 @@ usage_daily = sa.Table(
     sa.Column("estimated", sa.BigInteger, nullable=False, server_default="0"),  # requests with estimated tokens
     sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),
 )
+
+# Batch jobs (``engine.batch``): uploaded input files, jobs and each job's requests.
+batch_files = sa.Table(
+    "batch_files",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),  # the key that uploaded it (``engine.batch.owner``)
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("filename", sa.Text, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_batch_files_owner", "owner", "created_at"),
+)
+
+batch_jobs = sa.Table(
+    "batch_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("principal", sa.JSON, nullable=False),  # who runs it: key id, name, account, group, tags, models
+    sa.Column("api", sa.String(16), nullable=False),  # "openai" (Batches API) or "seed" (/v1/batch)
+    sa.Column("endpoint", sa.String(64), nullable=False),  # the client endpoint each request speaks
+    sa.Column("input_file_id", sa.String(64), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=True),
+    sa.Column("callback_url", sa.Text, nullable=True),
+    sa.Column("callback_secret", sa.String(80), nullable=True),
+    sa.Column("callback_state", sa.String(16), nullable=False),  # none | pending | delivered | failed
+    sa.Column("callback_attempts", sa.Integer, nullable=False),
+    sa.Column("callback_next_at", UtcDateTime, nullable=True),
+    sa.Column("callback_error", sa.Text, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("in_progress_at", UtcDateTime, nullable=True),
+    sa.Column("finalizing_at", UtcDateTime, nullable=True),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
+    sa.Column("cancelling_at", UtcDateTime, nullable=True),
+    sa.Column("cancelled_at", UtcDateTime, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_batch_jobs_owner", "owner", "created_at"),
+    sa.Index("ix_batch_jobs_status", "status"),
+    sa.Index("ix_batch_jobs_callback", "callback_state", "callback_next_at"),
+)
+
+batch_requests = sa.Table(
+    "batch_requests",
+    metadata,
+    sa.Column("job_id", sa.String(64), sa.ForeignKey("batch_jobs.id"), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),  # its line in the input, from 0
+    sa.Column("custom_id", sa.Text, nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | running | done | cancelled
+    sa.Column("status_code", sa.Integer, nullable=True),  # the answer's HTTP status (done)
+    sa.Column("response", sa.JSON, nullable=True),  # the answer's body (done)
+    sa.Column("request_id", sa.String(128), nullable=True),  # its usage rows' request id
+    sa.Column("claimed_by", sa.String(64), nullable=True),  # the runner sending it (running)
+    sa.Column("lease_until", UtcDateTime, nullable=True),  # running: another runner may reap it after
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Index("ix_batch_requests_state", "state", "job_id"),
+)
