@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e_batch.servers import EchoUpstream
 from tests.e2e_keys.deployment import Deployment, deployment
+from tests.e2e_keys.waiting import wait_until
 
 PRICE_IN, PRICE_OUT = 2, 8  # USD per 1M tokens = micro-USD per token
 POLICY = """
@@ -47,3 +49,8 @@ def batch_deployment(root: Path, upstream: EchoUpstream, **env: str) -> Deployme
     return deployment(
         root, POLICY.format(base=upstream.base_url), {"TURNOUT_BATCH_CALLBACK_ALLOW_PRIVATE": "true", **env}
     )
+
+
+def wait_closed(base_url: str) -> None:
+    """Until the first key created ends open mode (within a second), anonymous calls pass."""
+    wait_until(lambda: httpx.get(f"{base_url}/v1/batch").status_code == 401, what="the gateway to close")

@@ -14,7 +14,7 @@ import pytest
 from openai import OpenAI
 from openai.types import Batch
 
-from tests.e2e_batch.conftest import PRICE_IN, PRICE_OUT, batch_deployment
+from tests.e2e_batch.conftest import PRICE_IN, PRICE_OUT, batch_deployment, wait_closed
 from tests.e2e_batch.servers import COMPLETION_TOKENS, PROMPT_TOKENS, EchoUpstream
 from tests.e2e_batch.usage_db import UsageRow, request_rows
 from tests.e2e_keys.admin import Admin, CreatedKey
@@ -40,6 +40,7 @@ def running(tmp_path_factory: pytest.TempPathFactory, upstream: EchoUpstream) ->
         admin = Admin(gateway.base_url, ADMIN_TOKEN)
         alice, bob = admin.create_key("alice"), admin.create_key("bob")
         admin.close()
+        wait_closed(gateway.base_url)
         yield Running(deployment, gateway, alice, bob)
 
 
