@@ -1,5 +1,5 @@
 """The ``turnout`` command: serve, check, explain (and the key/credit/usage/db commands
-of the state store).
+of the state store, and ``batch``).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
 never starts a server. Each command imports what it needs when it runs (the server, the
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import __version__
+from engine.batch.cli import register as register_batch_commands
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
@@ -261,6 +262,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     register_state_commands(sub, _state_config)
+    register_batch_commands(sub)
     return parser
 
 
