@@ -128,6 +128,10 @@ class Pipeline:
         self.health = health
         self.gate = gate
         self._rng = random.Random()
+        # client requests being handled now (until their answer starts), and when the last one
+        # ended (monotonic): batch work yields to them (``engine.batch.runner``)
+        self.interactive = 0
+        self.interactive_at = 0.0
 
     def base_headers(self, policy: CompiledPolicy, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id, "x-turnout-policy": policy.version}
@@ -157,6 +161,14 @@ class Pipeline:
         return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
 
     async def handle(self, ingress: Ingress) -> Answer:
+        self.interactive += 1
+        try:
+            return await self._handle(ingress)
+        finally:
+            self.interactive -= 1
+            self.interactive_at = time.monotonic()
+
+    async def _handle(self, ingress: Ingress) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)

@@ -7,8 +7,13 @@ first channel): batch work never takes more than that from a channel, so interac
 traffic, which is not counted, keeps the rest. A request the gate refuses with 429 is
 given back and tried again later.
 
+Interactive traffic goes first: a batch request about to be sent waits (up to
+``YIELD_MAX``) while client requests are being handled in this worker, or one ended
+moments ago; if they still are, batch requests go one at a time.
+
 Exactly once: a request is claimed (``running``, under a lease this runner renews) before
-it is sent and answered in one write after; on shutdown the runner stops claiming, lets
+it is sent and its answer stored after (answers close together share one write); on
+shutdown the runner stops claiming, lets
 what is in flight finish within the drain time, and gives back what it had claimed but not
 sent yet. A request whose runner died mid-flight is answered ``interrupted`` by whichever
 runner sees its lease expire (``BatchStore.reap``), never sent again.
@@ -29,7 +34,7 @@ import orjson
 
 from engine.batch.callback import CallbackSender, retry_delay
 from engine.batch.model import ENDPOINTS
-from engine.batch.store import BatchStore, Claimed
+from engine.batch.store import Answered, BatchStore, Claimed
 from engine.pipeline import BatchItem, Ingress, Pipeline
 from engine.routing.plan import Plan
 
@@ -40,6 +45,10 @@ RENEW_EVERY = 10.0
 POLL_EVERY = 0.5
 GATE_RETRIES = 5  # 429s from the gate (rate limits) before the 429 is the answer
 GATE_RETRY_DELAY = 1.0
+FLUSH_DELAY = 0.05  # answers arriving this close together are stored in one write
+# A batch request about to be sent waits (up to YIELD_MAX) while client requests are being
+# handled or one ended within QUIET (a client sending one after another).
+YIELD_STEP, YIELD_MAX, QUIET = 0.005, 0.25, 0.02
 
 CallbackBody = Callable[[str], Awaitable[bytes | None]]  # job id -> the callback's body
 
@@ -73,8 +82,11 @@ class BatchRunner:
         self._sent: set[tuple[str, int]] = set()  # in flight and past the point of no return
         self._per_owner: dict[str, int] = {}
         self._channels: dict[str, asyncio.Semaphore] = {}
+        self._busy_lane = asyncio.Semaphore(1)  # batch requests sent while interactive traffic never pauses
         self._gate_tries: dict[tuple[str, int], int] = {}
         self._cooldown_until: dict[str, float] = {}  # owner -> monotonic time after a 429
+        self._answers: list[Answered] = []  # answered, not stored yet
+        self._flusher: asyncio.Task[None] | None = None
         self._delivering: dict[str, asyncio.Task[None]] = {}  # job id -> its callback being sent
 
     def start(self) -> None:
@@ -101,6 +113,9 @@ class BatchRunner:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._flush(0.0)
         delivering = list(self._delivering.values())
         for task in delivering:
             task.cancel()
@@ -164,7 +179,7 @@ class BatchRunner:
                 await self._store.release(claimed.job_id, claimed.idx)
                 return
             self._gate_tries.pop(key, None)
-            await self._store.finish(claimed.job_id, claimed.idx, status, orjson.loads(reply.body), request_id)
+            self._answer(Answered(claimed.job_id, claimed.idx, status, orjson.loads(reply.body), request_id))
         except asyncio.CancelledError:
             if key not in self._sent:  # cut before it went out: it goes out later, once
                 await asyncio.shield(self._store.release(claimed.job_id, claimed.idx))
@@ -172,23 +187,53 @@ class BatchRunner:
         except Exception:
             log.exception("batch request %s failed inside the gateway", request_id)
             body = {"error": {"message": f"internal error (request id {request_id})", "type": "server_error"}}
-            await self._store.finish(claimed.job_id, claimed.idx, 500, body, request_id)
+            self._answer(Answered(claimed.job_id, claimed.idx, 500, body, request_id))
         finally:
             self._sent.discard(key)
             self._inflight.pop(key, None)
             self._per_owner[claimed.owner] -= 1
             self._wake.set()
 
+    def _interactive_busy(self) -> bool:
+        """Client requests are being handled, or one ended within ``QUIET``."""
+        pipeline = self._pipeline
+        return pipeline.interactive > 0 or time.monotonic() - pipeline.interactive_at < QUIET
+
     def _slot(self, key: tuple[str, int]) -> Callable[[Plan], contextlib.AbstractAsyncContextManager[None]]:
         @contextlib.asynccontextmanager
         async def around(plan: Plan) -> AsyncIterator[None]:
             channel = plan.attempts[0].target.channel if plan.attempts else ""
             semaphore = self._channels.setdefault(channel, asyncio.Semaphore(self._limits.per_channel))
-            async with semaphore:
+            waited = 0.0
+            while self._interactive_busy() and waited < YIELD_MAX:  # interactive traffic goes first
+                await asyncio.sleep(YIELD_STEP)
+                waited += YIELD_STEP
+            async with contextlib.AsyncExitStack() as held:
+                if waited >= YIELD_MAX:  # still busy: batch work goes one request at a time
+                    await held.enter_async_context(self._busy_lane)
+                await held.enter_async_context(semaphore)
                 self._sent.add(key)
                 yield
 
         return around
+
+    # ---- answers ----------------------------------------------------------------------
+
+    def _answer(self, answer: Answered) -> None:
+        """Store an answer with the others that arrive within ``FLUSH_DELAY`` (one write)."""
+        self._answers.append(answer)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(FLUSH_DELAY))
+
+    async def _flush(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while self._answers:  # answers arriving during a write go in the next one
+            answers, self._answers = self._answers, []
+            try:
+                await self._store.finish_many(answers)
+            except Exception:  # left running: answered 'interrupted' when their lease runs out
+                log.exception("batch runner: %d answers could not be stored", len(answers))
+        self._wake.set()
 
     # ---- callbacks --------------------------------------------------------------------
 

@@ -58,6 +58,15 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
+class Answered:
+    job_id: str
+    idx: int
+    status_code: int
+    response: Any
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class DueCallback:
     job_id: str
     owner: str
@@ -296,23 +305,29 @@ class BatchStore:
 
     async def finish(self, job_id: str, idx: int, status_code: int, response: Any, request_id: str) -> None:
         """Store a request's answer (once: only while it is running)."""
+        await self.finish_many([Answered(job_id, idx, status_code, response, request_id)])
+
+    async def finish_many(self, answers: Sequence[Answered]) -> None:
+        """Store answers in one transaction (each once: only while it is running)."""
         now = _now()
         r = batch_requests.c
         async with self._engine.begin() as conn:
-            await conn.execute(
-                batch_requests.update()
-                .where(r.job_id == job_id, r.idx == idx, r.state == "running")
-                .values(
-                    state="done",
-                    status_code=status_code,
-                    response=response,
-                    request_id=request_id,
-                    finished_at=now,
-                    claimed_by=None,
-                    lease_until=None,
+            for answer in answers:
+                await conn.execute(
+                    batch_requests.update()
+                    .where(r.job_id == answer.job_id, r.idx == answer.idx, r.state == "running")
+                    .values(
+                        state="done",
+                        status_code=answer.status_code,
+                        response=answer.response,
+                        request_id=answer.request_id,
+                        finished_at=now,
+                        claimed_by=None,
+                        lease_until=None,
+                    )
                 )
-            )
-            await self._finish_if_done(conn, job_id, now)
+            for job_id in dict.fromkeys(answer.job_id for answer in answers):
+                await self._finish_if_done(conn, job_id, now)
 
     async def release(self, job_id: str, idx: int) -> None:
         """Give a claimed request back, unsent (it is pending again)."""
