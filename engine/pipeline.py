@@ -27,7 +27,7 @@ from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchan
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
-from engine.metering import worst_case_cost
+from engine.metering import worst_case_of
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -170,14 +170,11 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
-        worst = max(
-            worst_case_cost(
-                facts.estimated_tokens,
-                facts.max_tokens or policy.default_max_tokens,
-                policy.models[a.target.model].price,
-                call.multiplier,
-            )
-            for a in call.route.attempts
+        worst = worst_case_of(
+            facts.estimated_tokens,
+            facts.max_tokens or policy.default_max_tokens,
+            (policy.models[a.target.model].price for a in call.route.attempts),
+            call.multiplier,
         )
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(

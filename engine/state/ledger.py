@@ -167,7 +167,7 @@ class Ledger:
                 if view.arrears > 0:
                     raise self._in_arrears(view.arrears)
                 if view.available < amount:
-                    raise self._insufficient(amount, view.available)
+                    raise insufficient_balance(amount, view.available)
                 view.held += amount
                 in_memory = True
         if key_id is not None:
@@ -180,15 +180,6 @@ class Ledger:
             held_micros=amount,
             in_database=in_database,
             in_memory=in_memory,
-        )
-
-    @staticmethod
-    def _insufficient(amount: int, available: int | None) -> PaymentRequired:
-        detail = f" ({format_usd(available)} available)" if available is not None else ""
-        return PaymentRequired(
-            f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; "
-            "add credits to the account",
-            code="insufficient_balance",
         )
 
     @staticmethod
@@ -209,7 +200,7 @@ class Ledger:
         if found is not None and found.arrears > 0:
             return self._in_arrears(found.arrears)
         available = max(found.balance - found.reserved, 0) if found is not None else None
-        return self._insufficient(amount, available)
+        return insufficient_balance(amount, available)
 
     async def settle(self, hold: Hold, actual_micros: int) -> int:
         """Charge the actual cost and release the hold; returns the overrun, the cost not charged.
@@ -382,3 +373,12 @@ class Ledger:
         await self._writer.close()
         if self._lanes is not None:
             await self._lanes.close()
+
+
+def insufficient_balance(amount: int, available: int | None) -> PaymentRequired:
+    """402 for a prepaid account whose balance cannot hold ``amount`` micro-dollars."""
+    detail = f" ({format_usd(available)} available)" if available is not None else ""
+    return PaymentRequired(
+        f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; add credits to the account",
+        code="insufficient_balance",
+    )

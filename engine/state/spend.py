@@ -2,13 +2,15 @@
 
 ``SpendBook`` keeps, per key seen by this process, the spend the database knows (lifetime,
 this UTC day, this UTC month), what this process charged but has not flushed yet, and what
-its in-flight requests hold. ``check`` refuses a reservation that would cross a cap.
+its in-flight requests hold. ``check`` refuses a reservation that would cross a cap (the
+pure rule is ``check_caps``, which ``turnout test`` runs too).
 Across replicas the caps are soft: another replica's in-flight holds and its last
 unflushed second of charges are not seen, so a cap can be overshot by at most those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +41,25 @@ class Caps:
     @property
     def any(self) -> bool:
         return self.quota_micros is not None or self.day_micros is not None or self.month_micros is not None
+
+
+def check_caps(committed: Callable[[str], int], caps: Caps, amount: int, now: datetime) -> None:
+    """Raise ``PaymentRequired`` when ``amount`` more would cross a cap; ``committed(period)``
+    is what is spent or held in a period (``"total"``, ``day_period(now)``, ``month_period(now)``)."""
+    for cap, period, code, what in (
+        (caps.quota_micros, TOTAL, "quota_exceeded", "the key's quota"),
+        (caps.day_micros, day_period(now), "budget_exceeded", "the key's daily budget"),
+        (caps.month_micros, month_period(now), "budget_exceeded", "the key's monthly budget"),
+    ):
+        if cap is None:
+            continue
+        spent = committed(period)
+        if spent + amount > cap:
+            raise PaymentRequired(
+                f"{what} is exhausted: {format_usd(spent)} of {format_usd(cap)} spent or held, "
+                f"this request may cost up to {format_usd(amount)}",
+                code=code,
+            )
 
 
 @dataclass(slots=True)
@@ -89,20 +110,7 @@ class SpendBook:
     def check(self, key_id: str, caps: Caps, amount: int, now: datetime) -> None:
         """Raise ``PaymentRequired`` when holding ``amount`` more would cross a cap."""
         entry = self._entry(key_id)
-        for cap, period, code, what in (
-            (caps.quota_micros, TOTAL, "quota_exceeded", "the key's quota"),
-            (caps.day_micros, day_period(now), "budget_exceeded", "the key's daily budget"),
-            (caps.month_micros, month_period(now), "budget_exceeded", "the key's monthly budget"),
-        ):
-            if cap is None:
-                continue
-            committed = entry.spent(period) + entry.held
-            if committed + amount > cap:
-                raise PaymentRequired(
-                    f"{what} is exhausted: {format_usd(committed)} of {format_usd(cap)} spent or held, "
-                    f"this request may cost up to {format_usd(amount)}",
-                    code=code,
-                )
+        check_caps(lambda period: entry.spent(period) + entry.held, caps, amount, now)
 
     def hold(self, key_id: str, amount: int) -> None:
         self._entry(key_id).held += amount
