@@ -42,7 +42,10 @@ def junit_xml(outcome: SuiteOutcome, directory: str) -> bytes:
                 case, "failure", message=f"{first.what}: expected {first.expected}, got {first.got}", type="mismatch"
             )
             details = [f"{m.what}: expected {m.expected}, got {m.got}" for m in result.mismatches]
-            failure.text = "\n".join([f"{result.case.where}: {result.case.name}", *details, result.got.describe()])
+            said = result.got.describe()
+            if all(m.got != said for m in result.mismatches):
+                details.append(said)
+            failure.text = "\n".join([f"{result.case.where}: {result.case.name}", *details])
     ET.indent(root)
     text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return text + b"\n"

@@ -121,7 +121,7 @@ def _check_names(file: _File, path: list[str], raw: CaseRaw, policy: CompiledPol
         if channel is None:
             file.add([*where, "channel"], _unknown("channel", health.channel, policy.channels))
         elif health.model is not None and health.model not in channel.models:
-            file.add([*where, "model"], _unknown(f"model of channel {health.channel!r}", health.model, channel.models))
+            file.add([*where, "model"], _not_served(health.channel, health.model, channel.models))
         if health.cooldown_s is not None and health.breaker != "open":
             file.add([*where, "cooldown_s"], 'only an open breaker cools down: add breaker = "open"')
     _check_expect(file, [*path, "expect"], raw.expect, raw.model, policy)
@@ -162,7 +162,11 @@ def _check_target(file: _File, path: list[str], target: str, policy: CompiledPol
         if spec is None:
             file.add(path, _unknown("channel", channel, policy.channels))
         elif model not in spec.models:
-            file.add(path, f"channel {channel!r} does not serve {model!r} (it serves {', '.join(sorted(spec.models))})")
+            file.add(path, _not_served(channel, model, spec.models))
+
+
+def _not_served(channel: str, model: str, served: Iterable[str]) -> str:
+    return f"channel {channel!r} does not serve {model!r} (it serves {', '.join(sorted(served))})"
 
 
 def _unknown(what: str, name: str, known: Iterable[str]) -> str:

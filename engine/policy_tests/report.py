@@ -28,14 +28,19 @@ def render(outcome: SuiteOutcome, directory: str) -> list[str]:
 
 
 def for_check(outcome: SuiteOutcome) -> list[str]:
-    """What ``turnout check`` adds: the load problems or failures, then ``tests: ...``."""
+    """What ``turnout check`` adds: the load problems, or each failure and ``tests: ...``
+    (and ``error: ...`` last when a case failed)."""
     if outcome.errors:
         count = len(outcome.errors)
         return [*map(str, outcome.errors), f"error: {count} problem{'s' if count != 1 else ''} in the policy tests"]
     lines: list[str] = []
     for result in outcome.failed:
         lines += _failure(result)[1:]
-    return [*lines, f"tests: {summary(outcome)}"]
+    lines.append(f"tests: {summary(outcome)}")
+    failed = len(outcome.failed)
+    if failed:
+        lines.append(f"error: {failed} of {len(outcome.results)} policy tests failed")
+    return lines
 
 
 def summary(outcome: SuiteOutcome) -> str:
@@ -58,7 +63,9 @@ def _failure(result: Result) -> list[str]:
     for mismatch in result.mismatches:
         lines.append(f"  {mismatch.what}: expected {mismatch.expected}")
         lines.append(f"  {' ' * len(mismatch.what)}       got {mismatch.got}")
-    lines.append(f"  the gateway would: {result.got.describe()}")
+    said = result.got.describe()
+    if all(m.got != said for m in result.mismatches):
+        lines.append(f"  the gateway would: {said}")
     return lines
 
 
