@@ -32,7 +32,7 @@ class Got:
     """What the gateway would do: a route, or a refusal."""
 
     status: int  # 200 when routed
-    code: str | None = None
+    code: str | None = None  # the error's code, else its kind (no_route)
     message: str | None = None
     rule: str | None = None
     attempts: tuple[str, ...] = ()  # model@channel, in order
@@ -40,7 +40,7 @@ class Got:
 
     def describe(self) -> str:
         if self.status != 200:
-            return f"refused {self.status} {self.code or ''}: {self.message}".replace("  ", " ")
+            return f"refused {self.status} {self.code}: {self.message}"
         return f"routed: rule {self.rule or 'none'}, attempts {', '.join(self.attempts)}"
 
 
@@ -75,7 +75,7 @@ def outcome(case: CaseRaw, policy: CompiledPolicy, codec: ClientCodec) -> Got:
         route = plan(facts, policy, case_health(case, policy), case_key(case), case_now(case), random.Random(0))
         _reserve(case, policy, group, facts, route)
     except GatewayError as err:
-        return Got(err.status, err.code or err.kind, err.message)  # a code, else its kind (no_route)
+        return Got(err.status, err.code or err.kind, err.message)
     first = route.attempts[0]
     return Got(
         200,

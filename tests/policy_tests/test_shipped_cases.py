@@ -41,3 +41,8 @@ def test_they_pin_behaviour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "  attempts: expected deepseek-v3@deepseek, gpt-4.1-mini@openai, gemini-2.5-flash@gemini, gpt-5.5@openai, "
         in out
     )
+
+
+@pytest.mark.parametrize("scenario", sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir()))
+def test_each_example_readme_shows_its_tests(scenario: str) -> None:
+    assert f"turnout test examples/{scenario}/policies" in (EXAMPLES / scenario / "README.md").read_text()
