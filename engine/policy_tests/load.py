@@ -137,12 +137,7 @@ def _check_expect(file: _File, path: list[str], expect: ExpectRaw, model: str, p
     else:
         for key in sorted(said & set(REFUSAL_DETAILS)):
             file.add([*path, key], "only a refusal has a code and a message: add `refused`")
-    alias = policy.aliases.get(model)
-    if isinstance(expect.rule, int):
-        count = len(alias.rules) if alias is not None else 0
-        if count < expect.rule:
-            what = f"alias {model!r} has {count} rule{'s' if count != 1 else ''}" if alias else f"{model!r} is no alias"
-            file.add([*path, "rule"], f"no rule {expect.rule}: {what}")
+    _check_rule(file, [*path, "rule"], expect.rule, model, policy)
     if expect.first is not None:
         _check_target(file, [*path, "first"], expect.first, policy)
     for index, target in enumerate(expect.attempts or []):
@@ -150,6 +145,19 @@ def _check_expect(file: _File, path: list[str], expect: ExpectRaw, model: str, p
     cost = expect.cost_usd
     if cost is not None and cost.max is not None and cost.max < cost.min:
         file.add([*path, "cost_usd", "max"], "must be at least min")
+
+
+def _check_rule(file: _File, path: list[str], rule: int | str | None, model: str, policy: CompiledPolicy) -> None:
+    """A rule number the alias has; ``"candidates"`` only for an alias with rules."""
+    if rule is None or rule == "none":
+        return
+    alias = policy.aliases.get(model)
+    count = len(alias.rules) if alias is not None else 0
+    what = f"alias {model!r} has {count} rule{'s' if count != 1 else ''}" if alias else f"{model!r} is no alias"
+    if isinstance(rule, int) and count < rule:
+        file.add(path, f"no rule {rule}: {what}")
+    elif rule == "candidates" and not count:
+        file.add(path, f'no rules to miss: {what} (expect rule = "none")')
 
 
 def _check_target(file: _File, path: list[str], target: str, policy: CompiledPolicy) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from engine.policy.schema import Count, NonNegative, Positive, Raw
+from engine.policy.shape import describe
 
 REFUSALS = (400, 402, 403, 404, 503)  # the statuses the router and the gate can refuse with
 RULE_WORDS = ("candidates", "none")
@@ -92,9 +93,10 @@ class CaseRaw(Raw):
     health: list[HealthRaw] = []
     expect: ExpectRaw
 
-    @field_validator("now")
+    @field_validator("now", mode="before")
     @classmethod
-    def _offset(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.utcoffset() is None:
-            raise ValueError("a time needs a UTC offset, like 2026-01-05T09:30:00Z")
-        return value
+    def _offset(cls, value: object) -> object:
+        if isinstance(value, datetime) and value.utcoffset() is not None:
+            return value
+        got = "a time without a UTC offset" if isinstance(value, datetime) else describe(value)
+        raise ValueError(f"expected a date and time with a UTC offset, like 2026-01-05T09:30:00Z, got {got}")

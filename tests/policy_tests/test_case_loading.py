@@ -100,7 +100,8 @@ expect = { rule = 0, refused = 418, frist = "x", cost_usd = { min = -1 } }
         "model, name, now, prompt, prompt_tokens, stream, tools, unset_env, wants_json)",
         "policy.test.toml:9: tests.0.key.budget: unknown key (known: balance_usd, group, models, name, quota_usd, "
         "spent_month_usd, spent_today_usd, spent_usd, tags)",
-        "policy.test.toml:10: tests.0.now: a time needs a UTC offset, like 2026-01-05T09:30:00Z",
+        "policy.test.toml:10: tests.0.now: expected a date and time with a UTC offset, like 2026-01-05T09:30:00Z, "
+        "got a time without a UTC offset",
         "policy.test.toml:11: tests.0.health.0.breaker: Input should be 'closed' or 'open'",
         "policy.test.toml:12: tests.0.expect.cost_usd.min: must be at least 0",
         "policy.test.toml:12: tests.0.expect.frist: unknown key (known: attempts, code, cost_usd, first, message, "
@@ -166,6 +167,16 @@ expect = { code = "x", rule = 3 }
 name = "nothing expected"
 model = "fast-m"
 expect.first = "fast-m"
+
+[[tests]]
+name = "a model misses no rule"
+model = "fast-m"
+expect.rule = "candidates"
+
+[[tests]]
+name = "an alias without rules misses none"
+model = "quick"
+expect.rule = "candidates"
 """
     assert problems(tmp_path, text) == [
         "policy.test.toml:5: tests.0.expect.cost_usd: a refused request has no route: drop this or `refused`",
@@ -175,6 +186,8 @@ expect.first = "fast-m"
         "policy.test.toml:15: tests.2.expect.code: only a refusal has a code and a message: add `refused`",
         "policy.test.toml:15: tests.2.expect.rule: no rule 3: alias 'pick' has 2 rules",
         "policy.test.toml:18: tests.3.name: a case named 'nothing expected' is already in this file (line 8)",
+        "policy.test.toml:25: tests.4.expect.rule: no rules to miss: 'fast-m' is no alias (expect rule = \"none\")",
+        "policy.test.toml:30: tests.5.expect.rule: no rules to miss: alias 'quick' has 0 rules (expect rule = \"none\")",
     ]
 
 
@@ -192,6 +205,25 @@ expect.first = "fast-m"
 )
 def test_broken_files(tmp_path: Path, text: str, message: str) -> None:
     assert message in problems(tmp_path, text)
+
+
+def test_wrong_kinds_of_values(tmp_path: Path) -> None:
+    text = """[[tests]]
+name = "a"
+model = "pick"
+now = 2026-01-05
+health = { channel = "a" }
+headers = { "x-team" = 3 }
+key = "team"
+expect.first = "fast-m"
+"""
+    assert problems(tmp_path, text) == [
+        "policy.test.toml:4: tests.0.now: expected a date and time with a UTC offset, like 2026-01-05T09:30:00Z, "
+        "got a date/time",
+        "policy.test.toml:5: tests.0.health: expected an array, got a table",
+        "policy.test.toml:6: tests.0.headers.x-team: expected a string, got an integer",
+        "policy.test.toml:7: tests.0.key: expected a table, got a string",
+    ]
 
 
 def test_an_empty_test_file_is_a_problem(tmp_path: Path) -> None:
