@@ -4,7 +4,7 @@ Pure: a validated case and the compiled policy in, a ``Result`` out; no upstream
 called. The steps are the server's, in its order: the key's group and model globs (403,
 ``engine.access``), the plan (404 unknown model, 400 too large, 503 no route,
 ``engine.routing.plan``), then the worst-case reservation against the key's quota, its
-group's budgets and a prepaid balance (402, ``engine.state.spend`` / ``engine.state.ledger``).
+group's budgets and a prepaid balance (402, ``engine.state.spend_rules``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from engine.policy_tests.request import case_facts, case_health, case_key, case_
 from engine.policy_tests.schema import CaseRaw, ExpectRaw
 from engine.routing.facts import RequestFacts
 from engine.routing.plan import Plan, plan
-from engine.state.ledger import insufficient_balance
 from engine.state.money import usd_to_micros
-from engine.state.spend import TOTAL, Caps, check_caps, day_period, month_period
+from engine.state.spend_rules import TOTAL, Caps, check_caps, day_period, insufficient_balance, month_period
 from providers.base import ClientCodec
 
 

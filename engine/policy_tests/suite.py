@@ -1,9 +1,10 @@
 """Run every policy test of a directory: load the policy and the cases, run each case.
 
-Tests are hermetic: the policy is loaded as if every ``${VAR}`` it references were set
-(to a placeholder; nothing is ever sent), so a case routes the same on a laptop with
-provider keys and in CI without them. A case's ``unset_env`` loads the policy with those
-variables unset (``"*"``: all of them), as a server missing those keys would.
+Tests are hermetic: the policy is loaded as if every ``${VAR}`` and ``${file:...}`` it
+references were set (to a placeholder; no secret is read, nothing is ever sent), so a case
+routes the same on a laptop with provider keys and in CI without them. A case's
+``unset_env`` loads the policy with those references unset (``"*"``: all of them), as a
+server missing those keys would.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def run_suite(directory: Path) -> SuiteOutcome:
     found = find_test_files(directory) if directory.is_dir() else []
     outcome = SuiteOutcome(files=[name for name, _ in found])
     env = PlaceholderEnv()
-    loaded = load_policy(directory, env)
+    loaded = load_policy(directory, env, secret_files=False)
     if loaded.policy is None:
         outcome.errors = loaded.errors
         return outcome
@@ -96,7 +97,7 @@ def _policy_for(
         unset = variables
     policy = policies.get(unset)
     if policy is None:
-        loaded = load_policy(directory, PlaceholderEnv(unset)).policy
+        loaded = load_policy(directory, PlaceholderEnv(unset), secret_files=False).policy
         assert loaded is not None, "unsetting variables only disables channels"
         policy = policies[unset] = loaded
     return policy

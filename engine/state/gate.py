@@ -28,7 +28,7 @@ from engine.state.keys import KeyRecord, KeyStore
 from engine.state.ledger import Hold, Ledger
 from engine.state.money import micros_to_usd, usd_to_micros
 from engine.state.ratelimit import Limits, RateLimiter, rate_headers, rejection
-from engine.state.spend import Caps
+from engine.state.spend_rules import Caps
 from engine.state.usage_log import UsageLog
 
 

@@ -58,7 +58,8 @@ from engine.state.ledger_store import (
 )
 from engine.state.money import format_usd, micros_to_usd
 from engine.state.single_flight import SingleFlight
-from engine.state.spend import Caps, SpendBook
+from engine.state.spend import SpendBook
+from engine.state.spend_rules import Caps, insufficient_balance
 
 log = logging.getLogger(__name__)
 
@@ -373,12 +374,3 @@ class Ledger:
         await self._writer.close()
         if self._lanes is not None:
             await self._lanes.close()
-
-
-def insufficient_balance(amount: int, available: int | None) -> PaymentRequired:
-    """402 for a prepaid account whose balance cannot hold ``amount`` micro-dollars."""
-    detail = f" ({format_usd(available)} available)" if available is not None else ""
-    return PaymentRequired(
-        f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; add credits to the account",
-        code="insufficient_balance",
-    )

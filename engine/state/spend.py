@@ -3,63 +3,21 @@
 ``SpendBook`` keeps, per key seen by this process, the spend the database knows (lifetime,
 this UTC day, this UTC month), what this process charged but has not flushed yet, and what
 its in-flight requests hold. ``check`` refuses a reservation that would cross a cap (the
-pure rule is ``check_caps``, which ``turnout test`` runs too).
+pure rule is ``engine.state.spend_rules.check_caps``).
 Across replicas the caps are soft: another replica's in-flight holds and its last
 unflushed second of charges are not seen, so a cap can be overshot by at most those.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine.errors import PaymentRequired
-from engine.state.money import format_usd
 from engine.state.schema import api_keys, key_spend
-
-TOTAL = "total"
-
-
-def day_period(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d")
-
-
-def month_period(moment: datetime) -> str:
-    return moment.strftime("%Y-%m")
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    quota_micros: int | None = None  # the key's lifetime cap
-    day_micros: int | None = None  # the group's budget per key per UTC day
-    month_micros: int | None = None  # per key per UTC month
-
-    @property
-    def any(self) -> bool:
-        return self.quota_micros is not None or self.day_micros is not None or self.month_micros is not None
-
-
-def check_caps(committed: Callable[[str], int], caps: Caps, amount: int, now: datetime) -> None:
-    """Raise ``PaymentRequired`` when ``amount`` more would cross a cap; ``committed(period)``
-    is what is spent or held in a period (``"total"``, ``day_period(now)``, ``month_period(now)``)."""
-    for cap, period, code, what in (
-        (caps.quota_micros, TOTAL, "quota_exceeded", "the key's quota"),
-        (caps.day_micros, day_period(now), "budget_exceeded", "the key's daily budget"),
-        (caps.month_micros, month_period(now), "budget_exceeded", "the key's monthly budget"),
-    ):
-        if cap is None:
-            continue
-        spent = committed(period)
-        if spent + amount > cap:
-            raise PaymentRequired(
-                f"{what} is exhausted: {format_usd(spent)} of {format_usd(cap)} spent or held, "
-                f"this request may cost up to {format_usd(amount)}",
-                code=code,
-            )
+from engine.state.spend_rules import TOTAL, Caps, check_caps, day_period, month_period
 
 
 @dataclass(slots=True)

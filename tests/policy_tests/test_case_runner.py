@@ -278,6 +278,28 @@ expect.first = "fast-m@a"
     assert {name: mismatches(r) for name, r in results.items() if not r.passed} == {}
 
 
+def test_secret_files_count_as_set_and_are_never_read(tmp_path: Path) -> None:
+    more = '[channels.c]\nformat = "openai"\nbase_url = "https://c.example.invalid/v1"\n'
+    more += 'api_key = "${file:secrets/c}"\nmodels = ["fast-m"]\n'
+    cases = """
+[[tests]]
+name = "set"
+model = "fast-m"
+expect.attempts = ["fast-m@a", "fast-m@c"]
+
+[[tests]]
+name = "unset"
+model = "fast-m"
+unset_env = ["file:secrets/c"]
+expect.attempts = ["fast-m@a"]
+"""
+    directory = policy_dir(tmp_path, {"more.toml": more, "policy.test.toml": cases})
+    assert not (directory / "secrets").exists()
+    outcome = run_suite(directory)
+    assert outcome.errors == []
+    assert {r.case.name: mismatches(r) for r in outcome.results} == {"set": [], "unset": []}
+
+
 def test_the_exit_code_follows_the_results(tmp_path: Path) -> None:
     good = 'model = "pick"\nexpect.first = "fast-m@a"'
     assert run_suite(policy_dir(tmp_path / "a", {"t.test.toml": f'[[tests]]\nname = "x"\n{good}\n'})).exit_code == (
