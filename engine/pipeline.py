@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, byok_for, charges, price_of, request_charge
+from engine.billing import NOTHING, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -27,7 +27,7 @@ from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchan
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
-from engine.metering import worst_case_cost
+from engine.metering import worst_case_of
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -183,14 +183,18 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
+        cap = facts.max_tokens or policy.default_max_tokens
+        byok = call.byok
+        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
         worst = max(
-            worst_case_cost(
+            worst_case_of(  # at list price times the group's multiplier
                 facts.estimated_tokens,
-                facts.max_tokens or policy.default_max_tokens,
-                price_of(policy, a.target.model, a.target.channel, call.byok),
-                1.0 if call.byok is not None and a.target.channel in call.byok.channels else call.multiplier,
-            )
-            for a in call.route.attempts
+                cap,
+                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
+                call.multiplier,
+            ),
+            # with the caller's own key: the group's fee, as charged
+            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
         )
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
