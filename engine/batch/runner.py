@@ -11,6 +11,9 @@ Interactive traffic goes first: a batch request about to be sent waits (up to
 ``YIELD_MAX``) while client requests are being handled in this worker, or one ended
 moments ago; if they still are, batch requests go one at a time.
 
+The job's key is checked again before each request (at most once a second): a key disabled,
+expired or deleted since the job was submitted gets its remaining requests answered 401.
+
 Exactly once: a request is claimed (``running``, under a lease this runner renews) before
 it is sent and its answer stored after (answers close together share one write); on
 shutdown the runner stops claiming, lets
@@ -51,6 +54,8 @@ FLUSH_DELAY = 0.05  # answers arriving this close together are stored in one wri
 YIELD_STEP, YIELD_MAX, QUIET = 0.005, 0.25, 0.02
 
 CallbackBody = Callable[[str], Awaitable[bytes | None]]  # job id -> the callback's body
+KeyProblem = Callable[[str], Awaitable[str | None]]  # key id -> why it may not run now (None: it may)
+KEY_CHECK_EVERY = 1.0  # seconds a key's check is reused
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +73,15 @@ class BatchRunner:
         limits: Limits,
         callbacks: CallbackSender,
         callback_body: CallbackBody,
+        key_problem: KeyProblem,
     ) -> None:
         self._store = store
         self._pipeline = pipeline
         self._limits = limits
         self._callbacks = callbacks
         self._callback_body = callback_body
+        self._key_problem = key_problem
+        self._key_checks: dict[str, tuple[float, str | None]] = {}  # key id -> (checked at, problem)
         self.runner_id = f"runner-{secrets.token_hex(8)}"
         self._wake = asyncio.Event()
         self._stopping = False
@@ -169,6 +177,11 @@ class BatchRunner:
         request_id = f"{claimed.job_id}-{claimed.idx}"
         ingress = Ingress(ENDPOINTS[claimed.endpoint], claimed.endpoint, b"", None, "batch", {}, request_id)
         try:
+            problem = await self._key_check(claimed.principal.key_id)
+            if problem is not None:  # disabled, expired or deleted since the job was submitted
+                body = {"error": {"message": problem, "type": "authentication_error", "code": "invalid_api_key"}}
+                self._answer(Answered(claimed.job_id, claimed.idx, 401, body, request_id))
+                return
             reply = await self._pipeline.serve_batched(
                 BatchItem(ingress, claimed.principal, claimed.body), self._slot(key)
             )
@@ -193,6 +206,15 @@ class BatchRunner:
             self._inflight.pop(key, None)
             self._per_owner[claimed.owner] -= 1
             self._wake.set()
+
+    async def _key_check(self, key_id: str | None) -> str | None:
+        if key_id is None:  # operator keys and open mode
+            return None
+        now = time.monotonic()
+        checked = self._key_checks.get(key_id)
+        if checked is None or now - checked[0] > KEY_CHECK_EVERY:
+            checked = self._key_checks[key_id] = (now, await self._key_problem(key_id))
+        return checked[1]
 
     def _interactive_busy(self) -> bool:
         """Client requests are being handled, or one ended within ``QUIET``."""

@@ -3,8 +3,9 @@ built together by the app's lifespan once the state store is open."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -18,24 +19,27 @@ from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import credential_for, read_body
 from engine.pipeline import Pipeline
 from engine.settings import Settings
+from engine.state import State
+from engine.state.errors import NotFound
 
 
 class BatchService:
     def __init__(
         self,
-        engine: AsyncEngine,
+        state: State,
         pipeline: Pipeline,
         settings: Settings,
         proxies: tuple[Network, ...],
         render_error: RenderError,
     ) -> None:
-        self.store = BatchStore(engine)
+        self.store = BatchStore(state.engine)
+        self._keys = state.keys
         self._pipeline = pipeline
         self._settings = settings
         self._proxies = proxies
         self._callbacks = CallbackSender(settings.batch_callback_allow_private)
         limits = Limits(settings.batch_per_key, settings.batch_per_channel, settings.batch_callback_backoff)
-        self.runner = BatchRunner(self.store, pipeline, limits, self._callbacks, self._callback_body)
+        self.runner = BatchRunner(self.store, pipeline, limits, self._callbacks, self._callback_body, self._key_problem)
         self._api = BatchApi(
             self.store,
             self.runner,
@@ -69,6 +73,17 @@ class BatchService:
         return await read_body(
             request.receive, headers.get("content-length"), self._settings.body_limit, headers.get("content-encoding")
         )
+
+    async def _key_problem(self, key_id: str) -> str | None:
+        try:
+            key = await self._keys.get(key_id)
+        except NotFound:
+            return "the API key of this batch job was deleted"
+        if not key.enabled:
+            return f"API key '{key.name}' is disabled"
+        if key.expired(datetime.now(UTC)):
+            return f"API key '{key.name}' has expired"
+        return None
 
     async def _callback_body(self, job_id: str) -> bytes | None:
         job = await self.store.job(job_id)

@@ -142,7 +142,7 @@ def build_app(settings: Settings) -> ASGIApp:
         if state is not None:  # batch jobs live in the state database
             from engine.batch.service import BatchService
 
-            batches = BatchService(state.engine, pipeline, settings, proxies, openai_error)
+            batches = BatchService(state, pipeline, settings, proxies, openai_error)
             app.router.routes.extend(batches.routes())
             batches.start()
         endpoints.probe = state.reachability if state is not None else None

@@ -4,7 +4,10 @@ with the payloads, listed per key, and the callback POSTed with a signature that
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,8 +23,9 @@ from tests.support.gateway import GatewayProcess
 
 
 class Seed:
-    def __init__(self, gateway: GatewayProcess, keys: tuple[CreatedKey, CreatedKey]) -> None:
+    def __init__(self, gateway: GatewayProcess, keys: tuple[CreatedKey, CreatedKey], data_dir: Path) -> None:
         self.gateway = gateway
+        self.data_dir = data_dir
         self.alice = httpx.Client(base_url=gateway.base_url, headers={"authorization": f"Bearer {keys[0].secret}"})
         self.bob = httpx.Client(base_url=gateway.base_url, headers={"authorization": f"Bearer {keys[1].secret}"})
 
@@ -29,12 +33,13 @@ class Seed:
 @pytest.fixture(scope="module")
 def seed(tmp_path_factory: pytest.TempPathFactory, upstream: EchoUpstream) -> Iterator[Seed]:
     root = tmp_path_factory.mktemp("seed-batch")
-    with batch_deployment(root, upstream, TURNOUT_BATCH_CALLBACK_BACKOFF="0.2").start() as gateway:
+    deployment = batch_deployment(root, upstream, TURNOUT_BATCH_CALLBACK_BACKOFF="0.2")
+    with deployment.start() as gateway:
         admin = Admin(gateway.base_url, ADMIN_TOKEN)
         keys = admin.create_key("alice"), admin.create_key("bob")
         admin.close()
         wait_closed(gateway.base_url)
-        running = Seed(gateway, keys)
+        running = Seed(gateway, keys, deployment.data_dir)
         yield running
         running.alice.close()
         running.bob.close()
@@ -127,3 +132,24 @@ def test_bad_submissions_are_refused(seed: Seed, payload: dict[str, Any], proble
     answer = seed.alice.post("/v1/batch", json=payload)
     assert answer.status_code == 400
     assert problem in answer.json()["error"]["message"]
+
+
+def test_a_key_disabled_mid_batch_sends_nothing_more(seed: Seed, upstream: EchoUpstream) -> None:
+    admin = Admin(seed.gateway.base_url, ADMIN_TOKEN)
+    carol = admin.create_key("carol")
+    upstream.delay = 0.3
+    with httpx.Client(base_url=seed.gateway.base_url, headers={"authorization": f"Bearer {carol.secret}"}) as client:
+        job = client.post("/v1/batch", json={"requests": _requests(*(f"carol {i}" for i in range(20)))}).json()
+    wait_until(lambda: sum(upstream.received().values()) > 0, timeout=10.0, what="the first request upstream")
+    admin.patch_key("carol", enabled=False)
+    admin.close()
+
+    def answered() -> list[tuple[str, int | None]] | None:  # the key cannot poll any more: read the store
+        with sqlite3.connect(seed.data_dir / "turnout.db") as db:
+            rows = db.execute("SELECT state, status_code FROM batch_requests WHERE job_id = ?", (job["id"],)).fetchall()
+        return rows if all(state == "done" for state, _ in rows) else None
+
+    rows = wait_until(answered, timeout=20.0, what="every request answered")
+    statuses = Counter(status for _, status in rows)
+    assert statuses[200] == sum(upstream.received().values()) < 20
+    assert statuses[401] == 20 - statuses[200]

@@ -3,7 +3,7 @@
 New tables only (``engine.batch`` reads and writes them); nothing existing is touched.
 
 Revision ID: 0005
-Revises: 0002 (on this branch; "0004" once the replay (0003) and console (0004) revisions are merged)
+Revises: 0003 (main's byok; "0004" once the replay and console revisions are merged: see the report)
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from engine.state.schema import UtcDateTime
 
 revision = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
