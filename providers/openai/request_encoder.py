@@ -19,6 +19,9 @@ another client format:
   ``max_tokens``), or as ``max_tokens`` for channels that set ``max_tokens_field`` so
   (OpenAI-compatible servers that know only that one).
 
+* ``cache_key`` (an agent session) is ``prompt_cache_key``, so one session's requests
+  reach the same prompt cache; ``hints`` of other formats are left out.
+
 ``extras`` are forwarded only when they came from an OpenAI client, and not those whose
 answer the canonical response cannot carry (several choices, logprobs, audio, legacy
 function calls, web-search annotations): those need a same-format passthrough route.
@@ -76,6 +79,8 @@ def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, A
         body["metadata"] = dict(request.metadata)
     if request.user is not None:
         body["user"] = request.user
+    if request.cache_key is not None:
+        body["prompt_cache_key"] = request.cache_key
     if request.extras:
         body.update(_forwardable_extras(request))
     body.update(endpoint.params)
