@@ -10,6 +10,7 @@ skips it rather than failing the request.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ import pytest
 
 from tests.e2e.agents.claude_cli import VERSION, ensure_installed, run_claude
 from tests.e2e.conftest import StartGateway
+from tests.e2e_keys.waiting import wait_until
 from tests.support.agent_upstream import AgentRequest, AgentScript, AgentUpstream
+from tests.support.gateway import GatewayProcess
 
 FORMATS = ["openai", "openai-responses", "anthropic", "gemini"]
 ANSWER = "SCRIPTED ANSWER: "
@@ -76,11 +79,23 @@ def upstreams() -> Iterator[dict[str, AgentUpstream]]:
 
 
 @pytest.fixture(scope="module")
-def gateway_url(launch: StartGateway, upstreams: dict[str, AgentUpstream]) -> str:
+def gateway(launch: StartGateway, upstreams: dict[str, AgentUpstream]) -> GatewayProcess:
     policy = "".join(
         CHANNEL.format(name=_name(fmt), fmt=fmt, base_url=_base_url(up, fmt)) for fmt, up in upstreams.items()
     )
-    return launch(policy).base_url
+    return launch(policy)
+
+
+@pytest.fixture(scope="module")
+def gateway_url(gateway: GatewayProcess) -> str:
+    return gateway.base_url
+
+
+# Every answer reports this usage (the cached part inside the input, each format its own way).
+INPUT, CACHED, OUTPUT = 100_000, 80_000, 500
+# At the agent model's price (USD per 1M tokens = micro-dollars per token): the uncached
+# input at 1.0, the cached part at 0.1, the output at 2.0.
+COST_MICROS = (INPUT - CACHED) * 1 + CACHED // 10 + OUTPUT * 2
 
 
 def _cat(path: Path) -> AgentScript:
@@ -88,12 +103,30 @@ def _cat(path: Path) -> AgentScript:
         tool="Bash",
         arguments={"command": f"cat {path}", "description": "Show the file"},
         answer_prefix=ANSWER,
+        input_tokens=INPUT,
+        cached_tokens=CACHED,
+        output_tokens=OUTPUT,
     )
+
+
+def _usage_rows(gateway: GatewayProcess, alias: str, count: int) -> list[dict[str, Any]] | None:
+    """The request rows of ``alias`` in the usage log, once there are ``count`` of them."""
+    db = sqlite3.connect(gateway.workdir / "data" / "turnout.db")
+    db.row_factory = sqlite3.Row
+    try:
+        found = db.execute(
+            "SELECT prompt_tokens, completion_tokens, cached_tokens, cost_micros FROM usage_log"
+            " WHERE model_requested = ? AND attempt IS NULL",
+            (alias,),
+        ).fetchall()
+    finally:
+        db.close()
+    return [dict(row) for row in found] if len(found) == count else None
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_claude_code_runs_a_tool_loop(
-    fmt: str, claude: Path, gateway_url: str, upstreams: dict[str, AgentUpstream], tmp_path: Path
+    fmt: str, claude: Path, gateway: GatewayProcess, upstreams: dict[str, AgentUpstream], tmp_path: Path
 ) -> None:
     up = upstreams[fmt]
     up.reset()
@@ -101,7 +134,8 @@ def test_claude_code_runs_a_tool_loop(
     note.write_text(CONTENT + "\n", encoding="utf-8")
     up.script = _cat(note)
 
-    run = run_claude(gateway_url, f"code-{_name(fmt)}", f"Show me the content of {note}.", tmp_path)
+    alias = f"code-{_name(fmt)}"
+    run = run_claude(gateway.base_url, alias, f"Show me the content of {note}.", tmp_path)
 
     assert run.returncode == 0, run.describe()
     assert ANSWER + CONTENT in run.stdout, run.describe()
@@ -116,6 +150,10 @@ def test_claude_code_runs_a_tool_loop(
     assert second.answered == "answer"
     _assert_roles(fmt, first, second)
     _assert_settings(fmt, first.body)
+    # the usage log bills the cached part of both turns at the cached price
+    rows = wait_until(lambda: _usage_rows(gateway, alias, 2), what=f"two usage rows of {alias}")
+    expected = {"prompt_tokens": INPUT, "completion_tokens": OUTPUT, "cached_tokens": CACHED}
+    assert rows == [{**expected, "cost_micros": COST_MICROS}] * 2
 
 
 def _assert_settings(fmt: str, body: dict[str, Any]) -> None:
