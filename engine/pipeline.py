@@ -53,10 +53,15 @@ log = logging.getLogger("turnout.request")
 
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
-    """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
+    """How an attempt addresses its channel (URL, key, headers, params, output-cap field) and
+    whether its model takes reasoning controls (it declares the ``reasoning`` capability)."""
     c = policy.channels[attempt.target.channel]
     upstream_model = attempt.target.upstream_model
-    return Endpoint(c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    model = policy.models.get(attempt.target.model)
+    reasoning = model is not None and "reasoning" in model.capabilities
+    return Endpoint(
+        c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field, reasoning
+    )
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:

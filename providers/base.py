@@ -34,6 +34,7 @@ class Endpoint(NamedTuple):
     headers: Mapping[str, str] = _NONE  # extra headers per channel
     params: Mapping[str, Any] = _NONE  # body fields forced per channel
     max_tokens_field: str = "max_completion_tokens"  # "openai" format: the output cap's field
+    reasoning: bool = True  # the model takes reasoning controls (declares the capability)
 
 
 class UpstreamRequest(NamedTuple):
