@@ -54,13 +54,21 @@ log = logging.getLogger("turnout.request")
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
     """How an attempt addresses its channel (URL, key, headers, params, output-cap field) and
-    whether its model takes reasoning controls (it declares the ``reasoning`` capability)."""
+    what its model declares: the ``reasoning`` and ``system_messages`` capabilities."""
     c = policy.channels[attempt.target.channel]
-    upstream_model = attempt.target.upstream_model
     model = policy.models.get(attempt.target.model)
-    reasoning = model is not None and "reasoning" in model.capabilities
+    capabilities = model.capabilities if model is not None else frozenset()
     return Endpoint(
-        c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field, reasoning
+        c.name,
+        c.format,
+        c.base_url,
+        c.api_key,
+        attempt.target.upstream_model,
+        c.headers,
+        c.params,
+        c.max_tokens_field,
+        reasoning="reasoning" in capabilities,
+        system_messages="system_messages" in capabilities,
     )
 
 
