@@ -2,7 +2,8 @@
 of the state store).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
-never starts a server.
+never starts a server. Each command imports what it needs when it runs (the server, the
+database drivers, the providers), so every command starts quickly.
 """
 
 from __future__ import annotations
@@ -17,25 +18,18 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from engine.errors import GatewayError
-from engine.explain import explain_plan, render_text
-from engine.http.port_probe import listen_problem
-from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
+from engine import __version__
 from engine.policy.check import run_check
-from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
-from engine.routing.facts import request_facts
-from engine.routing.health import Health
-from engine.routing.plan import KeyFacts, plan
-from engine.settings import Settings, SettingsError, load_settings, settings_help
-from engine.state import StateConfigError
+from engine.policy.secrets import process_env
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
-from providers.registry import build_registry
+
+if TYPE_CHECKING:
+    from engine.policy.compiled import CompiledPolicy
+    from engine.settings import Settings
 
 log = logging.getLogger("turnout")
 
@@ -55,6 +49,10 @@ def _refuse(problem: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from engine.http.port_probe import listen_problem
+    from engine.settings import SettingsError, load_settings
+    from engine.state import StateConfigError
+
     overrides = {
         "TURNOUT_HOST": args.host,
         "TURNOUT_PORT": None if args.port is None else str(args.port),
@@ -71,11 +69,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _refuse(str(exc))
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not settings.policy_dir.is_dir():
-        return _refuse(f"the policy directory {settings.policy_dir} does not exist (TURNOUT_POLICY_DIR or --policies)")
+        return _refuse(
+            f"the policy directory {settings.policy_dir} does not exist: run `turnout init` to write the "
+            "starter policy there, or point TURNOUT_POLICY_DIR (or --policies) at yours"
+        )
     busy = listen_problem(settings.host, settings.port)
     if busy is not None:
         return _refuse(busy)
-    result = load_policy(settings.policy_dir, os.environ)
+    result = load_policy(settings.policy_dir, process_env().read())
     for diagnostic in result.diagnostics:
         print(str(diagnostic), file=sys.stderr)
     if result.policy is None:
@@ -88,11 +89,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problem = problem or listen_problem(settings.host, settings.port)
     if problem is not None:
         return _refuse(problem)
-    from granian import Granian
     from granian.constants import Interfaces
 
+    from engine.http.graceful import GracefulGranian, graceful_options
+
     log.info("turnout listening on http://%s:%d (%d worker(s))", settings.host, settings.port, settings.workers)
-    Granian(
+    GracefulGranian(
         "engine.http.app:create_app",
         address=settings.host,
         port=settings.port,
@@ -101,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         factory=True,
         log_enabled=False,
         **granian_tuning(),
+        **graceful_options(settings.drain_timeout),
     ).serve()
     return 0
 
@@ -121,6 +124,8 @@ async def _preflight(settings: Settings) -> str | None:
     state store cannot open (unreachable, schema, Redis for several workers), or the
     gateway would be open (no key configured, and none ever stored) on a non-loopback
     address."""
+    from engine.keyed_gate import CLOSED_WITHOUT_KEYS, open_store
+
     presence = None
     if settings.key_management:
         state = await open_store(settings)
@@ -143,16 +148,41 @@ async def _preflight(settings: Settings) -> str | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    directory = Path(args.directory) if args.directory else load_settings().policy_dir
-    code, lines = run_check(directory, os.environ)
+    directory = Path(args.directory) if args.directory else _settings().policy_dir
+    code, lines = run_check(directory, process_env().read())
     for line in lines:
         print(line)
     return code
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from engine.starter import init
+
+    directory = Path(args.directory)
+    env_file = directory.parent / ".env.example" if args.env_example is None else Path(args.env_example)
+    try:
+        written = init(directory, env_file, force=args.force)
+    except FileExistsError as exc:
+        print(f"error: not overwriting {exc} (use --force)", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"next: turnout check {directory} && turnout serve --policies {directory}")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
-    directory = Path(args.policies) if args.policies else load_settings().policy_dir
-    result = load_policy(directory, os.environ)
+    import orjson
+
+    from engine.errors import GatewayError
+    from engine.explain import explain_plan, render_text
+    from engine.routing.facts import request_facts
+    from engine.routing.health import Health
+    from engine.routing.plan import KeyFacts, plan
+    from providers.registry import build_registry
+
+    directory = Path(args.policies) if args.policies else _settings().policy_dir
+    result = load_policy(directory, process_env().read())
     if result.policy is None:
         for diagnostic in result.diagnostics:
             print(str(diagnostic), file=sys.stderr)
@@ -180,14 +210,30 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _settings() -> Settings:
+    from engine.settings import load_settings
+
+    return load_settings()
+
+
+def _serve_epilog(argv: Sequence[str]) -> str | None:
+    """Every setting, for ``turnout serve --help`` (the settings module is only loaded then)."""
+    if list(argv[:1]) != ["serve"] or not {"-h", "--help"} & set(argv):
+        return None
+    from engine.settings import settings_help
+
+    return settings_help()
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout", description="Turnout: an AI API gateway routed by policy in git")
+    parser.add_argument("--version", action="version", version=f"turnout {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(
         "serve",
         help="run the gateway",
-        epilog=settings_help(),
+        epilog=_serve_epilog(argv),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -201,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("directory", nargs="?", help="policy directory (default ./policies)")
     check.set_defaults(func=cmd_check)
 
+    init = sub.add_parser("init", help="write the starter policy (commented) and a .env.example")
+    init.add_argument("directory", nargs="?", default="policies", help="where to write it (default ./policies)")
+    init.add_argument("--env-example", help="where to write .env.example (default: beside the directory)")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(func=cmd_init)
+
     explain = sub.add_parser("explain", help="show how a request would be routed, without calling upstreams")
     explain.add_argument("request", help="an OpenAI chat completion request body (JSON file)")
     explain.add_argument("--model", help="override the request's model")
@@ -213,10 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _state_config() -> StateConfig:
-    settings = load_settings()
+    settings = _settings()
 
     def policy() -> CompiledPolicy:
-        result = load_policy(settings.policy_dir, os.environ)
+        result = load_policy(settings.policy_dir, process_env().read())
         if result.policy is None:
             raise ValueError(f"the policy in {settings.policy_dir} has errors: run `turnout check`")
         return result.policy
@@ -232,10 +284,16 @@ def _state_config() -> StateConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a configuration error is one line on stderr and exit status 1."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         code: int = args.func(args)
-    except (SettingsError, StateConfigError) as exc:
+    except Exception as exc:
+        from engine.settings import SettingsError
+        from engine.state import StateConfigError
+
+        if not isinstance(exc, SettingsError | StateConfigError):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return code

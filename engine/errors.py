@@ -58,6 +58,7 @@ FailureKind = Literal[
     "context_length",  # the prompt did not fit this model
     "content_filter",  # refused by the upstream's content policy
     "stream_cut",  # stream ended without its terminal event
+    "shutdown",  # this gateway is shutting down: the answer could not finish within the drain
 ]
 
 # Which timer a "timeout" failure ran out of.
@@ -205,6 +206,8 @@ def _client_view(failure: FailureKind, upstream_status: int | None) -> tuple[int
         return 504, "upstream_timeout"
     if failure == "rate_limit":
         return 429, "rate_limited"
+    if failure == "shutdown":
+        return 503, "overloaded"
     return 502, "upstream_error"
 
 

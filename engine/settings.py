@@ -20,8 +20,6 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.state.db import DatabaseConfigError, normalize_database_url
-
 # Values a message must not repeat: they are or may contain secrets.
 _SECRET_FIELDS = frozenset({"api_keys", "secret_key", "admin_token", "database_url", "redis_url"})
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -58,6 +56,12 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, description="bearer token for the /admin API")
     trusted_proxies: str = Field("", description="comma-separated CIDRs whose X-Forwarded-For is trusted")
     key_management: bool = Field(True, description="use the key store (sk-trn-... keys) in addition to api_keys")
+    drain_timeout: float = Field(
+        20.0,
+        ge=0,
+        description="on SIGTERM, seconds in-flight answers get to finish before they are cut cleanly "
+        "(keep it below the orchestrator's grace period: Kubernetes' default is 30)",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -77,6 +81,8 @@ class Settings(BaseSettings):
     def _database(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        from engine.state.db import DatabaseConfigError, normalize_database_url  # the drivers, only when set
+
         try:
             return normalize_database_url(value)
         except DatabaseConfigError as exc:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
@@ -25,13 +24,15 @@ from engine.access import Gate, StaticKeyGate
 from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
+from engine.http.graceful import DRAIN_SIGNAL
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
 from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
 from engine.pipeline import Pipeline
+from engine.policy.secrets import process_env
 from engine.policy.store import PolicyStore
-from engine.policy.watch import watch_policy
+from engine.policy.watch import watch_policy, watch_secrets
 from engine.routing.execute import Executor
 from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher
@@ -123,7 +124,7 @@ def build_app(settings: Settings) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = PolicyStore(settings.policy_dir, dict(os.environ))
+        store = PolicyStore(settings.policy_dir, process_env())
         try:
             the_gate, state = await open_gate(settings)
         except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
@@ -137,19 +138,34 @@ def build_app(settings: Settings) -> ASGIApp:
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
+        endpoints.probe = state.reachability if state is not None else None
+        loop = asyncio.get_running_loop()
+
+        def begin_drain() -> None:
+            log.info("shutting down: in-flight answers get %gs to finish", settings.drain_timeout)
+            endpoints.draining = True
+            transports.drain(settings.drain_timeout)
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
+            loop.add_signal_handler(DRAIN_SIGNAL, begin_drain)
         stop = asyncio.Event()
-        watcher = (
-            asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms))
+        watchers = (
+            [
+                asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms)),
+                asyncio.create_task(watch_secrets(store, stop)),
+            ]
             if settings.watch
-            else None
+            else []
         )
         log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
         gc.freeze()  # startup objects (modules, policy, pools) never die: keep them out of GC passes
         try:
             yield
         finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(DRAIN_SIGNAL)
             stop.set()
-            if watcher is not None:
+            for watcher in watchers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher

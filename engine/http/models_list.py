@@ -1,5 +1,11 @@
 """The public catalogue: every model and alias of a policy as neutral entries, rendered in
-each client format by ``providers.models_list``. Pure."""
+each client format by ``providers.models_list``. Pure.
+
+A model is *available* when an enabled channel serves it whose circuit breaker for it is
+not open (``down``: the open (channel, model) pairs of this worker); an alias when one of
+the models or aliases it can route to is. OpenAI's list shows every entry with its
+``available`` flag; the Anthropic and Gemini lists, which have no such field, list only the
+available ones."""
 
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ from providers.models_list import (
     openai_list,
 )
 
+Down = frozenset[tuple[str, str]]  # (channel, model) pairs whose breaker is open
 
-def entries(policy: CompiledPolicy) -> list[ModelEntry]:
+
+def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry]:
     out: list[ModelEntry] = []
     for model_id in sorted(policy.models):
         model = policy.models[model_id]
@@ -35,29 +43,46 @@ def entries(policy: CompiledPolicy) -> list[ModelEntry]:
                 model.context_window,
                 model.max_output_tokens,
                 tuple(sorted(model.capabilities)),
-                bool(model.channels),
+                _model_up(policy, model_id, down),
             )
         )
     for name in sorted(policy.aliases):
         alias = policy.aliases[name]
-        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), True))
+        up = _alias_up(policy, name, down, set())
+        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), up))
     return out
 
 
-def openai_models(policy: CompiledPolicy) -> dict[str, Any]:
-    return openai_list(entries(policy))
+def _model_up(policy: CompiledPolicy, model_id: str, down: Down) -> bool:
+    return any((channel, model_id) not in down for channel in policy.models[model_id].channels)
 
 
-def openai_model(policy: CompiledPolicy, model_id: str) -> dict[str, Any] | None:
-    for entry in entries(policy):
+def _alias_up(policy: CompiledPolicy, name: str, down: Down, seen: set[str]) -> bool:
+    seen.add(name)
+    alias = policy.aliases[name]
+    targets = [*alias.candidates, *alias.fallback, *(t for rule in alias.rules for t in rule.use)]
+    for target in targets:
+        if target in policy.models and _model_up(policy, target, down):
+            return True
+        if target in policy.aliases and target not in seen and _alias_up(policy, target, down, seen):
+            return True
+    return False
+
+
+def openai_models(policy: CompiledPolicy, down: Down = frozenset()) -> dict[str, Any]:
+    return openai_list(entries(policy, down))
+
+
+def openai_model(policy: CompiledPolicy, model_id: str, down: Down = frozenset()) -> dict[str, Any] | None:
+    for entry in entries(policy, down):
         if entry.id == model_id:
             return openai_entry(entry)
     return None
 
 
-def anthropic_models(policy: CompiledPolicy) -> dict[str, Any]:
-    return anthropic_list(entries(policy))
+def anthropic_models(policy: CompiledPolicy, down: Down = frozenset()) -> dict[str, Any]:
+    return anthropic_list([e for e in entries(policy, down) if e.available])
 
 
-def gemini_models(policy: CompiledPolicy) -> bytes:
-    return gemini_list(entries(policy))
+def gemini_models(policy: CompiledPolicy, down: Down = frozenset()) -> bytes:
+    return gemini_list([e for e in entries(policy, down) if e.available])

@@ -25,6 +25,7 @@ from engine.http.models_list import (
     openai_model,
     openai_models,
 )
+from engine.http.readiness import Probe, readiness
 from engine.http.reply import Reply
 from engine.http.status import status_document
 from engine.pipeline import Answer, Ingress, Pipeline, parse_json
@@ -43,6 +44,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 class Endpoints:
     def __init__(self, pipeline: Pipeline | None, body_limit: int, proxies: tuple[Network, ...]) -> None:
         self._pipeline = pipeline
+        self.probe: Probe | None = None  # the state store's reachability check, when there is one
+        self.draining = False  # shutting down: not ready for new traffic
         self.body_limit = body_limit
         self.proxies = proxies
 
@@ -173,7 +176,8 @@ class Endpoints:
             return await self._fail(request, fmt, err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        body = anthropic_models(policy) if fmt == "anthropic" else openai_models(policy)
+        down = self.pipeline.health.open_pairs()
+        body = anthropic_models(policy, down) if fmt == "anthropic" else openai_models(policy, down)
         return _json(body, headers=headers)
 
     async def model(self, request: Request) -> Handled:
@@ -183,7 +187,7 @@ class Endpoints:
             return await self._fail(request, fmt, err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        found = openai_model(policy, request.path_params["model_id"])
+        found = openai_model(policy, request.path_params["model_id"], self.pipeline.health.open_pairs())
         if found is None:
             known = ", ".join(policy.public_ids())
             missing = ModelNotFound(
@@ -200,7 +204,8 @@ class Endpoints:
             return await self._fail(request, "gemini", err)
         policy = self.pipeline.store.current
         headers = self.pipeline.base_headers(policy, request.state.request_id)
-        return Response(gemini_models(policy), headers=headers, media_type="application/json")
+        body = gemini_models(policy, self.pipeline.health.open_pairs())
+        return Response(body, headers=headers, media_type="application/json")
 
     async def healthz(self, request: Request) -> Handled:
         return _json({"status": "ok", "policy": self.pipeline.store.current.version})
@@ -209,6 +214,11 @@ class Endpoints:
         """``HEAD /`` (and ``/api/hello``): the reachability probes clients such as Claude Code
         send to a base URL before their first call. No credentials, nothing but a 200."""
         return _json({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Handled:
+        store = self._pipeline.store if self._pipeline is not None else None
+        ready, document = await readiness(store, self.probe, draining=self.draining)
+        return _json(document, status=200 if ready else 503)
 
     async def status(self, request: Request) -> Handled:
         return _json(status_document(self.pipeline.store, self.pipeline.health))
@@ -240,6 +250,7 @@ class Endpoints:
         post, get = ["POST"], ["GET"]
         routes = [
             Route("/healthz", self.healthz, methods=get),
+            Route("/readyz", self.readyz, methods=get),
             Route("/", self.reachable, methods=get),
             Route("/api/hello", self.reachable, methods=get),
             Route("/api/status", self.status, methods=get),

@@ -1,9 +1,14 @@
-"""The ``/api/status`` document: policy version and reload state, channel health. Pure."""
+"""The ``/api/status`` document: policy version and reload state, channel health. Pure.
+
+``status`` is ``degraded`` while the last reload failed (the previous policy keeps serving;
+``policy.errors`` says why), else ``ok``. Warnings (a channel skipped for a missing key) are
+listed apart from errors and do not degrade the status."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from engine import __version__
 from engine.policy.store import PolicyStore
 from engine.routing.health import Health
 
@@ -31,11 +36,13 @@ def status_document(store: PolicyStore, health: Health) -> dict[str, Any]:
             },
         }
     return {
-        "status": "ok",
+        "status": "degraded" if store.last_error else "ok",
+        "turnout_version": __version__,
         "policy": {
             "version": policy.version,
             "loaded_at": store.loaded_at.isoformat(),
             "directory": policy.source_dir,
+            "errors": list(store.last_error or []),
             "last_error": store.last_error,
             "last_error_at": store.last_error_at.isoformat() if store.last_error_at else None,
             "warnings": [str(w) for w in policy.warnings],

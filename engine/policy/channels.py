@@ -18,6 +18,7 @@ from engine.policy.env_refs import (
     CREDENTIAL_HEADERS,
     has_reference,
     is_reference,
+    missing_reason,
     resolve,
 )
 from engine.policy.schema import ChannelRaw
@@ -127,7 +128,9 @@ def _api_key(
         return None
     if not is_reference(channel.api_key):
         problems.add(
-            where, 'must be an environment reference like "${OPENAI_API_KEY}": never write a secret in the policy'
+            where,
+            'must be a reference like "${OPENAI_API_KEY}" or "${file:/run/secrets/openai}": '
+            "never write a secret in the policy",
         )
         return None
     resolved = resolve(channel.api_key, env)
@@ -171,7 +174,7 @@ def _note(
     for variable in variables:
         presence[variable] = variable not in missing
     for variable in missing:
-        reason = f"{variable} is not set"
+        reason = missing_reason(variable)
         problems.warn(where, f"{reason}: the channel is disabled")
         if reason not in skip_reasons:
             skip_reasons.append(reason)

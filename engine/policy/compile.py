@@ -7,16 +7,20 @@ means no policy; warnings ride along in ``CompiledPolicy.warnings``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from types import MappingProxyType
+
+import orjson
 
 from engine.policy.aliases import compile_aliases
 from engine.policy.channels import compile_channels
-from engine.policy.compiled import BreakerSpec, CompiledPolicy, Diagnostic, RetrySpec
+from engine.policy.compiled import BreakerSpec, ChannelSpec, CompiledPolicy, Diagnostic, RetrySpec
 from engine.policy.document import PolicyDocument, Problems
-from engine.policy.env_refs import CREDENTIAL_HEADERS
+from engine.policy.env_refs import CREDENTIAL_HEADERS, FILE_PREFIX, secret_path
 from engine.policy.groups import compile_groups
 from engine.policy.models import compile_models
 from engine.policy.shape import RawPolicy, check_shape
@@ -53,8 +57,19 @@ def compile_policy(
         default_max_tokens=raw.router.default_max_tokens,
         groups=MappingProxyType(groups),
         warnings=tuple(diagnostics),
+        secrets_digest=_secrets_digest(channels.specs),
+        secret_files=tuple(
+            str(secret_path(ref, Path(source_dir)))
+            for ref in sorted(channels.secret_presence)
+            if ref.startswith(FILE_PREFIX)
+        ),
     )
     return policy, diagnostics
+
+
+def _secrets_digest(specs: Mapping[str, ChannelSpec]) -> str:
+    material = {name: [spec.api_key, dict(spec.headers)] for name, spec in specs.items()}
+    return hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def sort_diagnostics(items: list[Diagnostic]) -> list[Diagnostic]:

@@ -206,6 +206,10 @@ class CompiledPolicy:
     default_max_tokens: int = 4096  # assumed output size when a request gives none
     groups: Mapping[str, GroupSpec] = field(default_factory=dict)
     warnings: tuple[Diagnostic, ...] = ()
+    # A hash of the resolved secrets (never shown): a rotated key swaps the policy in although
+    # its public version, which depends only on whether each secret is set, stays the same.
+    secrets_digest: str = ""
+    secret_files: tuple[str, ...] = ()  # files named by ${file:...} references, to watch
 
     def public_ids(self) -> list[str]:
         return sorted([*self.models, *self.aliases])

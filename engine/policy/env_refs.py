@@ -1,4 +1,9 @@
-"""Secrets by reference: ``${ENV_VAR}`` in a policy value, resolved from the environment.
+"""Secrets by reference: ``${ENV_VAR}`` or ``${file:/path}`` in a policy value.
+
+``${ENV_VAR}`` is looked up in the environment (and the ``.env`` file), ``${file:PATH}`` reads
+a mounted secret file (relative paths from the policy directory; surrounding whitespace and
+the final newline dropped): ``engine.policy.secrets`` provides the lookup. Both are read
+again on every load, so a rotated secret applies at the next reload.
 
 A secret is never written in the policy itself: ``api_key`` must be exactly one
 reference, and a credential-carrying header (``authorization``, ``x-api-key``...) must
@@ -11,8 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_REFERENCE = re.compile(r"\$\{(file:[^}\s]+|[A-Za-z_][A-Za-z0-9_]*)\}")
+FILE_PREFIX = "file:"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})
 
 
@@ -40,3 +47,22 @@ def resolve(value: str, env: Mapping[str, str]) -> Resolved:
         return Resolved(None, names, missing)
     text = _REFERENCE.sub(lambda m: env[m.group(1)], value.strip() if is_reference(value) else value)
     return Resolved(text, names, ())
+
+
+def describe(reference: str) -> str:
+    """How a reference is named in messages: the variable, or the file."""
+    if reference.startswith(FILE_PREFIX):
+        return f"secret file {reference[len(FILE_PREFIX) :]}"
+    return reference
+
+
+def missing_reason(reference: str) -> str:
+    if reference.startswith(FILE_PREFIX):
+        return f"{describe(reference)} is missing or empty"
+    return f"{reference} is not set"
+
+
+def secret_path(reference: str, base: Path) -> Path:
+    """The file a ``file:PATH`` reference names (relative paths from ``base``)."""
+    path = Path(reference[len(FILE_PREFIX) :]).expanduser()
+    return path if path.is_absolute() else base / path

@@ -1,9 +1,10 @@
 """Load a policy directory: read, merge, validate and compile, collecting every problem.
 
-``load_policy(directory, env)`` is the one entry point: ``LoadResult.policy`` is None
-when any diagnostic is an error; ``diagnostics`` lists every problem (errors and
-warnings) as ``file:line: key.path: message``, sorted by file and line. Files that are
-not valid TOML stop the load after reading (checking the rest would mostly report
+``load_policy(directory, env)`` is the one entry point (``env`` is what ``${VAR}`` references
+read; ``${file:...}`` ones are read from disk here, see ``engine.policy.secrets``):
+``LoadResult.policy`` is None when any diagnostic is an error; ``diagnostics`` lists every
+problem (errors and warnings) as ``file:line: key.path: message``, sorted by file and line.
+Files that are not valid TOML stop the load after reading (checking the rest would mostly report
 references to what those files define).
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from engine.policy.compile import compile_policy, sort_diagnostics
 from engine.policy.compiled import CompiledPolicy, Diagnostic
 from engine.policy.document import merge
+from engine.policy.secrets import SecretLookup
 from engine.policy.sources import read_sources
 
 
@@ -34,7 +36,7 @@ def load_policy(directory: Path, env: Mapping[str, str]) -> LoadResult:
     if unreadable:
         return LoadResult(None, sort_diagnostics(unreadable))
     doc, duplicates = merge(sources)
-    policy, diagnostics = compile_policy(doc, env, str(directory))
+    policy, diagnostics = compile_policy(doc, SecretLookup(env, directory), str(directory))
     if duplicates:
         return LoadResult(None, sort_diagnostics([*duplicates, *diagnostics]))
     return LoadResult(policy, diagnostics)

@@ -4,7 +4,8 @@
 snapshot throughout. ``reload()`` is a transaction: the directory is loaded and compiled
 in full, and only a policy that passed every check replaces the current one (a plain
 attribute swap, atomic for readers). A failed reload keeps serving the old policy and
-records why in ``last_error``; an unchanged version swaps nothing.
+records why in ``last_error``; an unchanged version swaps nothing, unless a secret it
+resolves changed (a rotated key file, an edited ``.env``): that swaps the same version in.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Literal
 
 from engine.policy.compiled import CompiledPolicy, Diagnostic
 from engine.policy.load import LoadResult, load_policy
+from engine.policy.secrets import PolicyEnv
 
 logger = logging.getLogger("turnout.policy")
 
@@ -47,12 +49,12 @@ class ReloadOutcome:
 
 
 class PolicyStore:
-    def __init__(self, directory: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, directory: Path, env: Mapping[str, str] | PolicyEnv) -> None:
         self.directory = directory
         self._env = env
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
-        result = load_policy(directory, env)
+        result = load_policy(directory, self._environment())
         if result.policy is None:
             raise PolicyLoadError(directory, result.diagnostics)
         self._current: CompiledPolicy = result.policy
@@ -63,6 +65,18 @@ class PolicyStore:
     @property
     def current(self) -> CompiledPolicy:
         return self._current
+
+    def secret_sources(self) -> list[Path]:
+        """What the directory watch cannot see and must reload the policy: the secret files
+        the current policy names, the ``.env`` file, and the directory itself (through a
+        symlink, as git-sync swaps it, the target changes while no file in it does)."""
+        files = [self.directory, *(Path(p) for p in self._current.secret_files)]
+        if isinstance(self._env, PolicyEnv) and self._env.dotenv is not None:
+            files.append(self._env.dotenv)
+        return files
+
+    def _environment(self) -> Mapping[str, str]:
+        return self._env.read() if isinstance(self._env, PolicyEnv) else self._env
 
     def subscribe(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback(new_policy)`` after every swap; returns an unsubscribe function."""
@@ -90,7 +104,7 @@ class PolicyStore:
                 self.last_error = None
                 self.last_error_at = None
                 status: Literal["swapped", "unchanged"] = "unchanged"
-                if policy.version != previous.version:
+                if policy.version != previous.version or policy.secrets_digest != previous.secrets_digest:
                     self._current = policy
                     self.loaded_at = policy.loaded_at
                     status = "swapped"
@@ -107,7 +121,7 @@ class PolicyStore:
     def _load(self) -> LoadResult:
         """Load the directory; a bug in the loader is a failed reload, not a dead watcher."""
         try:
-            return load_policy(self.directory, self._env)
+            return load_policy(self.directory, self._environment())
         except Exception as exc:
             logger.exception("policy loader crashed")
             problem = Diagnostic(".", 0, "policy", f"internal error while loading: {exc!r}")

@@ -1,4 +1,5 @@
-"""Hot reload: watch the policy directory and reload the store on any change in it.
+"""Hot reload: watch the policy directory and reload the store on any change in it; poll
+the secret files and ``.env`` the policy reads (``watch_secrets``).
 
 The *directory* is watched, not the files: after an editor's atomic rename-over, or a
 Kubernetes ConfigMap swapping its ``..data`` symlink, a watch on a file path goes silent
@@ -17,6 +18,7 @@ from collections.abc import AsyncGenerator
 
 from watchfiles import Change, awatch
 
+from engine.policy.secrets import fingerprint
 from engine.policy.store import PolicyStore
 
 Changes = set[tuple[Change, str]]
@@ -58,6 +60,23 @@ async def watch_policy(
             pending.cancel()
             await asyncio.wait([pending])
         await changes.aclose()
+
+
+async def watch_secrets(store: PolicyStore, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+    """Reload ``store`` when a secret file it reads (``${file:...}``) or the ``.env`` file
+    changes. They live outside the policy directory (a Kubernetes Secret is its own mount),
+    so they are polled: a few ``stat`` calls every ``interval`` seconds."""
+    seen = fingerprint(store.secret_sources())
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), interval)
+            return
+        except TimeoutError:
+            pass
+        now = fingerprint(store.secret_sources())
+        if now != seen:
+            seen = now  # (a reloaded policy naming other files differs next time: one more reload)
+            await asyncio.to_thread(store.reload)
 
 
 async def _next(changes: AsyncGenerator[Changes, None]) -> Changes:

@@ -137,6 +137,10 @@ class Health:
         if was_probe or pair.consecutive_failures >= breaker.failures:
             pair.open_until = self._clock() + breaker.cooldown
 
+    def open_pairs(self) -> frozenset[tuple[str, str]]:
+        """The (channel, model) pairs whose breaker is open now."""
+        return frozenset(pair for pair in self._pairs if self.view(*pair).state == "open")
+
     def snapshot(self) -> dict[str, dict[str, PairView]]:
         out: dict[str, dict[str, PairView]] = {}
         for channel, model in sorted(self._pairs):

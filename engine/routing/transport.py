@@ -62,10 +62,13 @@ class _Deadline:
 
 
 class _HttpResponse:
-    def __init__(self, response: aiohttp.ClientResponse, timeouts: Timeouts, deadline: _Deadline) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, timeouts: Timeouts, deadline: _Deadline, drain: _Drain
+    ) -> None:
         self._response = response
         self._timeouts = timeouts
         self._deadline = deadline
+        self._drain = drain
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
 
@@ -76,6 +79,7 @@ class _HttpResponse:
         read per frame, not a timer."""
         content = self._response.content
         watch = _Watchdog(self._timeouts.idle, self._deadline)
+        self._drain.watch(watch)
         first = True
         try:
             while True:
@@ -104,6 +108,7 @@ class _HttpResponse:
             ) from None
         finally:
             watch.stop()
+            self._drain.unwatch(watch)
             self.close()
 
     async def read(self) -> bytes:
@@ -129,7 +134,7 @@ class _Watchdog:
     fires past ``idle`` seconds of silence (or the total deadline) cancels the reading task;
     ``timeout`` is then the error that cancellation stands for (any other is passed on)."""
 
-    __slots__ = ("_idle", "_deadline", "_loop", "_since", "_task", "_handle", "_fired")
+    __slots__ = ("_idle", "_deadline", "_loop", "_since", "_task", "_handle", "_fired", "_drain_at")
 
     def __init__(self, idle: float, deadline: _Deadline) -> None:
         self._idle = idle
@@ -139,12 +144,23 @@ class _Watchdog:
         self._task: asyncio.Task[object] | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._fired: str | None = None
+        self._drain_at = float("inf")  # set when the gateway shuts down: the body must end by then
 
     def reading(self) -> None:
         self._since = self._loop.time()
         self._task = asyncio.current_task()  # the generator may be driven by another task later
         if self._handle is None:
-            self._handle = self._loop.call_at(min(self._since + self._idle, self._deadline.at), self._check)
+            self._handle = self._loop.call_at(self._next_check(self._since), self._check)
+
+    def _next_check(self, since: float) -> float:
+        return min(since + self._idle, self._deadline.at, self._drain_at)
+
+    def drain(self, at: float) -> None:
+        """The gateway is shutting down: end this body at ``at`` (loop time) at the latest."""
+        self._drain_at = at
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = self._loop.call_at(self._next_check(self._since or self._loop.time()), self._check)
 
     def done(self) -> None:
         self._since = 0.0
@@ -153,7 +169,9 @@ class _Watchdog:
         now = self._loop.time()
         since = self._since
         if since and self._task is not None:
-            if now >= self._deadline.at:
+            if now >= self._drain_at:
+                self._fired = "drain"
+            elif now >= self._deadline.at:
                 self._fired = "total"
             elif now - since >= self._idle:
                 self._fired = "idle"
@@ -161,7 +179,7 @@ class _Watchdog:
                 self._handle = None
                 self._task.cancel()
                 return
-        self._handle = self._loop.call_at(min((since or now) + self._idle, self._deadline.at), self._check)
+        self._handle = self._loop.call_at(self._next_check(since or now), self._check)
 
     @property
     def fired(self) -> bool:
@@ -171,6 +189,8 @@ class _Watchdog:
         """The deadline that fired (the cancellation it caused is taken back)."""
         if self._task is not None:
             self._task.uncancel()
+        if self._fired == "drain":
+            return shutdown_error()
         if self._fired == "total":
             return UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total")
         return UpstreamError("timeout", f"upstream went silent for {self._idle:.1f}s mid-response", deadline="idle")
@@ -179,6 +199,55 @@ class _Watchdog:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+def shutdown_error() -> UpstreamError:
+    return UpstreamError(
+        "shutdown", "the gateway is shutting down and this answer could not finish in time: retry the request"
+    )
+
+
+class _Drain:
+    """A worker's shutdown drain: the bodies being read (streams' watchdogs, whole-body
+    timers) and, once ``begin`` was called, the loop time by which every one must end."""
+
+    __slots__ = ("at", "_watchdogs", "_timers")
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self._watchdogs: set[_Watchdog] = set()
+        self._timers: set[asyncio.Timeout] = set()
+
+    def begin(self, seconds: float) -> None:
+        at = asyncio.get_running_loop().time() + seconds
+        self.at = at if self.at is None else min(self.at, at)
+        for watchdog in list(self._watchdogs):
+            watchdog.drain(self.at)
+        for timer in list(self._timers):
+            self._bound(timer)
+
+    def watch(self, watchdog: _Watchdog) -> None:
+        self._watchdogs.add(watchdog)
+        if self.at is not None:
+            watchdog.drain(self.at)
+
+    def unwatch(self, watchdog: _Watchdog) -> None:
+        self._watchdogs.discard(watchdog)
+
+    def time(self, timer: asyncio.Timeout) -> None:
+        self._timers.add(timer)
+        self._bound(timer)
+
+    def untime(self, timer: asyncio.Timeout) -> None:
+        self._timers.discard(timer)
+
+    def _bound(self, timer: asyncio.Timeout) -> None:
+        when = timer.when()
+        if self.at is not None and (when is None or when > self.at):
+            timer.reschedule(self.at)
+
+    def passed(self) -> bool:
+        return self.at is not None and asyncio.get_running_loop().time() >= self.at
 
 
 async def _first_chunk(content: aiohttp.StreamReader) -> bytes:
@@ -268,9 +337,16 @@ class HttpTransports:
             read_bufsize=READ_BUFSIZE,
         )
         self._client_timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._drain = _Drain()
 
     async def close(self) -> None:
         await self._session.close()
+
+    def drain(self, seconds: float) -> None:
+        """The worker is shutting down: every upstream body still being read (and any read
+        from now on) ends within ``seconds``; one that has not is cut with a ``shutdown``
+        failure, which the client gets as a clean error in its own format."""
+        self._drain.begin(seconds)
 
     def _client_timeout(self, timeouts: Timeouts) -> aiohttp.ClientTimeout:
         # Only the socket connect is bounded here: a pooled connection needs no timer. The
@@ -296,7 +372,7 @@ class HttpTransports:
             raise UpstreamError(
                 "timeout", f"no response headers within {first_byte:g}s", deadline="first_byte"
             ) from None
-        return _HttpResponse(response, timeouts, deadline)
+        return _HttpResponse(response, timeouts, deadline, self._drain)
 
     async def fetch(self, request: UpstreamRequest, timeouts: Timeouts) -> tuple[int, Mapping[str, str], bytes, float]:
         """A whole non-streamed answer: status, headers, body and the seconds until its
@@ -312,10 +388,12 @@ class HttpTransports:
         phase = "headers"
         try:
             async with asyncio.timeout(first_byte) as timer:
+                self._drain.time(timer)
                 response = await self._request(request, timeouts)
                 headers_after = loop.time() - started
                 phase = "body"
                 timer.reschedule(started + timeouts.total)
+                self._drain.time(timer)
                 try:
                     body = await _whole_body(response.content, timeouts.idle)
                 except aiohttp.ClientError as exc:
@@ -325,11 +403,15 @@ class HttpTransports:
                 finally:
                     response.close()
         except TimeoutError:
+            if self._drain.passed():
+                raise shutdown_error() from None
             if phase == "headers":
                 raise UpstreamError(
                     "timeout", f"no response headers within {first_byte:g}s", deadline="first_byte"
                 ) from None
             raise UpstreamError("timeout", "upstream exceeded the total timeout", deadline="total") from None
+        finally:
+            self._drain.untime(timer)
         return response.status, response.headers, body, headers_after
 
     async def _request(self, request: UpstreamRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:

@@ -107,7 +107,7 @@ def database_label(url: str, *, configured: bool) -> str:
     return f"the embedded database {sa.make_url(url).database}"
 
 
-def _reason(exc: BaseException) -> str:
+def reason(exc: BaseException) -> str:
     """One line saying why a connection failed (the driver's own message, not SQLAlchemy's wrapper)."""
     cause: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     text = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
@@ -121,7 +121,7 @@ async def check_reachable(engine: AsyncEngine, where: str) -> None:
         async with engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # any failure to connect here is the settings' fault, not a bug
-        raise DatabaseConfigError(f"cannot connect to {where}: {_reason(exc)}") from None
+        raise DatabaseConfigError(f"cannot connect to {where}: {reason(exc)}") from None
 
 
 def default_database_url(data_dir: str | Path) -> str:

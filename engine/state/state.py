@@ -13,10 +13,12 @@ More than one worker needs Redis, since in-process rate limits would not be shar
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,6 +31,7 @@ from engine.state.db import (
     default_database_url,
     is_sqlite_url,
     normalize_database_url,
+    reason,
 )
 from engine.state.errors import StateConfigError
 from engine.state.gate import DatabaseGate
@@ -73,6 +76,25 @@ class State:
     gate: DatabaseGate
     _subscriber: KeyEventSubscriber | None = None
     _closed: bool = field(default=False)
+
+    async def reachability(self, timeout: float) -> dict[str, str | None]:
+        """Each dependency (``database``, and ``redis`` when configured): None when it answered
+        within ``timeout`` seconds, else why not."""
+        problems: dict[str, str | None] = {"database": None}
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.engine.connect() as conn:
+                    await conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # any failure here means: not ready
+            problems["database"] = reason(exc) or type(exc).__name__
+        if self.redis is not None:
+            problems["redis"] = None
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.redis.ping()
+            except Exception as exc:
+                problems["redis"] = reason(exc) or type(exc).__name__
+        return problems
 
     async def close(self) -> None:
         """Flush the usage log and the ledger, then close every connection. Idempotent."""

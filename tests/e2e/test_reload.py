@@ -48,10 +48,16 @@ def _policy_file(gateway: GatewayProcess) -> Path:
     return gateway.workdir.parent / "policies" / "policy.toml"
 
 
-async def _status(http: aiohttp.ClientSession) -> dict[str, Any]:
+async def _document(http: aiohttp.ClientSession) -> dict[str, Any]:
     async with http.get("/api/status") as response:
         assert response.status == 200
-        policy = (await response.json())["policy"]
+        document = await response.json()
+    assert isinstance(document, dict)
+    return document
+
+
+async def _status(http: aiohttp.ClientSession) -> dict[str, Any]:
+    policy = (await _document(http))["policy"]
     assert isinstance(policy, dict)
     return policy
 
@@ -135,6 +141,12 @@ async def test_broken_policy_is_kept_out_and_reported(gateway: GatewayProcess, f
         assert broken["version"] == before["version"]
         assert isinstance(broken["last_error"], list) and broken["last_error"]
         assert any(re.search(r"policy\.toml:\d+", line) for line in broken["last_error"]), broken["last_error"]
+        document = await _document(http)
+        assert document["status"] == "degraded"
+        assert document["policy"]["errors"] == document["policy"]["last_error"]
+        async with http.get("/readyz") as response:  # the previous policy serves: still ready
+            assert response.status == 200
+            assert (await response.json())["checks"]["policy"] == {"ok": True, "version": before["version"]}
 
         served = [await _chat(http) for _ in range(5)]
         assert [s.status for s in served] == [200] * 5
@@ -142,5 +154,6 @@ async def test_broken_policy_is_kept_out_and_reported(gateway: GatewayProcess, f
 
         write_policy(path.parent, POLICY.format(a=fake_a.base_url, price="9.5"))
         fixed = await _wait_status(http, lambda p: p["version"] != before["version"], "fixed policy not loaded")
-        assert fixed["last_error"] is None
+        assert fixed["last_error"] is None and fixed["errors"] == []
+        assert (await _document(http))["status"] == "ok"
         assert (await _chat(http)).policy == fixed["version"]

@@ -51,6 +51,18 @@ class Tool:
     custom: bool = False  # a Responses free-form (``custom``) tool: its call carries raw ``input`` text
     namespace: str | None = None  # the Responses namespace holding it (its call names both)
     bare_name: str | None = None  # its own name inside that namespace
+    string_parameter: str | None = None  # the one property of a schema taking one string (a custom tool flattened)
+
+
+def string_parameter(schema: Any) -> str | None:
+    """The property name when a JSON schema (or a Gemini OpenAPI one) is an object of exactly
+    one string property, as a gateway declares a free-form tool: ``{"input": "..."}``."""
+    properties = _dict(_dict(schema).get("properties"))
+    if len(properties) != 1:
+        return None
+    [(name, spec)] = properties.items()
+    kind = _dict(spec).get("type")
+    return name if isinstance(kind, str) and kind.lower() == "string" else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +138,10 @@ def _chat(body: dict[str, Any]) -> Conversation:
     for raw in _list(body.get("tools")):
         tool = _dict(raw)
         kind = tool.get("type", "function")
-        name = _str(_dict(tool.get(kind)).get("name")) if isinstance(kind, str) else None
+        spec = _dict(tool.get(kind)) if isinstance(kind, str) else {}
+        name = _str(spec.get("name"))
         if name is not None:
-            tools.append(Tool(name, custom=kind == "custom"))
+            tools.append(Tool(name, kind == "custom", string_parameter=string_parameter(spec.get("parameters"))))
     items: list[Item] = []
     for raw in _list(body.get("messages")):
         message = _dict(raw)
@@ -164,11 +177,14 @@ def _responses_tools(tools: Any) -> list[Tool]:
         if name is None:
             continue
         if tool.get("type") != "namespace":
-            found.append(Tool(name, custom=tool.get("type") == "custom"))
+            found.append(
+                Tool(name, tool.get("type") == "custom", string_parameter=string_parameter(tool.get("parameters")))
+            )
             continue
         for inner in map(_dict, _list(tool.get("tools"))):
             if (bare := _str(inner.get("name"))) is not None:
-                found.append(Tool(f"{name}__{bare}", inner.get("type") == "custom", namespace=name, bare_name=bare))
+                single = string_parameter(inner.get("parameters"))
+                found.append(Tool(f"{name}__{bare}", inner.get("type") == "custom", name, bare, single))
     return found
 
 
@@ -199,7 +215,11 @@ def _responses(body: dict[str, Any]) -> Conversation:
 
 
 def _anthropic(body: dict[str, Any]) -> Conversation:
-    tools = [Tool(name) for t in _list(body.get("tools")) if (name := _str(_dict(t).get("name"))) is not None]
+    tools = [
+        Tool(name, string_parameter=string_parameter(_dict(t).get("input_schema")))
+        for t in _list(body.get("tools"))
+        if (name := _str(_dict(t).get("name"))) is not None
+    ]
     items: list[Item] = []
     for raw in _list(body.get("messages")):
         message = _dict(raw)
@@ -260,7 +280,8 @@ def _gemini(body: dict[str, Any]) -> Conversation:
     for tool in map(_dict, _list(body.get("tools"))):
         for decl in map(_dict, _list(_get(tool, "functionDeclarations", "function_declarations"))):
             if (name := _str(decl.get("name"))) is not None:
-                tools.append(Tool(name))
+                schema = _get(decl, "parametersJsonSchema", "parameters_json_schema") or decl.get("parameters")
+                tools.append(Tool(name, string_parameter=string_parameter(schema)))
     items: list[Item] = []
     for content in map(_dict, _list(body.get("contents"))):
         role = "assistant" if content.get("role") == "model" else str(content.get("role") or "user")

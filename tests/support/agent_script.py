@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from tests.support.agent_conversation import Format
+from tests.support.agent_conversation import Format, Tool
 from tests.support.agent_request import AgentRequest
 
 Arguments = Mapping[str, Any] | str
@@ -42,9 +42,11 @@ class AgentScript:
     """What the fake model does.
 
     ``tool``: the name of the tool to call. ``arguments``: the call's arguments, an object (sent
-    as JSON), a string (sent verbatim: JSON text for function tools, the raw input of a
-    Responses ``custom`` tool), or a callable building either from the ``AgentRequest`` (to fill
-    in a path that must exist). ``answer_prefix``: put before the tool result's text in the
+    as JSON), a string, or a callable building either from the ``AgentRequest`` (to fill in a
+    path that must exist). A string is the raw input of a Responses ``custom`` tool; for a
+    function tool it is sent as is when it is a JSON object, else as the tool's one string
+    parameter (``{"input": string}``: a custom tool a gateway flattened), else the request
+    gets a 500 naming the problem (see ``call_arguments``). ``answer_prefix``: put before the tool result's text in the
     final answer. ``side_text``: the answer to requests without tools. ``cached_tokens``: the
     cached part of the input reported in every answer's usage; ``input_tokens`` /
     ``output_tokens`` replace the estimates (the input count includes the cached part, as
@@ -161,6 +163,29 @@ def _arguments(script: AgentScript, request: AgentRequest) -> Arguments:
     return spec(request) if callable(spec) else spec
 
 
+def _is_json_object(text: str) -> bool:
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def call_arguments(tool: Tool, given: Arguments) -> str:
+    """The call's arguments for ``tool``: an object as JSON; a string verbatim for a custom tool
+    or when it is a JSON object; else wrapped as the tool's one string parameter (a free-form
+    tool a gateway flattened to ``{"input": string}``). Raises ``ValueError`` otherwise: a
+    function call's arguments must be an object."""
+    if not isinstance(given, str):
+        return orjson.dumps(dict(given)).decode()
+    if tool.custom or _is_json_object(given):
+        return given
+    if tool.string_parameter is not None:
+        return orjson.dumps({tool.string_parameter: given}).decode()
+    raise ValueError(
+        f"the scripted arguments for {tool.name!r} are not a JSON object and the tool takes no single string"
+    )
+
+
 def plan(script: AgentScript, request: AgentRequest) -> Reply:
     """The answer to a generation request (``request.format`` must be set)."""
     fmt = request.format
@@ -178,10 +203,9 @@ def plan(script: AgentScript, request: AgentRequest) -> Reply:
         kind, text = "no-such-tool", f"agent upstream: no tool {script.tool!r} among the offered tools: {offered}"
     else:
         tool = conversation.tool(name)
-        given = _arguments(script, request)
-        arguments = given if isinstance(given, str) else orjson.dumps(dict(given)).decode()
-        custom, namespace, bare = (tool.custom, tool.namespace, tool.bare_name) if tool else (False, None, None)
-        kind, text, call = "tool-call", "", Call(name, arguments, custom, namespace, bare)
+        assert tool is not None
+        arguments = call_arguments(tool, _arguments(script, request))
+        kind, text, call = "tool-call", "", Call(name, arguments, tool.custom, tool.namespace, tool.bare_name)
     produced = call.arguments if call is not None else text
     options = request.body.get("stream_options") if isinstance(request.body, dict) else None
     return Reply(

@@ -29,7 +29,9 @@ Public API::
 What it answers a generation (``tests.support.agent_script.plan``): with tools declared and no
 tool result in the conversation, ONE call to the scripted tool (matched by exact name, else by a
 declared name ending with ``<separator><name>``, e.g. ``ns__Bash``; else a text listing the
-offered tools), its arguments streamed in ``script.fragments`` pieces; with a tool result,
+offered tools), its arguments streamed in ``script.fragments`` pieces (a string argument for a
+function of one string, e.g. a free-form tool a gateway flattened to ``{"input": ...}``, goes into
+that parameter); with a tool result,
 ``answer_prefix`` + the last result's text (stop / end_turn / STOP); without tools, ``side_text``
 ("ok"). A Responses ``namespace`` tool's tools are listed (and matched) as ``<namespace>__<name>``, the
 flat name gateways give them, and called as the API does, with ``namespace`` and the inner name.

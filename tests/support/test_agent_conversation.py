@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.agent_conversation import Item, function_response_text, read_conversation
+from tests.support.agent_conversation import Item, function_response_text, read_conversation, string_parameter
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,17 @@ def test_gemini_thoughts_are_skipped_and_snake_case_fields_read() -> None:
 def test_responses_string_input_is_one_user_item_and_a_body_that_is_not_an_object_is_empty() -> None:
     assert read_conversation("openai-responses", {"input": "hello"}).items == (Item("user", "hello"),)
     assert read_conversation("openai-chat", ["not", "an", "object"]).items == ()
+
+
+@pytest.mark.parametrize(
+    ("schema", "name"),
+    [
+        ({"type": "object", "properties": {"input": {"type": "string"}}}, "input"),
+        ({"type": "OBJECT", "properties": {"patch": {"type": "STRING"}}}, "patch"),  # Gemini OpenAPI schema
+        ({"type": "object", "properties": {"n": {"type": "integer"}}}, None),
+        ({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}}, None),
+        (None, None),
+    ],
+)
+def test_string_parameter(schema: Any, name: str | None) -> None:
+    assert string_parameter(schema) == name

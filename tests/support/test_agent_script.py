@@ -1,10 +1,13 @@
-"""The agent script's pure parts: tool matching, streaming pieces, token estimates."""
+"""The agent script's pure parts: tool matching, call arguments, streaming pieces, token estimates."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.support.agent_script import estimate_tokens, pick_tool, split
+from tests.support.agent_conversation import Tool
+from tests.support.agent_script import call_arguments, estimate_tokens, pick_tool, split
 
 
 @pytest.mark.parametrize(
@@ -33,3 +36,21 @@ def test_gemini_count_tokens_counts_a_wrapped_request_like_the_request_itself() 
     request = {"contents": [{"parts": [{"text": "x" * 400}]}], "tools": [{"functionDeclarations": [{"name": "Bash"}]}]}
     wrapped = {"generateContentRequest": {"model": "models/g", **request}}
     assert estimate_tokens("gemini", wrapped) == estimate_tokens("gemini", request) > 100
+
+
+@pytest.mark.parametrize(
+    ("tool", "given", "sent"),
+    [
+        (Tool("Bash"), {"command": "ls"}, '{"command":"ls"}'),
+        (Tool("Bash"), '{"command": "ls"}', '{"command": "ls"}'),  # a JSON object string as is
+        (Tool("apply_patch", custom=True), "*** Begin", "*** Begin"),  # a Responses custom tool: raw input
+        (Tool("apply_patch", string_parameter="input"), "*** Begin", '{"input":"*** Begin"}'),
+    ],
+)
+def test_call_arguments(tool: Tool, given: Any, sent: str) -> None:
+    assert call_arguments(tool, given) == sent
+
+
+def test_call_arguments_refuse_a_string_a_function_cannot_take() -> None:
+    with pytest.raises(ValueError, match="'Bash'"):
+        call_arguments(Tool("Bash"), "ls -la")

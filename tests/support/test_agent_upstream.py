@@ -175,28 +175,6 @@ def test_a_failing_arguments_callable_is_a_500_that_keeps_the_reason() -> None:
     assert (request.answered, request.status) == ("error", 500)
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-def test_a_responses_custom_tool_gets_its_raw_input(stream: bool) -> None:
-    patch = "*** Begin Patch\n*** Add File: a.txt\n+hello\n*** End Patch\n"
-    with AgentUpstream(AgentScript(tool="apply_patch", arguments=patch)) as up:
-        body = {
-            "model": "m",
-            "input": "patch it",
-            "tools": [{"type": "custom", "name": "apply_patch"}],
-            "stream": stream,
-        }
-        answer = httpx.post(up.openai_base_url + "/responses", json=body)
-    if stream:
-        events = sse_json(answer.content)
-        deltas = [e["delta"] for e in events if e["type"] == "response.custom_tool_call_input.delta"]
-        assert len(deltas) > 1 and "".join(deltas) == patch
-        assert [e["sequence_number"] for e in events] == list(range(len(events)))
-        [done] = [e["item"] for e in events if e["type"] == "response.output_item.done"]
-    else:
-        [done] = answer.json()["output"]
-    assert (done["type"], done["name"], done["input"]) == ("custom_tool_call", "apply_patch", patch)
-
-
 # -- usage and counts -----------------------------------------------------------------
 
 USAGE_PATHS = {
@@ -434,29 +412,3 @@ def test_accessors_read_each_formats_real_shapes(
         tools,
     )
     assert request.answered == "answer" and request.reply_text == "DONE: " + results[-1]
-
-
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
-def test_a_responses_namespace_tool_is_listed_flat_and_called_in_its_namespace(up: AgentUpstream, stream: bool) -> None:
-    namespace = {
-        "type": "namespace",
-        "name": "fs",
-        "description": "files",
-        "tools": [{"type": "function", "name": "Bash"}],
-    }
-    tools = [namespace, {"type": "web_search"}, {"type": "function", "name": "BashOutput"}]
-    body = {"model": "m", "input": "go", "tools": tools, "stream": stream}
-    answer = httpx.post(up.openai_base_url + "/responses", json=body)
-    if stream:
-        [call] = [e["item"] for e in sse_json(answer.content) if e["type"] == "response.output_item.done"]
-    else:
-        [call] = answer.json()["output"]
-    assert (call["type"], call["namespace"], call["name"]) == ("function_call", "fs", "Bash")
-    history = [
-        {"type": "function_call", "call_id": call["call_id"], "namespace": "fs", "name": "Bash", "arguments": "{}"}
-    ]
-    history.append({"type": "function_call_output", "call_id": call["call_id"], "output": "listed"})
-    httpx.post(up.openai_base_url + "/responses", json={**body, "input": history})
-    first, second = up.wait_idle()
-    assert first.tool_names == ["fs__Bash", "BashOutput"] and first.called_tool == "fs__Bash"
-    assert [c.name for c in second.tool_calls] == ["fs__Bash"] and second.reply_text == "DONE: listed"

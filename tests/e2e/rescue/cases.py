@@ -72,6 +72,12 @@ def assert_whole(got: Got, case: Case, served: str, text: str = FULL) -> None:
         assert clean_end(got, case.client), got.raw[-300:]
 
 
+# The fake stamps ``ended_at`` after its reply left, in its own thread; the gateway may start
+# its wait a few ms before that stamp on a busy machine. A wait is asserted up to this slack
+# (a retry without any wait comes within about a millisecond).
+SCHEDULING_SLACK = 0.05
+
+
 def pause(before: FaultRequest, after: FaultRequest) -> float:
     """Seconds from the end of ``before``'s reply to the arrival of ``after`` at the fake
     (a backoff or a ``Retry-After`` the gateway waited)."""
