@@ -8,6 +8,8 @@ Mapping:
 * Consecutive assistant-side items (assistant ``message``, ``function_call``,
   ``reasoning``) become one assistant message whose parts keep the item order.
 * Each ``function_call_output`` becomes one ``tool`` message holding one ``ToolResult``.
+* A ``function_call`` into a ``namespace`` and a ``custom_tool_call`` become calls of their
+  flat function tools (``client_tools``); a ``custom_tool_call_output`` is a tool result.
 * ``reasoning``: summary texts joined by a blank line (the raw ``content`` texts when
   there is no summary) become ``Thinking.text``; ``encrypted_content`` becomes the
   signature (see ``wire``). An item with neither carries nothing and is skipped.
@@ -15,7 +17,7 @@ Mapping:
 Accepted and ignored, because they only matter to a stateful server: item ``id`` and
 ``status``, a message's ``phase``, ``annotations``/``logprobs`` on earlier output text.
 Anything else the canonical model cannot hold (file inputs, ``file_id`` images,
-``item_reference``, hosted-tool call items, custom tools, unknown keys) is refused
+``item_reference``, hosted-tool call items, unknown keys) is refused
 with ``BadRequest`` naming it.
 """
 
@@ -35,6 +37,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest, NoCanonicalForm
+from providers.openai_responses.client_tools import custom_arguments, flat_name
 from providers.openai_responses.wire import (
     JSONObject,
     as_list,
@@ -47,8 +50,10 @@ from providers.openai_responses.wire import (
 _IGNORED_KEYS = frozenset({"id", "status", "phase"})
 _ITEM_KEYS: dict[str, frozenset[str]] = {
     "message": frozenset({"type", "role", "content"}),
-    "function_call": frozenset({"type", "call_id", "name", "arguments"}),
+    "function_call": frozenset({"type", "call_id", "name", "arguments", "namespace"}),
     "function_call_output": frozenset({"type", "call_id", "output"}),
+    "custom_tool_call": frozenset({"type", "call_id", "name", "input"}),
+    "custom_tool_call_output": frozenset({"type", "call_id", "output"}),
     "reasoning": frozenset({"type", "summary", "content", "encrypted_content"}),
 }
 _PART_KEYS: dict[str, frozenset[str]] = {
@@ -104,18 +109,22 @@ def decode_input(value: Any) -> Conversation:
                     f"{path}.role '{role}' is not one of user, assistant, system, developer", param="input"
                 )
         elif kind == "function_call":
+            name = flat_name(req_str(item, "name", path), opt_str(item, "namespace", path))
+            assistant.append(
+                ToolCall(id=req_str(item, "call_id", path), name=name, arguments=req_str(item, "arguments", path))
+            )
+        elif kind == "custom_tool_call":
+            arguments = custom_arguments(req_str(item, "input", path))
             assistant.append(
                 ToolCall(
-                    id=req_str(item, "call_id", path),
-                    name=req_str(item, "name", path),
-                    arguments=req_str(item, "arguments", path),
+                    id=req_str(item, "call_id", path), name=flat_name(req_str(item, "name", path)), arguments=arguments
                 )
             )
         elif kind == "reasoning":
             thinking = _reasoning(item, path)
             if thinking is not None:
                 assistant.append(thinking)
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             flush_assistant()
             result = ToolResult(call_id=req_str(item, "call_id", path), content=_tool_output(item.get("output"), path))
             conv.messages.append(Message("tool", [result]))
@@ -137,10 +146,11 @@ def _check_keys(obj: JSONObject, kind: str, path: str) -> None:
 def _untranslatable_item(kind: str, path: str) -> BadRequest:
     if kind == "item_reference":
         why = "it refers to state stored by OpenAI, and this gateway is stateless"
-    elif kind.startswith("custom_tool_call"):
-        why = "custom (free-form) tools cannot be translated; declare a function tool instead"
     else:
-        why = "the gateway translates only message, function_call, function_call_output and reasoning items"
+        why = (
+            "the gateway translates only message, function_call, function_call_output, custom_tool_call, "
+            "custom_tool_call_output and reasoning items"
+        )
     return NoCanonicalForm(f"{path} has type '{kind}', which is not supported: {why}", param="input")
 
 

@@ -28,7 +28,9 @@ Decided here:
 Refused with ``UnsupportedFeature``: ``stop`` (no stop sequences in Responses), a tool
 result flagged ``is_error`` (no such flag), assistant images, refusals outside assistant
 turns, and any ``extras`` from
-another client format. ``extras`` from a Responses client are merged back: ``"tools"``
+another client format. Hosted tools (``hosted_tools``) of a Responses client are sent as
+they came; another format's are left out (the response names them). ``extras`` from a
+Responses client are merged back: ``"tools"``
 extends the tool list, dotted keys (``"reasoning.summary"``) set nested fields, other
 keys are top-level fields. The channel's ``params`` are merged last, over everything.
 """
@@ -77,6 +79,9 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
             _tool(t.name, t.description, t.parameters, t.strict if t.strict is not None or native else False)
             for t in request.tools
         ]
+    hosted = [h.spec for h in request.hosted_tools if h.format == FORMAT]
+    if hosted:
+        body.setdefault("tools", []).extend(hosted)
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
