@@ -20,6 +20,11 @@ Conventions every codec follows:
 * ``hints`` are top-level fields of the client format that only tune cost or caching or
   identify the end user (``prompt_cache_key``, ``safety_identifier``...); they never
   change the answer. An adapter of ``extras_format`` forwards them; others leave them out.
+* A ``system`` message is a system instruction at its position in the conversation (an
+  Anthropic mid-conversation ``system`` turn); it holds ``TextPart`` only.
+  ``ChatRequest.system`` is the system prompt ahead of every message. Encoders keep a
+  ``system`` message in place where their format has a positioned system turn, else
+  carry it as ``providers.system_turns`` says (the README's translation table).
 * ``metadata`` and ``user`` are the caller's bookkeeping (tags, an end-user id for abuse
   monitoring); they never change the answer. An adapter forwards them where its format
   has a field and leaves them out where it has none; they are kept in the usage log's
@@ -33,7 +38,7 @@ from typing import Any, Literal
 
 from engine.errors import NoCanonicalForm
 
-Role = Literal["user", "assistant", "tool"]
+Role = Literal["system", "user", "assistant", "tool"]
 StopReason = Literal["end", "length", "tool_use", "stop_sequence", "content_filter", "refusal"]
 
 

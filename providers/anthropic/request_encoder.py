@@ -2,6 +2,8 @@
 
 Choices this module makes (each is the documented behaviour, not an accident):
 
+* System messages opening the conversation join ``system`` (after the request's system
+  prompt); later ones are marked user text (``message_encoder``).
 * ``max_tokens`` is required by Anthropic: when the client gave none it is
   ``endpoint.params["max_tokens"]`` or ``DEFAULT_MAX_TOKENS`` (4096).
 * Reasoning: ``budget_tokens=0`` is ``thinking: disabled``; a budget is
@@ -31,6 +33,7 @@ from typing import Any, Final
 
 from engine.canonical import ChatRequest, Reasoning, TextPart, Tool
 from engine.errors import BadRequest, UnsupportedFeature
+from providers import system_turns
 from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.message_encoder import build_messages
 from providers.base import Endpoint
@@ -46,10 +49,11 @@ def build_body(request: ChatRequest, endpoint: Endpoint) -> JsonObject:
     max_tokens = request.max_tokens if request.max_tokens is not None else default_max
     thinking, max_tokens = _thinking(request.reasoning, request.max_tokens, max_tokens, default_max)
     body: JsonObject = {"model": endpoint.upstream_model, "max_tokens": max_tokens}
-    system = [_system_block(part) for part in request.system if part.text]
+    leading, messages = system_turns.leading(request.messages)
+    system = [_system_block(part) for part in [*request.system, *leading] if part.text]
     if system:
         body["system"] = system
-    body["messages"] = build_messages(request.messages)
+    body["messages"] = build_messages(messages)
     body.update(_tool_fields(request, extras))
     body.update(_sampling(request))
     if request.stream:

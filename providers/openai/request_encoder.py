@@ -3,7 +3,9 @@
 The inverse of ``request_decoder``, with these translations for requests that came in
 another client format:
 
-* ``system`` parts become one leading ``system`` message.
+* ``system`` parts become one leading ``system`` message; a positioned ``system`` message
+  is a ``system`` message at the same position (moved after the tool results when it
+  interrupts a tool call and its results, see ``providers.system_turns``).
 * Tool results become ``tool`` messages, placed before any other content of the same
   message (Anthropic puts them inside user turns; OpenAI wants them right after the
   assistant's tool calls). ``is_error`` is kept as an ``Error: `` prefix on the content.
@@ -46,6 +48,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import UnsupportedFeature
+from providers import system_turns
 from providers.base import Endpoint
 from providers.openai.wire import FORMAT
 
@@ -124,9 +127,11 @@ def _messages(request: ChatRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": _text_content(request.system)})
-    for i, message in enumerate(request.messages):
+    for i, message in enumerate(system_turns.after_tool_results(request.messages)):
         if message.role == "assistant":
             out.append(_assistant(message, i))
+        elif message.role == "system":
+            out.append({"role": "system", "content": _text_content(system_turns.text_parts(message))})
         else:
             out.extend(_user_or_tool(message, i))
     return out

@@ -1,6 +1,8 @@
 """A canonical ``ChatRequest`` as the JSON body of an upstream ``POST /responses``.
 
-Mapping: system parts -> ``instructions`` (joined by a blank line); user text/images ->
+Mapping: system parts -> ``instructions`` (joined by a blank line); a positioned system
+message -> a ``system`` input message at the same position (after the tool results when it
+interrupts a tool call and its results); user text/images ->
 ``message`` items with ``input_text``/``input_image``; each assistant text or refusal ->
 an assistant ``message`` item with string content (the form the API documents for
 earlier assistant turns without item ids; a refusal is history text like any other);
@@ -52,6 +54,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import UnsupportedFeature
+from providers import system_turns
 from providers.openai_responses.wire import FORMAT, JSONObject
 
 _ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -164,7 +167,11 @@ def _merge_extras(body: JSONObject, extras: dict[str, Any]) -> None:
 
 def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
     items: list[JSONObject] = []
-    for message in messages:
+    for message in system_turns.after_tool_results(messages):
+        if message.role == "system":
+            text = [{"type": "input_text", "text": p.text} for p in system_turns.text_parts(message)]
+            items.append({"type": "message", "role": "system", "content": text})
+            continue
         content: list[JSONObject] = []  # a user message's parts, until an item cuts it
         for part in message.parts:
             if isinstance(part, (TextPart, Refusal)) and message.role == "assistant":

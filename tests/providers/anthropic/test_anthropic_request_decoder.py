@@ -183,8 +183,8 @@ def test_count_tokens_body_does_not_need_max_tokens() -> None:
         (lambda b: b.update(max_tokens="10"), "max_tokens: expected an integer, got string"),
         (lambda b: b.update(messages=[]), "messages: at least one message is required"),
         (
-            lambda b: b.update(messages=[{"role": "system", "content": "x"}]),
-            "messages.0.role: must be 'user' or 'assistant'",
+            lambda b: b.update(messages=[{"role": "developer", "content": "x"}]),
+            "messages.0.role: must be 'user', 'assistant' or 'system'",
         ),
         (lambda b: b.update(messages=[{"role": "user"}]), "messages.0.content: field required"),
         (
