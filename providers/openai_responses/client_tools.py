@@ -144,29 +144,6 @@ def call_item(call: ToolCall, shape: ClientToolShape | None, item_id: str, statu
     return item
 
 
-def client_tool_list(tools: Iterable[Tool]) -> list[JSONObject]:
-    """The request's tools in the client's own shapes (namespaces regrouped), for echoes."""
-    out: list[JSONObject] = []
-    groups: dict[str, JSONObject] = {}
-    for tool in tools:
-        shape = tool.shape
-        fn: JSONObject = {"type": "function", "name": tool.name, "parameters": tool.parameters, "strict": tool.strict}
-        if tool.description is not None:
-            fn["description"] = tool.description
-        if shape is None:
-            out.append(fn)
-        elif shape.freeform:
-            out.append({"type": "custom", "name": shape.name, "description": tool.description})
-        elif shape.namespace is not None:
-            fn["name"] = shape.name
-            group = groups.get(shape.namespace)
-            if group is None:
-                group = groups[shape.namespace] = {"type": "namespace", "name": shape.namespace, "tools": []}
-                out.append(group)
-            group["tools"].append(fn)
-    return out
-
-
 def _check_keys(obj: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
     for key, value in obj.items():
         if key not in allowed and value is not None:

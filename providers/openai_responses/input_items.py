@@ -2,8 +2,10 @@
 
 Mapping:
 
-* ``message`` items with role ``system``/``developer`` become ``ChatRequest.system``,
-  wherever they sit in the list (the canonical model has no positioned system turns).
+* ``message`` items with role ``system``/``developer`` opening the list become
+  ``ChatRequest.system`` (the system prompt); later ones (Codex's mid-conversation
+  developer instructions) become ``system`` messages at their position, which each
+  encoder carries as ``providers.system_turns`` says.
 * ``user`` messages become user messages (``input_text``, ``input_image`` by URL).
 * Consecutive assistant-side items (assistant ``message``, ``function_call``,
   ``reasoning``) become one assistant message whose parts keep the item order.
@@ -100,8 +102,10 @@ def decode_input(value: Any) -> Conversation:
                 continue
             flush_assistant()
             parts = _content_parts(item.get("content"), role, f"{path}.content")
-            if role in _SYSTEM_ROLES:
+            if role in _SYSTEM_ROLES and not conv.messages:
                 conv.system.extend(p for p in parts if isinstance(p, TextPart))
+            elif role in _SYSTEM_ROLES:
+                conv.messages.append(Message("system", [p for p in parts if isinstance(p, TextPart)]))
             elif role == "user":
                 conv.messages.append(Message("user", parts))
             else:

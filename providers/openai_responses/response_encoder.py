@@ -31,7 +31,7 @@ from engine.canonical import (
     Usage,
 )
 from engine.errors import GatewayError
-from providers.openai_responses.client_tools import call_item, client_tool_list, shapes
+from providers.openai_responses.client_tools import call_item, shapes
 from providers.openai_responses.wire import (
     FORMAT,
     JSONObject,
@@ -131,7 +131,7 @@ def settings_echo(request: ChatRequest) -> JSONObject:
         "temperature": request.temperature,
         "top_p": request.top_p,
         "tool_choice": _tool_choice_echo(request, extras),
-        "tools": client_tool_list(request.tools)
+        "tools": [_function_tool(t.name, t.description, t.parameters, t.strict) for t in request.tools]
         + [h.spec for h in request.hosted_tools if h.format == FORMAT]
         + list(extras.get("tools", [])),
         "text": _text_echo(request, extras),
@@ -194,6 +194,14 @@ def refusal_content(text: str) -> JSONObject:
 
 def summary_content(text: str) -> JSONObject:
     return {"type": "summary_text", "text": text}
+
+
+def _function_tool(name: str, description: str | None, parameters: dict[str, Any], strict: bool | None) -> JSONObject:
+    """A tool as the model was offered it (namespaced and custom tools under their flat names)."""
+    tool: JSONObject = {"type": "function", "name": name, "parameters": parameters, "strict": strict}
+    if description is not None:
+        tool["description"] = description
+    return tool
 
 
 def _tool_choice_echo(request: ChatRequest, extras: JSONObject) -> Any:
