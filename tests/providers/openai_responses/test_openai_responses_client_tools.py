@@ -105,7 +105,7 @@ def test_codex_first_request_decodes_with_nothing_refused(snapshot: SnapshotAsse
     assert close.shape == ClientToolShape("close_agent", "multi_agent_v1")
     # prompt_cache_key: breakpoints on the tools, the system prompt and the conversation
     assert request.tools[-1].cache == request.system[-1].cache == "5m"
-    assert [p.cache for p in request.messages[-1].parts] == ["5m"]
+    assert request.messages[-1].parts == [TextPart("Print the contents of notes.txt", cache="5m")]
     assert [(t.name, t.shape) for t in request.tools] == snapshot
 
 
