@@ -84,6 +84,10 @@ class Thinking:
     text: str
     signature: str | None = None
     redacted: str | None = None  # opaque redacted-thinking payload
+    # The upstream format that issued ``signature``/``redacted`` when the gateway knows it (a
+    # translated answer; a Responses client's reasoning state): an upstream of another format
+    # cannot verify it, so its encoder leaves it out. None: unknown, sent as it is.
+    origin: str | None = None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,8 @@ Mapping:
   flat function tools (``client_tools``); a ``custom_tool_call_output`` is a tool result.
 * ``reasoning``: summary texts joined by a blank line (the raw ``content`` texts when
   there is no summary) become ``Thinking.text``; ``encrypted_content`` becomes the
-  signature (see ``wire``). An item with neither carries nothing and is skipped.
+  signature, with the format that issued it as ``Thinking.origin`` (see ``wire``). An
+  item with neither carries nothing and is skipped.
 
 Accepted and ignored, because they only matter to a stateful server: item ``id`` and
 ``status``, a message's ``phase``, ``annotations``/``logprobs`` on earlier output text.
@@ -208,11 +209,11 @@ def _reasoning(item: JSONObject, path: str) -> Thinking | None:
     texts = _texts(item.get("summary"), "summary_text", f"{path}.summary")
     if not texts:
         texts = _texts(item.get("content"), "reasoning_text", f"{path}.content")
-    signature, redacted = thinking_state(opt_str(item, "encrypted_content", path))
+    signature, redacted, origin = thinking_state(opt_str(item, "encrypted_content", path))
     text = "\n\n".join(texts)
     if not text and signature is None and redacted is None:
         return None
-    return Thinking(text=text, signature=signature, redacted=redacted)
+    return Thinking(text=text, signature=signature, redacted=redacted, origin=origin)
 
 
 def _texts(value: Any, kind: str, path: str) -> list[str]:

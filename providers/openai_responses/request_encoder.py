@@ -20,9 +20,10 @@ Decided here:
   asks for reasoning (only reasoning models accept that ``include``).
 * Item ids are never sent (with ``store: false`` there is nothing they could refer to),
   the way stateless Responses clients do it.
-* Thinking without a signature (plain text, or another vendor's ``redacted`` payload) is
-  left out of the input: the API only takes earlier reasoning back as encrypted content,
-  and the model does not read its earlier reasoning text.
+* Thinking without a signature (plain text, or another vendor's ``redacted`` payload), or
+  with another vendor's (``Thinking.origin``), is left out of the input: the API only
+  takes earlier reasoning back as its own encrypted content, and the model does not read
+  its earlier reasoning text.
 * ``reasoning.budget_tokens`` has no Responses equivalent; without an explicit effort it
   picks one (< 4096 tokens low, < 16384 medium, else high).
 * A json_schema format without a name is sent as ``"response"`` (the API requires one).
@@ -193,7 +194,7 @@ def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
                     items.append(_tool_output(part, unsupported))
                 elif isinstance(part, Refusal):
                     unsupported.append("user refusals")
-                elif part.signature:
+                elif part.signature and part.origin in (None, FORMAT):
                     items.append(_reasoning_item(part))
         _flush(items, content)
     return items

@@ -169,7 +169,7 @@ def output_item(
         if status != "in_progress":
             if part.text:
                 item["summary"] = [summary_content(part.text)]
-            encrypted = encrypted_content(part.signature, part.redacted)
+            encrypted = encrypted_content(part.signature, part.redacted, part.origin)
             if encrypted is not None:
                 item["encrypted_content"] = encrypted
         return item

@@ -263,7 +263,7 @@ def _empty_copy(part: OpenPart) -> OpenPart:
     if isinstance(part, ToolCall):
         return ToolCall(id=part.id, name=part.name, arguments="")
     if isinstance(part, Thinking):
-        return Thinking(text="", signature=part.signature, redacted=part.redacted)
+        return Thinking(text="", signature=part.signature, redacted=part.redacted, origin=part.origin)
     if isinstance(part, Refusal):
         return Refusal("")
     return TextPart("")

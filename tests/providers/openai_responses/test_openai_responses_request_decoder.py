@@ -136,7 +136,7 @@ def test_function_calling_turns() -> None:
         Message(
             "assistant",
             [
-                Thinking("Use the tool.", signature="gAAAA-enc"),
+                Thinking("Use the tool.", signature="gAAAA-enc", origin="openai-responses"),
                 ToolCall("call_1", "calculator", '{"a":12}'),
                 ToolCall("call_2", "calculator", '{"a":7}'),
             ],
