@@ -117,7 +117,7 @@ def test_a_translated_answer_marks_its_reasoning_for_the_responses_client() -> N
 def test_a_translated_stream_marks_its_reasoning_for_the_responses_client() -> None:
     leg = Leg(_endpoint("anthropic"), ADAPTERS["anthropic"], CODEC, "codex-alias")
     request = CODEC.decode_request({**_history("gAAAA-openai"), "stream": True})
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant",
                                                "model": "claude", "content": [], "usage": {"input_tokens": 10}}},
         {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}},
