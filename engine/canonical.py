@@ -180,6 +180,9 @@ class ChatRequest:
     reasoning: Reasoning | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     user: str | None = None
+    # A stable key for requests sharing a prompt prefix (one agent session): OpenAI's
+    # ``prompt_cache_key``, derived by codecs that know the session. Never changes an answer.
+    cache_key: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     extras_format: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)

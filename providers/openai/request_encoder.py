@@ -19,8 +19,8 @@ another client format:
   ``max_tokens``), or as ``max_tokens`` for channels that set ``max_tokens_field`` so
   (OpenAI-compatible servers that know only that one).
 
-``hints`` ``prompt_cache_key`` and ``prompt_cache_retention`` (a Responses client's) are
-sent as they are: chat completions has both fields.
+* ``cache_key`` (an agent session) is ``prompt_cache_key``, so one session's requests
+  reach the same prompt cache; ``hints`` of other formats are left out.
 
 ``extras`` are forwarded only when they came from an OpenAI client, and not those whose
 answer the canonical response cannot carry (several choices, logprobs, audio, legacy
@@ -52,10 +52,6 @@ from providers import system_turns
 from providers.base import Endpoint
 from providers.openai.wire import FORMAT
 
-# Another client format's prompt-cache hints (a Responses client's ``prompt_cache_key``) that
-# chat completions has too: they route the request to a warm cache, never change the answer.
-PROMPT_CACHE_HINTS = ("prompt_cache_key", "prompt_cache_retention")
-
 
 def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, Any]:
     body: dict[str, Any] = {"model": endpoint.upstream_model, "messages": _messages(request)}
@@ -83,9 +79,8 @@ def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, A
         body["metadata"] = dict(request.metadata)
     if request.user is not None:
         body["user"] = request.user
-    for hint in PROMPT_CACHE_HINTS:
-        if hint in request.hints:
-            body[hint] = request.hints[hint]
+    if request.cache_key is not None:
+        body["prompt_cache_key"] = request.cache_key
     if request.extras:
         body.update(_forwardable_extras(request))
     body.update(endpoint.params)

@@ -26,13 +26,13 @@ Fields equal to the API's documented default (``truncation: "disabled"``,
 ``background: false``, ``service_tier: "auto"``, ``top_logprobs: 0``,
 ``text.verbosity: "medium"``) and JSON nulls are no-ops.
 
-Hints (``HINTS``: prompt-cache keys and retention, ``safety_identifier``, ``service_tier``,
+Hints (``HINTS``: ``prompt_cache_retention``, ``safety_identifier``, ``service_tier``,
 ``client_metadata``) tune cost or caching or label the caller and never change the answer:
-forwarded to a Responses upstream, the prompt-cache ones to an OpenAI chat upstream too,
-left out for others (so the Codex CLI works on any route). A ``prompt_cache_key`` also
-marks prompt-cache breakpoints (``cache`` on the last tool, the last system part and the
-last part of the conversation) that an Anthropic upstream sends as ``cache_control``, so
-long agent conversations are cached there too.
+forwarded to a Responses upstream, left out for others (so the Codex CLI works on any
+route). ``prompt_cache_key`` is ``cache_key`` (sent as ``prompt_cache_key`` to OpenAI chat
+and Responses upstreams) and also marks prompt-cache breakpoints (``cache`` on the last
+tool, the last system part and the last part of the conversation) that an Anthropic
+upstream sends as ``cache_control``, so long agent conversations are cached there too.
 
 Decided here, because the gateway is stateless:
 
@@ -84,9 +84,7 @@ from providers.openai_responses.wire import (
 )
 from providers.output_cap import output_cap
 
-HINTS = frozenset(
-    {"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier", "client_metadata"}
-)
+HINTS = frozenset({"prompt_cache_retention", "safety_identifier", "service_tier", "client_metadata"})
 CACHE_HINT = "5m"  # the breakpoints' lifetime: Anthropic's default (and cheapest) cache
 _MAPPED = frozenset(
     {
@@ -161,8 +159,11 @@ def _decode(body: JSONObject, path_model: str | None, path_stream: bool | None) 
         if key in HINTS:
             request.hints[key] = value
             continue
+        if key == "prompt_cache_key" and isinstance(value, str):
+            request.cache_key = value
+            continue
         extras[key] = value
-    if request.hints.get("prompt_cache_key"):
+    if request.cache_key:
         _mark_cache_breakpoints(request)
     return request
 

@@ -10,7 +10,8 @@ tool calls -> ``function_call`` items; tool results ->
 ``function_call_output`` items (a string for a single text, else a list of parts); thinking
 with a signature -> ``reasoning`` items carrying it as ``encrypted_content``;
 ``response_format`` -> ``text.format``; ``reasoning`` -> ``reasoning`` (effort, and
-``summary: "auto"`` when thoughts are wanted); ``max_tokens`` -> ``max_output_tokens``.
+``summary: "auto"`` when thoughts are wanted); ``max_tokens`` -> ``max_output_tokens``;
+``cache_key`` (an agent session) -> ``prompt_cache_key``.
 
 Decided here:
 
@@ -101,6 +102,7 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
     if request.metadata:
         body["metadata"] = dict(request.metadata)
     _set(body, "user", request.user)
+    _set(body, "prompt_cache_key", request.cache_key)
     if request.stream:
         body["stream"] = True
     if request.extras_format == FORMAT:

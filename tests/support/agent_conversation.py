@@ -10,7 +10,10 @@ A message holding text and tool blocks becomes several items in block order (an 
 message ``[tool_result, text]`` is ``tool-result, user``; an assistant message with text and a
 call is ``assistant, tool-call``). Reasoning (Responses ``reasoning`` items, Anthropic
 ``thinking`` blocks, Gemini ``thought`` parts) is not listed. A Responses item of any other type
-keeps its type as its kind (``web_search_call``), so nothing disappears unseen. The top-level
+keeps its type as its kind (``web_search_call``), so nothing disappears unseen. The tools of
+a Responses ``namespace`` tool are listed as ``<namespace>__<name>`` (how gateways flatten
+them for other formats); the namespace itself is not listed, nor are unnamed built-in tools
+(``web_search``). The top-level
 system prompt (Responses ``instructions``, Anthropic ``system``, Gemini ``systemInstruction``) is
 not an item; ``system_text`` joins it with the text of the system and developer items.
 """
@@ -44,8 +47,10 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Tool:
-    name: str
+    name: str  # a Responses namespace's tool as ``<namespace>__<name>``, the flat name gateways use
     custom: bool = False  # a Responses free-form (``custom``) tool: its call carries raw ``input`` text
+    namespace: str | None = None  # the Responses namespace holding it (its call names both)
+    bare_name: str | None = None  # its own name inside that namespace
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +151,29 @@ def _chat(body: dict[str, Any]) -> Conversation:
 # -- OpenAI Responses -----------------------------------------------------------------
 
 
-def _responses(body: dict[str, Any]) -> Conversation:
-    tools = []
-    for raw in _list(body.get("tools")):
-        tool = _dict(raw)
+def flat_name(name: str | None, namespace: str | None) -> str | None:
+    """A Responses tool's name as listed: ``<namespace>__<name>`` inside a namespace."""
+    return f"{namespace}__{name}" if namespace and name else name
+
+
+def _responses_tools(tools: Any) -> list[Tool]:
+    """Named tools; a ``namespace`` tool's inner tools, flattened (the namespace itself is not callable)."""
+    found = []
+    for tool in map(_dict, _list(tools)):
         name = _str(tool.get("name"))
-        if name is not None:
-            tools.append(Tool(name, custom=tool.get("type") == "custom"))
+        if name is None:
+            continue
+        if tool.get("type") != "namespace":
+            found.append(Tool(name, custom=tool.get("type") == "custom"))
+            continue
+        for inner in map(_dict, _list(tool.get("tools"))):
+            if (bare := _str(inner.get("name"))) is not None:
+                found.append(Tool(f"{name}__{bare}", inner.get("type") == "custom", namespace=name, bare_name=bare))
+    return found
+
+
+def _responses(body: dict[str, Any]) -> Conversation:
+    tools = _responses_tools(body.get("tools"))
     given = body.get("input")
     items: list[Item] = [Item("user", given)] if isinstance(given, str) else []
     for raw in _list(given):
@@ -162,7 +183,8 @@ def _responses(body: dict[str, Any]) -> Conversation:
             items.append(Item(str(item.get("role", "")), text_of(item.get("content"))))
         elif kind in CALL_ITEMS:
             args = item.get("arguments", item.get("input", item.get("action")))
-            items.append(Item("tool-call", "", _str(item.get("name")), _str(item.get("call_id")), args))
+            name = flat_name(_str(item.get("name")), _str(item.get("namespace")))
+            items.append(Item("tool-call", "", name, _str(item.get("call_id")), args))
         elif kind in RESULT_ITEMS:
             output = item.get("output")
             text = output if isinstance(output, str) else text_of(output)
@@ -218,14 +240,18 @@ def _get(obj: dict[str, Any], camel: str, snake: str) -> Any:
 
 def function_response_text(response: Any) -> str:
     """The text of a ``functionResponse.response``: its ``output`` / ``result`` / ``content`` /
-    ``error`` string when it has one, else the object as JSON."""
+    ``error`` when it has one (a string as is, text parts joined, other JSON as JSON text: a
+    gateway wraps a non-object result as ``{"result": value}``), else the object as JSON."""
     data = _dict(response)
     for key in RESULT_KEYS:
-        value = data.get(key)
+        if key not in data:
+            continue
+        value = data[key]
         if isinstance(value, str):
             return value
         if isinstance(value, list) and (joined := text_of(value)):
             return joined
+        return orjson.dumps(value).decode()
     return orjson.dumps(response).decode() if response is not None else ""
 
 

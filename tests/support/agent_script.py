@@ -79,9 +79,11 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    name: str  # the declared tool's name
+    name: str  # the declared tool's name (as listed: ``ns__tool`` for a Responses namespace's tool)
     arguments: str  # JSON text, or a custom tool's raw input
     custom: bool = False
+    namespace: str | None = None  # a Responses namespace's tool: the call names the namespace
+    bare_name: str | None = None  # and the tool's own name in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +180,8 @@ def plan(script: AgentScript, request: AgentRequest) -> Reply:
         tool = conversation.tool(name)
         given = _arguments(script, request)
         arguments = given if isinstance(given, str) else orjson.dumps(dict(given)).decode()
-        kind, text, call = "tool-call", "", Call(name, arguments, custom=tool is not None and tool.custom)
+        custom, namespace, bare = (tool.custom, tool.namespace, tool.bare_name) if tool else (False, None, None)
+        kind, text, call = "tool-call", "", Call(name, arguments, custom, namespace, bare)
     produced = call.arguments if call is not None else text
     options = request.body.get("stream_options") if isinstance(request.body, dict) else None
     return Reply(

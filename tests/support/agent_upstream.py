@@ -31,7 +31,9 @@ tool result in the conversation, ONE call to the scripted tool (matched by exact
 declared name ending with ``<separator><name>``, e.g. ``ns__Bash``; else a text listing the
 offered tools), its arguments streamed in ``script.fragments`` pieces; with a tool result,
 ``answer_prefix`` + the last result's text (stop / end_turn / STOP); without tools, ``side_text``
-("ok"). Count-tokens endpoints answer the same deterministic estimate the usage reports
+("ok"). A Responses ``namespace`` tool's tools are listed (and matched) as ``<namespace>__<name>``, the
+flat name gateways give them, and called as the API does, with ``namespace`` and the inner name.
+Count-tokens endpoints answer the same deterministic estimate the usage reports
 (conversation JSON length / 4); ``cached_tokens`` / ``input_tokens`` / ``output_tokens`` fix the
 usage. ``HEAD /`` and ``GET /`` answer 200; ``GET .../models`` an empty list; anything else a 404
 in the shape of the format the path suggests. Every request is recorded (``AgentRequest``).

@@ -105,6 +105,13 @@ def _responses_usage(reply: Reply) -> dict[str, Any]:
 
 def _item(reply: Reply, done: bool) -> dict[str, Any]:
     """The answer's one output item, complete (``done``) or as ``output_item.added`` opens it."""
+    item = _bare_item(reply, done)
+    if reply.call is not None and reply.call.namespace is not None:
+        item["namespace"], item["name"] = reply.call.namespace, reply.call.bare_name
+    return item
+
+
+def _bare_item(reply: Reply, done: bool) -> dict[str, Any]:
     status = "completed" if done else "in_progress"
     call = reply.call
     if call is None:

@@ -434,3 +434,29 @@ def test_accessors_read_each_formats_real_shapes(
         tools,
     )
     assert request.answered == "answer" and request.reply_text == "DONE: " + results[-1]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_responses_namespace_tool_is_listed_flat_and_called_in_its_namespace(up: AgentUpstream, stream: bool) -> None:
+    namespace = {
+        "type": "namespace",
+        "name": "fs",
+        "description": "files",
+        "tools": [{"type": "function", "name": "Bash"}],
+    }
+    tools = [namespace, {"type": "web_search"}, {"type": "function", "name": "BashOutput"}]
+    body = {"model": "m", "input": "go", "tools": tools, "stream": stream}
+    answer = httpx.post(up.openai_base_url + "/responses", json=body)
+    if stream:
+        [call] = [e["item"] for e in sse_json(answer.content) if e["type"] == "response.output_item.done"]
+    else:
+        [call] = answer.json()["output"]
+    assert (call["type"], call["namespace"], call["name"]) == ("function_call", "fs", "Bash")
+    history = [
+        {"type": "function_call", "call_id": call["call_id"], "namespace": "fs", "name": "Bash", "arguments": "{}"}
+    ]
+    history.append({"type": "function_call_output", "call_id": call["call_id"], "output": "listed"})
+    httpx.post(up.openai_base_url + "/responses", json={**body, "input": history})
+    first, second = up.wait_idle()
+    assert first.tool_names == ["fs__Bash", "BashOutput"] and first.called_tool == "fs__Bash"
+    assert [c.name for c in second.tool_calls] == ["fs__Bash"] and second.reply_text == "DONE: listed"

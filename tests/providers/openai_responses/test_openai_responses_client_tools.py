@@ -94,7 +94,7 @@ def test_flat_names_are_valid_everywhere_deterministic_and_distinct() -> None:
 def test_codex_first_request_decodes_with_nothing_refused(snapshot: SnapshotAssertion) -> None:
     request = CODEC.decode_request(_codex_body())
     assert request.extras == {}  # nothing only a Responses upstream could take
-    assert set(request.hints) == {"prompt_cache_key", "client_metadata"}
+    assert set(request.hints) == {"client_metadata"} and request.cache_key == _codex_body()["prompt_cache_key"]
     assert [(h.kind, h.format) for h in request.hosted_tools] == [("web_search", "openai-responses")]
     system = "\n".join(p.text for p in request.system)  # both developer messages: the system prompt
     assert system.startswith("You are a coding agent") and "<skills_instructions>" in system

@@ -86,7 +86,7 @@ def test_rich_request(snapshot: SnapshotAssertion) -> None:
         "reasoning.summary": "detailed",
         "include": ["web_search_call.action.sources"],
     }
-    assert request.hints == {"prompt_cache_key": "k1"}  # a caching hint, never a refusal
+    assert request.cache_key == "k1" and request.hints == {}  # a caching hint, never a refusal
     assert request.extras_format == "openai-responses"
     assert request == snapshot
 
