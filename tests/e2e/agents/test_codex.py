@@ -32,7 +32,6 @@ FORMATS = {
     "anthropic": ("anthropic_base_url", "anthropic"),
     "gemini": ("gemini_base_url", "gemini"),
 }
-TRANSLATED = [f for f in FORMATS if f != "openai-responses"]
 ANTHROPIC_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # the strictest of the four formats
 
 CHANNEL = """
@@ -122,13 +121,14 @@ def test_codex_runs_its_shell_tool_through_an_alias(
         assert called.body["prompt_cache_key"] == answered.body["prompt_cache_key"]
 
 
-@pytest.mark.parametrize("fmt", TRANSLATED)
+@pytest.mark.parametrize("fmt", list(FORMATS))
 def test_codex_sees_its_own_namespace_call(
     fmt: str, codex_binary: Path, upstream: AgentUpstream, gateway: GatewayProcess, tmp_path: Path
 ) -> None:
-    """The model calls the flat ``multi_agent_v1__close_agent``; Codex gets a call of
-    ``close_agent`` in namespace ``multi_agent_v1`` and runs its own handler (which rejects
-    the made-up agent id), not "unsupported call"."""
+    """The model calls ``close_agent`` in namespace ``multi_agent_v1`` (translated: the flat
+    ``multi_agent_v1__close_agent``; on Responses, passed through, the namespaced call
+    itself); Codex gets its own namespaced call back and runs its handler (which rejects the
+    made-up agent id), not "unsupported call"."""
     upstream.reset()
     upstream.script = AgentScript(tool="close_agent", arguments={"target": "no-such-agent"}, answer_prefix="DONE: ")
 
