@@ -9,10 +9,12 @@ the fake received (declared tools and their flat names, roles, the tool result).
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -141,6 +143,42 @@ def test_codex_sees_its_own_namespace_call(
     assert "unsupported call" not in result and "no-such-agent" in result, result
     assert [c.name for c in answered.tool_calls] == ["multi_agent_v1__close_agent"]
     assert "DONE: " in run.last_message and "no-such-agent" in run.last_message, run.describe()
+
+
+def _patch_arguments(text: str) -> Callable[[AgentRequest], Any]:
+    """A custom tool's raw input on Responses (passed through); elsewhere the flat function's
+    one string argument, as the gateway declared it."""
+    return lambda r: text if r.format == "openai-responses" else {"input": text}
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_codex_applies_a_patch_with_its_free_form_tool(
+    fmt: str, codex_binary: Path, upstream: AgentUpstream, gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    """``apply_patch`` declared as a ``custom`` tool (a grammar, no JSON schema): the model's
+    call comes back to Codex as a ``custom_tool_call`` whose input is the patch, Codex applies
+    it, and its output goes back as the result of that call."""
+    line = f"patched through {fmt} {uuid.uuid4().hex[:8]}"
+    patch = f"*** Begin Patch\n*** Add File: hello.txt\n+{line}\n*** End Patch\n"
+    upstream.reset()
+    upstream.script = AgentScript(tool="apply_patch", arguments=_patch_arguments(patch), answer_prefix="DONE: ")
+
+    run = run_codex(gateway.base_url, f"codex-{fmt}", "Create hello.txt.", tmp_path, freeform_patch=True)
+
+    assert run.returncode == 0, run.describe()
+    assert (tmp_path / "hello.txt").read_text() == line + "\n"
+    called, answered = _turns(upstream)
+    assert called.called_tool == "apply_patch"
+    if fmt == "openai-responses":
+        [tool] = [t for t in called.body["tools"] if t.get("name") == "apply_patch"]
+        assert tool["type"] == "custom" and tool["format"]["type"] == "grammar"
+    else:
+        declared = called.body["tools"] if fmt != "gemini" else called.body["tools"][0]["functionDeclarations"]
+        schema = json.dumps(declared)
+        assert '"input"' in schema and "*** Begin Patch" in schema  # one string; the grammar in the description
+    result = answered.tool_results[-1]
+    assert "hello.txt" in result and "unsupported" not in result.lower(), result
+    assert "DONE: " in run.last_message and "hello.txt" in run.last_message, run.describe()
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
