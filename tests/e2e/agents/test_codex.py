@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from tests.e2e.agents.codex_cli import VERSION, ensure_installed, run_codex
 from tests.e2e.conftest import StartGateway
+from tests.e2e_keys.waiting import wait_until
 from tests.support.agent_request import AgentRequest
 from tests.support.agent_upstream import AgentScript, AgentUpstream
 from tests.support.gateway import GatewayProcess
@@ -70,6 +72,28 @@ def gateway(launch: StartGateway, upstream: AgentUpstream) -> GatewayProcess:
     return launch(policy)
 
 
+# Every scripted answer reports this usage (the cached part inside the input, each format its
+# own way); at the price above (USD per 1M tokens = micro-dollars per token) the uncached input
+# costs 1.0, the cached part 0.1, the output 2.0.
+INPUT, CACHED, OUTPUT = 50_000, 40_000, 300
+COST_MICROS = (INPUT - CACHED) * 1 + CACHED // 10 + OUTPUT * 2
+
+
+def _usage_rows(gateway: GatewayProcess, alias: str, count: int) -> list[dict[str, Any]] | None:
+    """The request rows of ``alias`` in the usage log, once there are ``count`` of them."""
+    db = sqlite3.connect(gateway.workdir / "data" / "turnout.db")
+    db.row_factory = sqlite3.Row
+    try:
+        found = db.execute(
+            "SELECT prompt_tokens, completion_tokens, cached_tokens, cost_micros FROM usage_log"
+            " WHERE model_requested = ? AND attempt IS NULL",
+            (alias,),
+        ).fetchall()
+    finally:
+        db.close()
+    return [dict(row) for row in found] if len(found) >= count else None
+
+
 def _turns(upstream: AgentUpstream) -> tuple[AgentRequest, AgentRequest]:
     """The generation that called the tool and the one that answered from its result."""
     generations = [r for r in upstream.wait_idle() if r.kind == "generate" and r.tool_names]
@@ -86,9 +110,17 @@ def test_codex_runs_its_shell_tool_through_an_alias(
     token = f"turnout-codex-{fmt}-{uuid.uuid4().hex[:8]}"
     (tmp_path / "notes.txt").write_text(token + "\n")
     upstream.reset()
-    upstream.script = AgentScript(tool="exec_command", arguments={"cmd": "cat notes.txt"}, answer_prefix="DONE: ")
+    upstream.script = AgentScript(
+        tool="exec_command",
+        arguments={"cmd": "cat notes.txt"},
+        answer_prefix="DONE: ",
+        input_tokens=INPUT,
+        cached_tokens=CACHED,
+        output_tokens=OUTPUT,
+    )
+    alias = f"codex-{fmt}"
 
-    run = run_codex(gateway.base_url, f"codex-{fmt}", "Print the contents of notes.txt.", tmp_path)
+    run = run_codex(gateway.base_url, alias, "Print the contents of notes.txt.", tmp_path)
 
     assert run.returncode == 0, run.describe()
     assert "DONE: " in run.last_message and token in run.last_message, run.describe()
@@ -104,6 +136,10 @@ def test_codex_runs_its_shell_tool_through_an_alias(
     # Codex's developer messages are the system instructions; its prompt is a user turn
     assert "Codex CLI" in called.system_text
     assert any("notes.txt" in text for text in called.user_texts)
+    # the usage log bills the cached part of both turns at the cached price
+    rows = wait_until(lambda: _usage_rows(gateway, alias, 2), what=f"two usage rows of {alias}")
+    expected = {"prompt_tokens": INPUT, "completion_tokens": OUTPUT, "cached_tokens": CACHED}
+    assert rows == [{**expected, "cost_micros": COST_MICROS}] * 2
     if fmt == "openai-responses":  # same format: passed through untouched
         kinds = [t["type"] for t in called.body["tools"]]
         assert "namespace" in kinds and "web_search" in kinds
