@@ -16,6 +16,10 @@ events skipped) and, when a later candidate could resume the stream, a canonical
 relay can be *continued* by another upstream's canonical stream (``engine.resume``): the
 continuation writes into the same client stream through the same (or a primed) encoder.
 
+A translated answer's reasoning state (``Thinking``) is stamped with the upstream's format
+(``Thinking.origin``), whole or streamed, so a client codec that carries it back and forth
+(Responses ``encrypted_content``) can tell which upstream may be sent it again.
+
 The executor drives both the same way and never sees a vendor shape.
 """
 
