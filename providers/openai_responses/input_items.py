@@ -114,7 +114,8 @@ def decode_input(value: Any) -> Conversation:
                     f"{path}.role '{role}' is not one of user, assistant, system, developer", param="input"
                 )
         elif kind == "function_call":
-            name = flat_name(req_str(item, "name", path), opt_str(item, "namespace", path))
+            name, namespace = req_str(item, "name", path), opt_str(item, "namespace", path)
+            name = flat_name(name, namespace) if namespace else name  # a plain function keeps its name
             assistant.append(
                 ToolCall(id=req_str(item, "call_id", path), name=name, arguments=req_str(item, "arguments", path))
             )

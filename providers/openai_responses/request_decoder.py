@@ -253,8 +253,11 @@ def _tool_choice(value: Any, extras: JSONObject) -> ToolChoice | None:
     choice = as_object(value, "tool_choice")
     kind = req_str(choice, "type", "tool_choice")
     if kind in ("function", "custom"):
+        name = req_str(choice, "name", "tool_choice")
         namespace = opt_str(choice, "namespace", "tool_choice")
-        return ToolChoice(mode="tool", name=flat_name(req_str(choice, "name", "tool_choice"), namespace))
+        return ToolChoice(
+            mode="tool", name=name if kind == "function" and not namespace else flat_name(name, namespace)
+        )
     extras["tool_choice"] = choice
     return None
 

@@ -232,3 +232,23 @@ def test_custom_input_falls_back_to_the_raw_arguments() -> None:
     assert custom_input('{"input": "x"}') == "x"
     assert custom_input("not json") == "not json"
     assert custom_input('{"other": 1}') == '{"other": 1}'
+
+
+def test_plain_function_names_are_never_rewritten() -> None:
+    """Only namespaced and custom tools get flat names; a plain function, its calls and a
+    tool choice naming it keep the name the client gave, whatever its characters."""
+    tool = {"type": "function", "name": "get.weather", "parameters": {"type": "object"}}
+    body = {
+        "model": "m",
+        "tools": [tool],
+        "tool_choice": {"type": "function", "name": "get.weather"},
+        "input": [
+            {"role": "user", "content": "weather?"},
+            {"type": "function_call", "call_id": "c1", "name": "get.weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+        ],
+    }
+    request = CODEC.decode_request(body)
+    assert [t.name for t in request.tools] == ["get.weather"] and request.tools[0].shape is None
+    assert request.tool_choice == ToolChoice("tool", "get.weather")
+    assert request.messages[1].parts == [ToolCall("c1", "get.weather", "{}")]
