@@ -297,11 +297,21 @@ class PassthroughExchange:
         raise TypeError("a continuation is always translated: it re-sends a canonical request")
 
 
+def for_model(request: ChatRequest, endpoint: Endpoint) -> ChatRequest:
+    """``request`` without reasoning controls when the model does not declare the
+    ``reasoning`` capability: a model that does not reason refuses them (OpenAI answers 400
+    to ``reasoning_effort``), and an agent's thinking settings must not fail the attempt.
+    A passthrough forwards what the client sent."""
+    if request.reasoning is None or endpoint.reasoning:
+        return request
+    return replace(request, reasoning=None)
+
+
 class TranslatedExchange:
     def __init__(self, leg: Leg, request: ChatRequest) -> None:
         self._canonical = request
         self._leg = leg
-        self.request = leg.adapter.build_request(request, leg.endpoint)
+        self.request = leg.adapter.build_request(for_model(request, leg.endpoint), leg.endpoint)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return self._leg.adapter.classify_error(status, headers, body)

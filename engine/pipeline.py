@@ -53,10 +53,23 @@ log = logging.getLogger("turnout.request")
 
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
-    """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
+    """How an attempt addresses its channel (URL, key, headers, params, output-cap field) and
+    what its model declares: the ``reasoning`` and ``system_messages`` capabilities."""
     c = policy.channels[attempt.target.channel]
-    upstream_model = attempt.target.upstream_model
-    return Endpoint(c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    model = policy.models.get(attempt.target.model)
+    capabilities = model.capabilities if model is not None else frozenset()
+    return Endpoint(
+        c.name,
+        c.format,
+        c.base_url,
+        c.api_key,
+        attempt.target.upstream_model,
+        c.headers,
+        c.params,
+        c.max_tokens_field,
+        reasoning="reasoning" in capabilities,
+        system_messages="system_messages" in capabilities,
+    )
 
 
 def dropped_tools(request: ChatRequest, upstream_format: str) -> list[str]:

@@ -4,11 +4,12 @@
   turn and consecutive assistant messages into one assistant turn, so parallel tool
   results always sit in the single user turn right after their ``tool_use`` blocks (what
   the API demands).
-* A ``system`` message after the conversation began is a user-turn text block marked
-  ``<system>`` ... ``</system>`` at its position (``providers.system_turns``): the Messages
-  API takes ``role: "system"`` mid-conversation on one model only (Claude Opus 4.8) and
-  answers 400 on the others, so the marked text is what every model accepts. A system
-  message interrupting tool calls and their results moves after the results.
+* A ``system`` message after the conversation began stays a ``system`` message at its
+  position for a model declaring the ``system_messages`` capability; for any other it is a
+  user-turn text block marked ``<system>`` ... ``</system>`` there
+  (``providers.system_turns``): the Messages API takes ``role: "system"`` mid-conversation
+  on Claude Opus 4.8 only and answers 400 on the other models. A system message
+  interrupting tool calls and their results moves after the results.
 * ``ToolCall.arguments`` is parsed back into the ``input`` object (empty text is ``{}``;
   anything that is not a JSON object is a ``BadRequest``).
 * Tool call ids are kept, with characters outside Anthropic's ``[A-Za-z0-9_-]`` replaced
@@ -54,14 +55,17 @@ def safe_tool_id(call_id: str) -> str:
     return _UNSAFE_ID.sub("_", call_id)
 
 
-def build_messages(messages: list[Message]) -> list[JsonObject]:
+def build_messages(messages: list[Message], system_messages: bool = False) -> list[JsonObject]:
     """The ``messages`` array; leading system messages are the caller's to put in ``system``
-    (``system_turns.leading``), later ones are marked user text at their position."""
+    (``system_turns.leading``), later ones are ``system`` messages at their position when
+    the model takes them (``system_messages``), else marked user text there."""
     out: list[JsonObject] = []
     for i, message in enumerate(system_turns.after_tool_results(messages)):
         path = f"messages.{i}"
         if message.role == "assistant":
             role, blocks = "assistant", [b for p in message.parts if (b := _assistant_block(p, path))]
+        elif message.role == "system" and system_messages:
+            role, blocks = "system", [b for p in message.parts if (b := _user_block(p, path))]
         elif message.role == "system":
             role, blocks = "user", [b for b in [_user_block(system_turns.marked(message), path)] if b]
         else:

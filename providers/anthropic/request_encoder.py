@@ -3,7 +3,8 @@
 Choices this module makes (each is the documented behaviour, not an accident):
 
 * System messages opening the conversation join ``system`` (after the request's system
-  prompt); later ones are marked user text (``message_encoder``).
+  prompt); later ones are ``system`` messages for a ``system_messages`` model, else
+  marked user text (``message_encoder``).
 * ``max_tokens`` is required by Anthropic: when the client gave none it is
   ``endpoint.params["max_tokens"]`` or ``DEFAULT_MAX_TOKENS`` (4096).
 * Reasoning: ``budget_tokens=0`` is ``thinking: disabled``; a budget is
@@ -59,7 +60,7 @@ def build_body(request: ChatRequest, endpoint: Endpoint) -> JsonObject:
     system = [_system_block(part) for part in [*request.system, *leading] if part.text]
     if system:
         body["system"] = system
-    body["messages"] = build_messages(messages)
+    body["messages"] = build_messages(messages, endpoint.system_messages)
     body.update(_tool_fields(request, extras))
     body.update(_sampling(request))
     if request.stream:

@@ -9,7 +9,8 @@
   ``part_encoder`` (no call ids: Gemini rejects them in requests and pairs by order and
   name); a tool result without ``name`` takes the name of the conversation's tool call
   with that id.
-* ``tools`` -> ``functionDeclarations`` with ``parametersJsonSchema``. A ``strict`` tool
+* ``tools`` -> ``functionDeclarations`` with ``parametersJsonSchema`` (without the root
+  ``$schema`` keyword, which Gemini refuses and which constrains nothing). A ``strict`` tool
   under automatic choice selects mode ``VALIDATED`` (Gemini's constrained decoding of
   calls); ``ANY`` is always constrained. ``tool_choice``: auto -> ``AUTO``, none ->
   ``NONE``, required -> ``ANY``, a named tool -> ``ANY`` + ``allowedFunctionNames``.
@@ -134,7 +135,9 @@ def _declaration(name: str, description: str | None, parameters: dict[str, Any])
     decl: dict[str, Any] = {"name": name}
     if description:
         decl["description"] = description
-    decl["parametersJsonSchema"] = parameters
+    # ``$schema`` names the dialect and constrains nothing; Gemini refuses the keyword
+    # (Claude Code's and zod-built tool schemas carry it)
+    decl["parametersJsonSchema"] = {k: v for k, v in parameters.items() if k != "$schema"}
     return decl
 
 

@@ -67,6 +67,9 @@ def test_gemini(model: str, thinking: dict[str, Any]) -> None:
     names = [d["name"] for d in body["tools"][0]["functionDeclarations"]]
     assert "Bash" in names and "DeferredToolPlaceholder" not in names
     assert "context_management" not in body and "metadata" not in body
+    bash = next(d for d in body["tools"][0]["functionDeclarations"] if d["name"] == "Bash")
+    assert "$schema" not in bash["parametersJsonSchema"]
+    assert bash["parametersJsonSchema"]["required"] == ["command"]
 
 
 def test_anthropic_keeps_the_hints() -> None:

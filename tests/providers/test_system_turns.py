@@ -45,9 +45,9 @@ CLAUDE_CODE_TURNS: dict[str, Any] = {
 }
 
 
-def encoded(fmt: str, request: ChatRequest) -> dict[str, Any]:
+def encoded(fmt: str, request: ChatRequest, system_messages: bool = False) -> dict[str, Any]:
     adapter = build_registry().adapter(fmt)
-    endpoint = Endpoint(channel="c", format=fmt, base_url="http://upstream/v1", api_key="k", upstream_model="m")
+    endpoint = Endpoint("c", fmt, "http://upstream/v1", "k", "m", system_messages=system_messages)
     body: dict[str, Any] = orjson.loads(adapter.build_request(request, endpoint).body)
     return body
 
@@ -145,3 +145,11 @@ def test_a_system_turn_between_a_call_and_its_results_moves_after_them() -> None
         "openai", ChatRequest(model="m", messages=[Message("user", [TextPart("q")]), call, note, first, second])
     )
     assert [m["role"] for m in messages["messages"]] == ["user", "assistant", "tool", "tool", "system"]
+
+
+def test_anthropic_keeps_later_system_turns_for_a_model_that_takes_them() -> None:
+    body = encoded("anthropic", decode_request(CLAUDE_CODE_TURNS), system_messages=True)
+    assert [m["role"] for m in body["messages"]] == ["user", "system", "assistant", "user", "system"]
+    assert body["messages"][1]["content"] == [
+        {"type": "text", "text": "# Environment\ncwd: /w", "cache_control": {"type": "ephemeral"}}
+    ]

@@ -182,17 +182,17 @@ def _tool_loop(requests: list[AgentRequest]) -> tuple[AgentRequest, AgentRequest
 
 def _assert_roles(fmt: str, first: AgentRequest, second: AgentRequest) -> None:
     """Claude Code's system turn (its environment) after the first user turn: a system message
-    in place on OpenAI formats and on Anthropic (passed through), marked user text on Gemini."""
+    in place on OpenAI formats, marked user text on Anthropic and Gemini."""
     calls = second.roles[second.roles.index("tool-call") :]
     assert calls[:2] == ["tool-call", "tool-result"], second.roles
     assert "You are a Claude agent" in first.system_text
     if fmt == "openai":
         assert first.roles[:3] == ["system", "user", "system"], first.roles
-    elif fmt in ("openai-responses", "anthropic"):
-        # Responses: the system prompt is ``instructions``, not an input item; Anthropic: the
-        # same format, passed through as Claude Code sent it
+    elif fmt == "openai-responses":  # the system prompt is ``instructions``, not an input item
         assert first.roles[:2] == ["user", "system"], first.roles
-    else:  # Gemini: only systemInstruction, so the system turn is marked user text in place
+    else:
+        # Gemini has only systemInstruction, and an Anthropic model without the
+        # system_messages capability refuses role "system": marked user text in place
         assert "system" not in first.roles, first.roles
         assert any("<system>\n# Environment" in text for text in first.user_texts), first.user_texts
 
