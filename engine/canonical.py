@@ -84,6 +84,10 @@ class Thinking:
     text: str
     signature: str | None = None
     redacted: str | None = None  # opaque redacted-thinking payload
+    # The upstream format that issued ``signature``/``redacted`` when the gateway knows it (a
+    # translated answer; a Responses client's reasoning state): an upstream of another format
+    # cannot verify it, so its encoder leaves it out. None: unknown, sent as it is.
+    origin: str | None = None
 
 
 @dataclass(slots=True)
@@ -101,12 +105,39 @@ class Message:
 
 
 @dataclass(slots=True)
+class ClientToolShape:
+    """How the client declared a tool the canonical model holds as a plain function.
+
+    A Responses client's tool inside a ``namespace`` tool, or its ``custom`` (free-form)
+    tool, is a function tool here under a flat name every upstream accepts; the client's
+    codec restores the client's own shape on the way back (``providers/openai_responses``).
+    """
+
+    name: str  # the client's own name (inside ``namespace`` when there is one)
+    namespace: str | None = None
+    freeform: bool = False  # a custom tool: called with ``{"input": "<the free-form text>"}``
+
+
+@dataclass(slots=True)
 class Tool:
     name: str
     description: str | None
     parameters: dict[str, Any]
     strict: bool | None = None
     cache: str | None = None
+    shape: ClientToolShape | None = None  # the client's own shape, when it is not a plain function
+
+
+@dataclass(slots=True)
+class HostedTool:
+    """A tool the upstream vendor runs itself (web search), in ``format``'s wire shape.
+
+    Only an adapter of ``format`` sends it; an attempt on any other format goes without it
+    and the gateway names it in the ``x-turnout-dropped-tools`` response header."""
+
+    kind: str  # the wire type, e.g. "web_search"
+    spec: dict[str, Any]
+    format: str
 
 
 @dataclass(slots=True)
@@ -136,6 +167,7 @@ class ChatRequest:
     messages: list[Message]
     system: list[TextPart] = field(default_factory=list)
     tools: list[Tool] = field(default_factory=list)
+    hosted_tools: list[HostedTool] = field(default_factory=list)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     max_tokens: int | None = None

@@ -83,6 +83,12 @@ def _own_key(call: Call, endpoint: Endpoint) -> bool:
     return call.byok is not None and endpoint.channel in call.byok.channels
 
 
+def dropped_tools(request: ChatRequest, upstream_format: str) -> list[str]:
+    """The hosted tools (web search) an attempt on ``upstream_format`` went without: only
+    their own format's upstream runs them (``x-turnout-dropped-tools``)."""
+    return list(dict.fromkeys(h.kind for h in request.hosted_tools if h.format != upstream_format))
+
+
 def _tried(records: list[AttemptRecord]) -> list[str]:
     """``model@channel:why`` for every attempt that ended so far, in start order."""
     ordered = sorted(records, key=lambda r: r.number) if len(records) > 1 else records
@@ -250,6 +256,9 @@ class Pipeline:
         call.headers["x-turnout-route"] = call.route.route_header(
             outcome.attempt, outcome.attempts_made, _tried(records)
         )
+        dropped = dropped_tools(call.request, call.policy.channels[outcome.attempt.target.channel].format)
+        if dropped:
+            call.headers["x-turnout-dropped-tools"] = ", ".join(dropped)
         if isinstance(result, Completed):
             await self._settle(call, outcome)
             return Reply(result.body, 200, call.headers)

@@ -15,9 +15,10 @@
 * Tool call ids are kept, with characters outside Anthropic's ``[A-Za-z0-9_-]`` replaced
   by ``_`` in both ``tool_use.id`` and ``tool_result.tool_use_id`` so pairs still match.
 * ``Thinking`` with a signature is sent back as ``thinking``, a redacted payload as
-  ``redacted_thinking``. Thinking *without* a signature (another vendor's reasoning) is
-  omitted: Anthropic rejects unsigned thinking blocks, and it strips earlier turns'
-  thinking from the context anyway, so the model sees the same prompt either way.
+  ``redacted_thinking``. Thinking *without* a signature (another vendor's reasoning), or
+  with a signature another format issued (``Thinking.origin``), is omitted: Anthropic
+  rejects unsigned thinking blocks, and it strips earlier turns' thinking from the
+  context anyway, so the model sees the same prompt either way.
 * Empty text parts are skipped (the API rejects empty text blocks) and so is a message
   left with no blocks. ``Refusal`` history is sent as text.
 * Image ``detail``: Anthropic always reads images at full resolution, which honours
@@ -45,6 +46,7 @@ from engine.errors import BadRequest, UnsupportedFeature
 from providers import system_turns
 from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.images import source_from_url
+from providers.anthropic.wire import FORMAT
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -106,7 +108,7 @@ def _assistant_content(part: Part, path: str) -> JsonObject | None:
     if isinstance(part, Thinking):
         if part.redacted is not None:
             return {"type": "redacted_thinking", "data": part.redacted}
-        if part.signature:
+        if part.signature and part.origin in (None, FORMAT):
             return {"type": "thinking", "thinking": part.text, "signature": part.signature}
         return None
     if isinstance(part, ImagePart):

@@ -21,9 +21,10 @@ Decided here:
   asks for reasoning (only reasoning models accept that ``include``).
 * Item ids are never sent (with ``store: false`` there is nothing they could refer to),
   the way stateless Responses clients do it.
-* Thinking without a signature (plain text, or another vendor's ``redacted`` payload) is
-  left out of the input: the API only takes earlier reasoning back as encrypted content,
-  and the model does not read its earlier reasoning text.
+* Thinking without a signature (plain text, or another vendor's ``redacted`` payload), or
+  with another vendor's (``Thinking.origin``), is left out of the input: the API only
+  takes earlier reasoning back as its own encrypted content, and the model does not read
+  its earlier reasoning text.
 * ``reasoning.budget_tokens`` has no Responses equivalent; without an explicit effort it
   picks one (< 4096 tokens low, < 16384 medium, else high).
 * A json_schema format without a name is sent as ``"response"`` (the API requires one).
@@ -31,7 +32,9 @@ Decided here:
 Refused with ``UnsupportedFeature``: ``stop`` (no stop sequences in Responses), a tool
 result flagged ``is_error`` (no such flag), assistant images, refusals outside assistant
 turns, and any ``extras`` from
-another client format. ``extras`` from a Responses client are merged back: ``"tools"``
+another client format. Hosted tools (``hosted_tools``) of a Responses client are sent as
+they came; another format's are left out (the response names them). ``extras`` from a
+Responses client are merged back: ``"tools"``
 extends the tool list, dotted keys (``"reasoning.summary"``) set nested fields, other
 keys are top-level fields. The channel's ``params`` are merged last, over everything.
 """
@@ -81,6 +84,9 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
             _tool(t.name, t.description, t.parameters, t.strict if t.strict is not None or native else False)
             for t in request.tools
         ]
+    hosted = [h.spec for h in request.hosted_tools if h.format == FORMAT]
+    if hosted:
+        body.setdefault("tools", []).extend(hosted)
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
@@ -190,7 +196,7 @@ def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
                     items.append(_tool_output(part, unsupported))
                 elif isinstance(part, Refusal):
                     unsupported.append("user refusals")
-                elif part.signature:
+                elif part.signature and part.origin in (None, FORMAT):
                     items.append(_reasoning_item(part))
         _flush(items, content)
     return items
