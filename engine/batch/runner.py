@@ -45,7 +45,8 @@ log = logging.getLogger("turnout.batch")
 
 LEASE = timedelta(seconds=30)
 RENEW_EVERY = 10.0
-POLL_EVERY = 0.5
+POLL_EVERY = 0.5  # while there is work; woken at once by a submission or an answer in this worker
+IDLE_POLL = 2.0  # with nothing to do: work submitted to another replica waits at most this long
 GATE_RETRIES = 5  # 429s from the gate (rate limits) before the 429 is the answer
 GATE_RETRY_DELAY = 1.0
 FLUSH_DELAY = 0.05  # answers arriving this close together are stored in one write
@@ -141,12 +142,14 @@ class BatchRunner:
                     if await self._store.reap():
                         log.warning("batch requests of a stopped runner were answered 'interrupted'")
                     renewed = now
-                await self._dispatch()
+                seen = await self._dispatch()
                 await self._deliver()
             except Exception:  # a database hiccup must not end the runner
                 log.exception("batch runner: retrying after an error")
+                seen = False
+            busy = seen or bool(self._inflight) or bool(self._delivering)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(POLL_EVERY):
+                async with asyncio.timeout(POLL_EVERY if busy else IDLE_POLL):
                     await self._wake.wait()
             self._wake.clear()
 
@@ -155,7 +158,8 @@ class BatchRunner:
             return 0
         return self._limits.per_key - self._per_owner.get(owner, 0)
 
-    async def _dispatch(self) -> None:
+    async def _dispatch(self) -> bool:
+        """Claim and start what this worker has room for; whether any request was pending."""
         candidates = await self._store.pending(limit=200)
         picks: list[tuple[str, int]] = []
         wanted: dict[str, int] = {}
@@ -166,11 +170,12 @@ class BatchRunner:
                 wanted[owner] = wanted.get(owner, 0) + 1
                 picks.append((job_id, idx))
         if not picks or self._stopping:
-            return
+            return bool(candidates)
         for claimed in await self._store.claim(self.runner_id, picks, LEASE):
             key = (claimed.job_id, claimed.idx)
             self._per_owner[claimed.owner] = self._per_owner.get(claimed.owner, 0) + 1
             self._inflight[key] = asyncio.create_task(self._run(claimed))
+        return True
 
     async def _run(self, claimed: Claimed) -> None:
         key = (claimed.job_id, claimed.idx)
