@@ -198,3 +198,17 @@ def test_uploaded_files_are_listed_and_deleted(running: Running, tmp_path: Path)
     assert client.files.delete(uploaded.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(uploaded.id)
+
+
+def test_responses_requests_can_be_batched(running: Running) -> None:
+    client = running.client(running.alice)
+    body = {"model": "batch-model", "input": "a responses question"}
+    line = {"custom_id": "resp", "method": "POST", "url": "/v1/responses", "body": body}
+    uploaded = client.files.create(file=("responses.jsonl", orjson.dumps(line) + b"\n"), purpose="batch")
+    batch = client.batches.create(input_file_id=uploaded.id, endpoint="/v1/responses", completion_window="24h")
+    finished = _finished(client, batch.id)
+    assert finished.status == "completed" and finished.output_file_id is not None
+    [result] = [orjson.loads(x) for x in client.files.content(finished.output_file_id).content.splitlines()]
+    answer = result["response"]["body"]
+    assert answer["object"] == "response"
+    assert answer["output"][0]["content"][0]["text"] == "echo: a responses question"
