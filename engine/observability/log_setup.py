@@ -1,0 +1,32 @@
+"""The process's logging: one handler on stderr, text or JSON, at ``TURNOUT_LOG_LEVEL``.
+
+The database drivers (SQLAlchemy, aiosqlite, asyncpg, Alembic) log every statement and
+connection step at debug level, hundreds of lines that bury the gateway's own: they are
+held at WARNING unless ``TURNOUT_LOG_SQL`` asks for them (then SQLAlchemy's statements are
+logged at INFO and the drivers follow the process level).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from engine.observability.access_log import JsonFormatter
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+DATABASE_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic")
+
+
+def configure_logging(level: str, *, json: bool = False, sql: bool = False) -> None:
+    """Replace the root logger's handlers with one stderr handler in the chosen format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in DATABASE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if sql else logging.WARNING)
+    if sql:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
