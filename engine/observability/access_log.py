@@ -43,22 +43,19 @@ class AccessEntry(NamedTuple):
     estimated: bool  # tokens counted by Turnout (the upstream reported none, or a stream was cut)
 
 
-_COST = AccessEntry._fields.index("cost_usd")
-
-
-def _value(value: object) -> str:
+def _text(value: str | None) -> str:
+    """A string field: ``-`` when absent, quoted when it has a space, a quote or an ``=``."""
     if value is None:
         return "-"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    text = str(value)
-    if not text:
+    if not value:
         return '""'
-    if " " in text or '"' in text or "=" in text or "\n" in text:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    return text
+    if " " in value or '"' in value or "=" in value or "\n" in value:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return value
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def format_cost(cost_usd: float) -> str:
@@ -78,9 +75,14 @@ def as_dict(entry: AccessEntry) -> dict[str, Any]:
 
 def format_text(entry: AccessEntry) -> str:
     """``request_id=... key=... format=... ...`` in the order of ``AccessEntry``."""
-    parts = [f"{name}={_value(value)}" for name, value in zip(AccessEntry._fields, entry, strict=True)]
-    parts[_COST] = f"cost_usd={format_cost(entry.cost_usd)}"
-    return " ".join(parts)
+    e = entry
+    return (
+        f"request_id={_text(e.request_id)} key={_text(e.key)} format={_text(e.format)} "
+        f"endpoint={_text(e.endpoint)} alias={_text(e.alias)} rule={_text(e.rule)} channel={_text(e.channel)} "
+        f"model={_text(e.model)} status={e.status} error={_text(e.error)} attempts={e.attempts} "
+        f"ttft_ms={_ms(e.ttft_ms)} duration_ms={_ms(e.duration_ms)} tokens_in={e.tokens_in} "
+        f"tokens_out={e.tokens_out} cost_usd={e.cost_usd:.6f} estimated={'true' if e.estimated else 'false'}"
+    )
 
 
 def format_json(entry: AccessEntry) -> str:

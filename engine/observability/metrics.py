@@ -11,12 +11,18 @@ breaker state and the reload-failure flag are the worst any live worker sees.
 Without that directory (an app built in a test process) the values live in this object's
 own registry. Either way there is no module-level state: a ``Metrics`` is made per worker.
 
-Label values come from ``engine.observability.labels``; children are cached per label tuple
-so a request pays a dict lookup and the value write, not prometheus_client's label checks.
+Label values come from ``engine.observability.labels``. The request path does not write
+the shared values itself (each write there takes a lock and a system call, a few µs, and a
+request makes about ten): it adds to this worker's pending sums (``Family.add``,
+``Family.observe``, a dict update each), and ``flush`` writes them, once per series, every
+second and before a scrape (``engine.observability.gauges``), and when the worker stops.
+A scrape therefore sees the answering worker's requests up to that moment and the other
+workers' up to a second ago.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -34,13 +40,45 @@ GaugeMode = Literal["livesum", "livemax"]
 
 
 class Family:
-    """One metric with its children cached by label values."""
+    """One metric, its children cached by label values, and what is pending for each: an
+    amount (a counter) or a sum and per-bucket counts (a histogram with ``bounds``)."""
 
-    __slots__ = ("metric", "_children")
+    __slots__ = ("metric", "bounds", "_children", "_pending")
 
-    def __init__(self, metric: Counter | Gauge | Histogram) -> None:
+    def __init__(self, metric: Counter | Gauge | Histogram, bounds: Sequence[float] = ()) -> None:
         self.metric = metric
+        self.bounds = (*bounds, float("inf")) if bounds else ()
         self._children: dict[tuple[str, ...], Any] = {}
+        self._pending: dict[tuple[str, ...], list[float]] = {}
+
+    def add(self, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """A counter's increment, written at the next flush."""
+        pending = self._pending.get(labels)
+        if pending is None:
+            self._pending[labels] = [amount]
+        else:
+            pending[0] += amount
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        """A histogram observation, written at the next flush."""
+        pending = self._pending.get(labels)
+        if pending is None:
+            pending = self._pending[labels] = [0.0] * (len(self.bounds) + 1)
+        pending[0] += value
+        pending[1 + bisect_left(self.bounds, value)] += 1  # the first bucket whose bound >= value
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for labels, amounts in pending.items():
+            child = self.get(*labels)
+            if not self.bounds:
+                child.inc(amounts[0])
+                continue
+            # what Histogram.observe writes (its sum and the one bucket), once per flush
+            child._sum.inc(amounts[0])
+            for bucket, count in zip(child._buckets, amounts[1:], strict=True):
+                if count:
+                    bucket.inc(count)
 
     def get(self, *labels: str) -> Any:
         if not labels:
@@ -145,18 +183,28 @@ class Metrics:
         self.usage_dropped = self._counter(
             "turnout_usage_log_dropped_rows", "Usage-log rows dropped (database down or too slow)", ()
         )
+        self._buffered = (
+            self.requests, self.request_duration, self.attempts, self.retries, self.fallbacks, self.hedges,
+            self.resumes, self.ttft, self.latency, self.tokens, self.cost,
+        )  # fmt: skip
 
     def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Family:
         return Family(Counter(name, doc, labels, registry=self._own))
 
     def _histogram(self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]) -> Family:
-        return Family(Histogram(name, doc, labels, registry=self._own, buckets=buckets))
+        return Family(Histogram(name, doc, labels, registry=self._own, buckets=buckets), buckets)
 
     def _gauge(self, name: str, doc: str, labels: Sequence[str], mode: GaugeMode) -> Family:
         return Family(Gauge(name, doc, labels, registry=self._own, multiprocess_mode=mode))
 
+    def flush(self) -> None:
+        """Write what the request path added since the last flush (on the event loop)."""
+        for family in self._buffered:
+            family.flush()
+
     def exposition(self) -> bytes:
-        """The text format of every series (all workers' with a multiprocess directory)."""
+        """The text format of every series (all workers' with a multiprocess directory), as
+        last flushed. Safe in another thread: it only reads."""
         if self._own is not None:
             return generate_latest(self._own)
         registry = CollectorRegistry()

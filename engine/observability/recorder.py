@@ -57,6 +57,8 @@ class Recorder:
         self.metrics = metrics
         self.access = access
         self.tracing = tracing
+        self._in_flight: dict[str, int] = {}  # client format -> requests (published by ``refresh``)
+        self._streams: dict[str, int] = {}
         self._breakers: dict[tuple[str, str], int] = {}
         self._version: str | None = None
         self._dropped_seen = 0
@@ -64,8 +66,7 @@ class Recorder:
     # ---- one request ------------------------------------------------------------------
 
     def arrived(self, fmt: str) -> None:
-        if self.metrics is not None:
-            self.metrics.in_flight.get(fmt).inc()
+        self._in_flight[fmt] = self._in_flight.get(fmt, 0) + 1
 
     def finished(self, call: Call, outcome: Outcome | None, records: list[AttemptRecord], ending: Ending) -> None:
         """A planned request ended: ``ending`` is what its usage row says."""
@@ -74,12 +75,13 @@ class Recorder:
         served = outcome.attempt.target if outcome is not None else None
         channel = bounded(served.channel, policy.channels) if served else ""
         model = bounded(served.model, policy.models) if served else ""
+        fmt = ingress.fmt
+        self._in_flight[fmt] -= 1
         metrics = self.metrics
         if metrics is not None:
-            fmt, alias = ingress.fmt, bounded(route.alias, policy.aliases)
-            metrics.in_flight.get(fmt).dec()
-            metrics.requests.get(fmt, alias, model, channel, status_label(ending.status)).inc()
-            metrics.request_duration.get(fmt, alias).observe(duration)
+            alias = bounded(route.alias, policy.aliases)
+            metrics.requests.add((fmt, alias, model, channel, status_label(ending.status)))
+            metrics.request_duration.observe((fmt, alias), duration)
             self._attempts(metrics, policy, records, ending)
         access = self.access
         if access is not None and access.enabled:
@@ -101,19 +103,20 @@ class Recorder:
             target = record.attempt.target
             channel, model = bounded(target.channel, policy.channels), bounded(target.model, policy.models)
             outcome = attempt_outcome(record)
-            metrics.attempts.get(channel, model, outcome).inc()
+            pair = (channel, model)
+            metrics.attempts.add((channel, model, outcome))
             if outcome == "ok":
                 if record.ttfb_ms is not None:
-                    metrics.ttft.get(channel, model).observe(record.ttfb_ms / 1000)
-                metrics.latency.get(channel, model).observe(record.latency_ms / 1000)
+                    metrics.ttft.observe(pair, record.ttfb_ms / 1000)
+                metrics.latency.observe(pair, record.latency_ms / 1000)
             if per_attempt is not None and record.delivered:
                 charge = per_attempt[index]
                 if charge.usage.input_tokens > 0:
-                    metrics.tokens.get(channel, model, "input").inc(charge.usage.input_tokens)
+                    metrics.tokens.add((channel, model, "input"), charge.usage.input_tokens)
                 if charge.usage.output_tokens > 0:
-                    metrics.tokens.get(channel, model, "output").inc(charge.usage.output_tokens)
+                    metrics.tokens.add((channel, model, "output"), charge.usage.output_tokens)
                 if charge.cost_usd > 0:
-                    metrics.cost.get(channel, model).inc(charge.cost_usd)
+                    metrics.cost.add(pair, charge.cost_usd)
 
     def rejected(self, ingress: Ingress, err: GatewayError, started: float) -> None:
         """A request that ended before it was planned (nothing was routed)."""
@@ -126,10 +129,10 @@ class Recorder:
 
     def _unplanned(self, ingress: Ingress, started: float, status: int, error: str) -> None:
         duration = time.perf_counter() - started
+        self._in_flight[ingress.fmt] -= 1
         if self.metrics is not None:
-            self.metrics.in_flight.get(ingress.fmt).dec()
-            self.metrics.requests.get(ingress.fmt, "", "", "", status_label(status)).inc()
-            self.metrics.request_duration.get(ingress.fmt, "").observe(duration)
+            self.metrics.requests.add((ingress.fmt, "", "", "", status_label(status)))
+            self.metrics.request_duration.observe((ingress.fmt, ""), duration)
         if self.access is not None and self.access.enabled:
             self.access.write(
                 AccessEntry(
@@ -141,31 +144,29 @@ class Recorder:
             self.tracing.unplanned(ingress, started, status, error)
 
     def stream_opened(self, fmt: str) -> None:
-        if self.metrics is not None:
-            self.metrics.streams.get(fmt).inc()
+        self._streams[fmt] = self._streams.get(fmt, 0) + 1
 
     def stream_closed(self, fmt: str) -> None:
-        if self.metrics is not None:
-            self.metrics.streams.get(fmt).dec()
+        self._streams[fmt] -= 1
 
     # ---- the executor's events (``engine.routing.events.RoutingEvents``) ----------------
     # A plan's names are the policy's by construction (the planner only emits its targets).
 
     def retried(self, plan: Plan, attempt: Attempt) -> None:
         if self.metrics is not None:
-            self.metrics.retries.get(attempt.target.channel, attempt.target.model).inc()
+            self.metrics.retries.add((attempt.target.channel, attempt.target.model))
 
     def fell_back(self, plan: Plan, attempt: Attempt) -> None:
         if self.metrics is not None:
-            self.metrics.fallbacks.get(plan.alias or "", attempt.target.channel, attempt.target.model).inc()
+            self.metrics.fallbacks.add((plan.alias or "", attempt.target.channel, attempt.target.model))
 
     def hedged(self, plan: Plan, attempt: Attempt) -> None:
         if self.metrics is not None:
-            self.metrics.hedges.get(plan.alias or "", attempt.target.channel, attempt.target.model).inc()
+            self.metrics.hedges.add((plan.alias or "", attempt.target.channel, attempt.target.model))
 
     def resumed(self, plan: Plan, attempt: Attempt) -> None:
         if self.metrics is not None:
-            self.metrics.resumes.get(plan.alias or "", attempt.target.channel, attempt.target.model).inc()
+            self.metrics.resumes.add((plan.alias or "", attempt.target.channel, attempt.target.model))
 
     # ---- the worker's state ------------------------------------------------------------
 
@@ -180,12 +181,18 @@ class Recorder:
         breakers: Iterable[tuple[str, str, BreakerState]],
         usage_queue: tuple[int, int] | None,
     ) -> None:
-        """Gauges from the worker's state: the policy serving, whether its last reload
+        """Write the pending counts (``Metrics.flush``), then the gauges from the worker's
+        state: requests and streams in flight, the policy serving, whether its last reload
         failed, each channel+model's breaker, and the usage log's (pending, dropped) rows.
         Only what changed since the last call is written."""
         metrics = self.metrics
         if metrics is None:
             return
+        metrics.flush()
+        for fmt, count in self._in_flight.items():
+            metrics.in_flight.get(fmt).set(count)
+        for fmt, count in self._streams.items():
+            metrics.streams.get(fmt).set(count)
         if policy.version != self._version:
             if self._version is not None:
                 metrics.policy.get(self._version).set(0)

@@ -1,6 +1,7 @@
 """``GET /metrics`` with two Granian workers: whichever worker answers the scrape, the
 counters are the sum over both (prometheus_client's multiprocess files, one per worker,
-in the directory named by ``PROMETHEUS_MULTIPROC_DIR``, which the server empties at start).
+in the directory named by ``PROMETHEUS_MULTIPROC_DIR``, which the server empties at start;
+each worker writes its counts there every second and before it answers a scrape).
 
 The test sets that directory itself so it can also read each worker's own file and check
 that both workers served part of the traffic (otherwise a sum would prove nothing).
@@ -9,6 +10,7 @@ that both workers served part of the traffic (otherwise a sum would prove nothin
 from __future__ import annotations
 
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,7 +75,7 @@ def test_two_workers_are_summed(
             statuses = list(pool.map(lambda _: send(gateway), range(24)))
             assert statuses == [200] * 24
             sent += 24
-            counts = per_worker(shared, tmp_path / f"round{sent}")
+            counts = flushed(shared, tmp_path / f"round{sent}", sent)
             if sum(1 for c in counts.values() if c > 0) >= 2:
                 break
     assert len([c for c in counts.values() if c > 0]) == 2, counts
@@ -81,3 +83,16 @@ def test_two_workers_are_summed(
     for _ in range(8):  # scrapes land on either worker: each sees the sum
         with httpx.Client() as fresh:
             assert served_total(fresh.get(f"{gateway.base_url}/metrics", timeout=10).text) == sent
+
+
+def flushed(directory: Path, scratch: Path, sent: int) -> dict[str, float]:
+    """Each worker's count once both wrote what they served (a worker writes its counts
+    every second: ``engine.observability.metrics``)."""
+    deadline = time.monotonic() + 10
+    attempt = 0
+    while True:
+        attempt += 1
+        counts = per_worker(directory, scratch / str(attempt))
+        if sum(counts.values()) == sent or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)

@@ -10,6 +10,7 @@ the counters start at zero. Metrics are read with prometheus_client's own parser
 from __future__ import annotations
 
 import shlex
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -80,7 +81,13 @@ def access_lines(gateway: GatewayProcess) -> list[dict[str, str]]:
 
 
 def access_line(gateway: GatewayProcess, request_id: str) -> dict[str, str]:
-    matching = [line for line in access_lines(gateway) if line["request_id"] == request_id]
+    """The request's line (a stream's is written when it closes, just after its last byte)."""
+    deadline = time.monotonic() + 5
+    while True:
+        matching = [line for line in access_lines(gateway) if line["request_id"] == request_id]
+        if matching or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(matching) == 1, gateway.logs()
     return matching[0]
 

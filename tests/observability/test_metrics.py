@@ -23,6 +23,7 @@ Found = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 def read(metrics: Metrics) -> Found:
+    metrics.flush()
     found: Found = {}
     for family in text_string_to_metric_families(metrics.exposition().decode()):
         for sample in family.samples:
@@ -155,3 +156,20 @@ print(Tracing.from_environment({}))
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.split() == ["None", "None"]
     assert "pip install 'turnout[otel]'" in ran.stderr
+
+
+def test_in_flight_counts_are_published_by_refresh(policy: CompiledPolicy) -> None:
+    metrics = Metrics()
+    recorder = Recorder(metrics)
+    recorder.arrived("openai")
+    recorder.arrived("openai")
+    recorder.arrived("anthropic")
+    recorder.stream_opened("openai")
+    recorder.refresh(policy, False, [], None)
+    found = read(metrics)
+    assert value(found, "turnout_requests_in_flight", format="openai") == 2
+    assert value(found, "turnout_requests_in_flight", format="anthropic") == 1
+    assert value(found, "turnout_streams_in_flight", format="openai") == 1
+    recorder.stream_closed("openai")
+    recorder.refresh(policy, False, [], None)
+    assert value(read(metrics), "turnout_streams_in_flight", format="openai") == 0
