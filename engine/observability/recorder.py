@@ -122,6 +122,12 @@ class Recorder:
         """A request that ended before it was planned (nothing was routed)."""
         self._unplanned(ingress, started, err.status, err.kind)
 
+    def unread(self, ingress: Ingress, started: float, status: int, error: str) -> None:
+        """A request refused (or abandoned by its client) while its body was read, before
+        the pipeline saw it: counted, logged and traced like one refused after."""
+        self.arrived(ingress.fmt)
+        self._unplanned(ingress, started, status, error)
+
     def aborted(self, ingress: Ingress, started: float, status: int, error: str) -> None:
         """A request that ended without its usual end: an internal error (500), or its task
         cancelled (499, the client went away while nothing was sent yet)."""

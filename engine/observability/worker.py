@@ -57,6 +57,7 @@ class WorkerObservability:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.gauges.refresh()  # the last second's counts
         if self.tracing is not None:
             await asyncio.to_thread(self.tracing.shutdown)
         if self.directory is not None:

@@ -106,7 +106,8 @@ def gateway(launch: StartGateway, fake_a: FakeUpstream, fake_b: FakeUpstream) ->
 
 @pytest.fixture(scope="module")
 def traffic(gateway: GatewayProcess, fake_a: FakeUpstream, fake_b: FakeUpstream) -> Iterator[dict[str, httpx.Response]]:
-    """Known traffic, once: a fallback, a stream, an unknown model, a wrong key."""
+    """Known traffic, once: a fallback, a stream, an Anthropic client, an unknown model, a
+    wrong key, a body in an encoding the gateway does not read."""
     fake_a.reset()
     fake_b.reset()
     fake_a.script("upstream-small", Status(500), Status(500))
@@ -115,6 +116,18 @@ def traffic(gateway: GatewayProcess, fake_a: FakeUpstream, fake_b: FakeUpstream)
         "stream": stream(gateway, "big-model", f"stream these four words {PROMPT_MARK}"),
         "unknown": chat(gateway, UNKNOWN_MODEL, "hello"),
         "wrong_key": chat(gateway, "smart", "hello", headers={"authorization": f"Bearer {WRONG_KEY}"}),
+        "anthropic": httpx.post(
+            f"{gateway.base_url}/v1/messages",
+            json={"model": "solo-model", "max_tokens": 50, "messages": [{"role": "user", "content": "hi there"}]},
+            headers={"x-api-key": CLIENT_KEY, "anthropic-version": "2023-06-01"},
+            timeout=30,
+        ),
+        "unreadable": httpx.post(
+            f"{gateway.base_url}/v1/chat/completions",
+            content=b"\x00\x01",
+            headers={**AUTH, "content-encoding": "br", "content-type": "application/json"},
+            timeout=30,
+        ),
     }
     yield sent
     fake_a.reset()
@@ -127,6 +140,7 @@ def test_metrics_count_known_traffic_with_a_fallback_and_a_stream(
     assert fallback.status_code == 200 and streamed.status_code == 200
     assert route_fields(fallback.headers)["attempts"] == "3"
     assert (traffic["unknown"].status_code, traffic["wrong_key"].status_code) == (404, 401)
+    assert (traffic["anthropic"].status_code, traffic["unreadable"].status_code) == (200, 415)
     found, text = samples(gateway)
 
     requests = "turnout_requests_total"
@@ -136,6 +150,10 @@ def test_metrics_count_known_traffic_with_a_fallback_and_a_stream(
     assert value(found, requests, format="openai", alias="", model="big-model", channel="primary", status="200") == 1
     assert value(found, requests, format="openai", alias="", model="", channel="", status="404") == 1
     assert value(found, requests, format="openai", alias="", model="", channel="", status="401") == 1
+    assert value(found, requests, format="openai", alias="", model="", channel="", status="415") == 1
+    assert (
+        value(found, requests, format="anthropic", alias="", model="solo-model", channel="primary", status="200") == 1
+    )
 
     attempts = "turnout_upstream_attempts_total"
     assert value(found, attempts, channel="primary", model="small-model", outcome="server") == 2
@@ -201,6 +219,15 @@ def test_access_log_line_has_the_request_fields(gateway: GatewayProcess, traffic
     assert (refused["status"], refused["error"], refused["key"], refused["model"]) == ("404", "not_found", "-", "-")
     denied = access_line(gateway, traffic["wrong_key"].headers["x-request-id"])
     assert (denied["status"], denied["attempts"]) == ("401", "0")
+    unread = access_line(gateway, traffic["unreadable"].headers["x-request-id"])
+    assert (unread["status"], unread["format"]) == ("415", "openai")
+    anthropic = access_line(gateway, traffic["anthropic"].headers["x-request-id"])
+    assert (anthropic["format"], anthropic["endpoint"], anthropic["model"]) == (
+        "anthropic",
+        "/v1/messages",
+        "solo-model",
+    )
+    assert anthropic["cost_usd"] == traffic["anthropic"].headers["x-turnout-cost"]
 
 
 def test_stream_cost_is_in_the_access_log_not_a_header(
@@ -215,7 +242,7 @@ def test_stream_cost_is_in_the_access_log_not_a_header(
 
 def test_no_key_prompt_or_output_in_the_log(gateway: GatewayProcess, traffic: dict[str, httpx.Response]) -> None:
     logs = gateway.logs()
-    assert len(access_lines(gateway)) >= 4
+    assert len(access_lines(gateway)) >= 6
     for secret in (CLIENT_KEY, WRONG_KEY, FAKE_KEY, PROMPT_MARK):
         assert secret not in logs
 
