@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from engine.observability.access_log import JsonFormatter
 
@@ -17,12 +18,28 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATABASE_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg", "alembic")
 
 
+class StderrHandler(logging.StreamHandler[TextIO]):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test may swap it)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        return None
+
+
 def configure_logging(level: str, *, json: bool = False, sql: bool = False) -> None:
-    """Replace the root logger's handlers with one stderr handler in the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
+    """One stderr handler on the root logger in the chosen format (replacing the one an
+    earlier call installed; other handlers stay)."""
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if json else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
