@@ -76,7 +76,7 @@ class Recorder:
         channel = bounded(served.channel, policy.channels) if served else ""
         model = bounded(served.model, policy.models) if served else ""
         fmt = ingress.fmt
-        self._in_flight[fmt] -= 1
+        self._in_flight[fmt] = self._in_flight.get(fmt, 0) - 1
         metrics = self.metrics
         if metrics is not None:
             alias = bounded(route.alias, policy.aliases)
@@ -135,7 +135,7 @@ class Recorder:
 
     def _unplanned(self, ingress: Ingress, started: float, status: int, error: str) -> None:
         duration = time.perf_counter() - started
-        self._in_flight[ingress.fmt] -= 1
+        self._in_flight[ingress.fmt] = self._in_flight.get(ingress.fmt, 0) - 1
         if self.metrics is not None:
             self.metrics.requests.add((ingress.fmt, "", "", "", status_label(status)))
             self.metrics.request_duration.observe((ingress.fmt, ""), duration)
@@ -153,7 +153,7 @@ class Recorder:
         self._streams[fmt] = self._streams.get(fmt, 0) + 1
 
     def stream_closed(self, fmt: str) -> None:
-        self._streams[fmt] -= 1
+        self._streams[fmt] = self._streams.get(fmt, 0) - 1
 
     # ---- the executor's events (``engine.routing.events.RoutingEvents``) ----------------
     # A plan's names are the policy's by construction (the planner only emits its targets).
