@@ -62,12 +62,12 @@ def test_breaker_state_and_reloads(launch: StartGateway, fake_a: FakeUpstream, f
     write_policy(policy_dir, policy + "\n[models.broken\n")
     found = wait_for(gateway, lambda f: get(f, "turnout_policy_reload_failing") == 1)
     assert get(found, "turnout_policy_reload_failing") == 1
-    assert get(found, "turnout_policy_reloads_total", result="failed") == 1
+    assert (get(found, "turnout_policy_reloads_total", result="failed") or 0) >= 1  # a write may be seen twice
     assert get(found, "turnout_policy_info", version=version) == 1  # the old policy keeps serving
 
     write_policy(policy_dir, policy.replace("context_window = 8000", "context_window = 9000", 1))
     found = wait_for(gateway, lambda f: get(f, "turnout_policy_reloads_total", result="swapped") == 1)
-    assert get(found, "turnout_policy_reloads_total", result="swapped") == 1
+    assert get(found, "turnout_policy_reloads_total", result="swapped") == 1  # a second event would be "unchanged"
     assert get(found, "turnout_policy_reload_failing") == 0
     assert get(found, "turnout_policy_info", version=version) == 0
     new_version = httpx.get(f"{gateway.base_url}/healthz").json()["policy"]
