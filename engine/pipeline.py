@@ -9,7 +9,6 @@ Once decoded and planned, a request travels as one ``Call`` (``engine.call``).
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, byok_for, charges, request_charge
+from engine.billing import NOTHING, Charge, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -28,6 +27,8 @@ from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
 from engine.metering import worst_case_of
+from engine.observability.access_log import format_cost
+from engine.observability.recorder import Recorder
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -49,7 +50,6 @@ from providers.base import ClientCodec, Endpoint
 from providers.outline import outline_request
 from providers.registry import Registry
 
-log = logging.getLogger("turnout.request")
 NO_KEYS: Mapping[str, str] = {}
 
 
@@ -147,6 +147,7 @@ class Pipeline:
         self.health = health
         self.gate = gate
         self._rng = random.Random()
+        self.recorder = Recorder()  # metrics, access log, traces: the app sets the worker's
 
     def base_headers(self, policy: CompiledPolicy, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id, "x-turnout-policy": policy.version}
@@ -176,10 +177,21 @@ class Pipeline:
         return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
 
     async def handle(self, ingress: Ingress) -> Answer:
+        started = time.perf_counter()
+        self.recorder.arrived(ingress.fmt)
+        try:
+            return await self._handle(ingress, started)
+        except asyncio.CancelledError:
+            self.recorder.aborted(ingress, started, 499, "client_disconnected")
+            raise
+        except BaseException:
+            self.recorder.aborted(ingress, started, 500, "internal")
+            raise
+
+    async def _handle(self, ingress: Ingress, started: float) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)
-        started = time.perf_counter()
         try:
             principal, request, body = await self.decode(ingress, policy)
             facts, route = self.plan(request, principal, policy, ingress.headers)
@@ -187,6 +199,7 @@ class Pipeline:
             if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
                 err.param = codec.output_cap_field
                 err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
+            self.recorder.rejected(ingress, err, started)
             return self.error_response(codec, err, headers)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
@@ -246,7 +259,10 @@ class Pipeline:
         except GatewayError as err:
             await self._release(call)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
-            self.gate.record(usage_rows(call, None, records, Ending(err.status, err.kind, NOTHING)))
+            ending = Ending(err.status, err.kind, NOTHING)
+            self.gate.record(usage_rows(call, None, records, ending))
+            self.recorder.finished(call, None, records, ending)
+            call.headers["x-turnout-cost"] = format_cost(0.0)
             return self.error_response(call.codec, err, call.headers)
         except BaseException:
             await self._release(call)
@@ -260,7 +276,8 @@ class Pipeline:
         if dropped:
             call.headers["x-turnout-dropped-tools"] = ", ".join(dropped)
         if isinstance(result, Completed):
-            await self._settle(call, outcome)
+            charge = await self._settle(call, outcome)
+            call.headers["x-turnout-cost"] = format_cost(charge.cost_usd)
             return Reply(result.body, 200, call.headers)
         return self._stream(call, result)
 
@@ -308,8 +325,17 @@ class Pipeline:
         return self.registry.adapter(policy.channels[attempt.target.channel].format).inline_images_only
 
     def _stream(self, call: Call, result: Streaming) -> StreamResponse:
+        fmt = call.ingress.fmt
+        self.recorder.stream_opened(fmt)
+
         async def on_close(disconnected: bool) -> None:
-            await self._settle(call, result.outcome, disconnected=disconnected)
+            try:
+                await self._settle(call, result.outcome, disconnected=disconnected)
+            except BaseException:
+                self.recorder.aborted(call.ingress, call.started, 500, "internal")
+                raise
+            finally:
+                self.recorder.stream_closed(fmt)
 
         call.headers["cache-control"] = "no-cache"
         call.headers["x-accel-buffering"] = "no"
@@ -333,7 +359,7 @@ class Pipeline:
             raise PassthroughOnly(request.opaque, codec.format, channel.format)
         return TranslatedExchange(leg, request)
 
-    async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
+    async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> Charge:
         per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
@@ -351,6 +377,5 @@ class Pipeline:
             status, error_type = 200, None
         ending = Ending(status, error_type, charge, per_attempt, overrun)
         self.gate.record(usage_rows(call, outcome, outcome.records, ending))
-        if log.isEnabledFor(logging.DEBUG):
-            served = outcome.attempt.target.channel
-            log.debug("request %s %s -> %s status=%s", call.ingress.request_id, call.route.requested, served, status)
+        self.recorder.finished(call, outcome, outcome.records, ending)
+        return charge

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="port to listen on")
     workers: int = Field(1, ge=1, description="worker processes (more than one needs TURNOUT_REDIS_URL)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text or one JSON object each")
+    log_sql: bool = Field(False, description="log the database drivers' statements (off: only their warnings)")
+    access_log: bool = Field(True, description="one line per request on the turnout.access logger (INFO)")
     body_limit: int = Field(10 * 1024 * 1024, ge=1, description="largest accepted request body (decoded), bytes")
     api_keys: str = Field("", description="comma-separated static API keys (Bearer)")
     connect_timeout: float = Field(5.0, gt=0, description="default upstream connect timeout, seconds")
@@ -64,6 +67,11 @@ class Settings(BaseSettings):
         description="on SIGTERM, seconds in-flight answers get to finish before they are cut cleanly "
         "(keep it below the orchestrator's grace period: Kubernetes' default is 30)",
     )
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

@@ -7,6 +7,7 @@ methods a 405 in the client's format.) Credentials and bodies are read as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,9 +84,12 @@ class Endpoints:
         )
 
     async def _serve(self, request: Request, fmt: str, **path: Any) -> Handled:
+        started = time.perf_counter()
         try:
             body = await self._body(request)
         except GatewayError as err:
+            unread = self._ingress(request, fmt, b"", **path)
+            self.pipeline.recorder.unread(unread, started, err.status, err.kind)
             policy = self.pipeline.store.current
             headers = self.pipeline.base_headers(policy, request.state.request_id)
             return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)

@@ -34,6 +34,7 @@ from engine.errors import NoRoute, UnsupportedFeature, UpstreamError
 from engine.exchange import Exchange, Relay
 from engine.policy.compiled import CompiledPolicy
 from engine.resume import Continuation, Transcript, why_not_resumable
+from engine.routing.events import NO_EVENTS, RoutingEvents
 from engine.routing.health import Health
 from engine.routing.outcome import AttemptRecord, Completed, Outcome, Streaming
 from engine.routing.plan import Attempt, Plan
@@ -61,11 +62,13 @@ class Executor:
         *,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        events: RoutingEvents = NO_EVENTS,
     ) -> None:
         self.transports = transports
         self.health = health
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.events = events  # retries, fallbacks, hedges and resumes, as they happen
 
     async def run(
         self,
@@ -101,6 +104,7 @@ class _Run:
     used_for_resume: tuple[int, ...] = ()  # plan positions a resume already tried
     decided: bool = False  # a racer won: the others are cancelled as hedge losers
     skipped_probe: bool = False  # a candidate was half-open with its one probe already out
+    taken: int = 0  # candidates taken so far (a later one is a fallback or a hedge)
 
     # ---- before the commit ----------------------------------------------------------
 
@@ -119,8 +123,9 @@ class _Run:
                     continue
             return self._streaming(won)
 
-    def _take(self) -> tuple[Attempt, Exchange] | None:
-        """The next candidate this request can use, with its exchange."""
+    def _take(self, hedge: bool = False) -> tuple[Attempt, Exchange] | None:
+        """The next candidate this request can use, with its exchange (``hedge``: to race
+        the one in flight; otherwise any candidate after the first is a fallback)."""
         attempts = self.plan.attempts
         while self.position < len(attempts):
             attempt = attempts[self.position]
@@ -131,9 +136,16 @@ class _Run:
                 self.skipped_probe = True  # planned before another request's probe went out
                 continue
             try:
-                return attempt, self.make(attempt)
+                exchange = self.make(attempt)
             except UnsupportedFeature as exc:
                 self.unsupported = self.unsupported or exc
+                continue
+            if hedge:
+                self.ex.events.hedged(self.plan, attempt)
+            elif self.taken:
+                self.ex.events.fell_back(self.plan, attempt)
+            self.taken += 1
+            return attempt, exchange
         return None
 
     async def _in_turn(self) -> Completed | Live:
@@ -171,7 +183,7 @@ class _Run:
                 done, _ = await asyncio.wait(active, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if not done:  # the hedge fires: the next candidate races the silent one
                     hedged.update(active)
-                    taken = self._take()
+                    taken = self._take(hedge=True)
                     if taken is not None:
                         active[asyncio.create_task(self._candidate(*taken))] = time.perf_counter()
                     continue
@@ -254,6 +266,7 @@ class _Run:
                 delay = retry_delay(err, retry, try_index, self.ex.rng)
                 if delay is None:
                     raise
+                self.ex.events.retried(self.plan, attempt)
             await self.ex.sleep(delay)
             try_index += 1
 
@@ -293,7 +306,7 @@ class _Run:
 
     def _record(self, t: Try, status: int | None, *, ended: str) -> AttemptRecord:
         latency = t.elapsed() * 1000
-        record = AttemptRecord(t.attempt, t.number, status, None, "", latency, t.ttfb_ms, ended)
+        record = AttemptRecord(t.attempt, t.number, status, None, "", latency, t.ttfb_ms, ended, started=t.started)
         self.records.append(record)
         t.done = True
         return record
@@ -431,6 +444,7 @@ class _Run:
             except UpstreamError:
                 continue
             assert isinstance(opened, Live)
+            self.ex.events.resumed(self.plan, attempt)
             return opened
         return None
 

@@ -322,6 +322,11 @@ class UsageLog:
     def pending(self) -> int:
         return self._writer.pending
 
+    @property
+    def dropped(self) -> int:
+        """Rows dropped since start (the database was down or too slow for too long)."""
+        return self._writer.dropped
+
     async def flush(self) -> None:
         await self._writer.flush()
 
