@@ -127,6 +127,9 @@ def register(
     prune = usage_sub.add_parser("prune", help="roll old rows into daily totals and delete them")
     prune.add_argument("--before", required=True, help="date (2025-01-01) or duration ago (90d)")
     _bind(prune, "usage_prune", load_config)
+    from engine.replay.cli import register_export  # the replay package reads this module's StateConfig
+
+    register_export(usage_sub, load_config)
 
     db = subparsers.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     _bind(db.add_parser("upgrade", help="create or migrate the schema to this version"), "db_upgrade", load_config)

@@ -1,0 +1,116 @@
+"""Re-plan a recorded request against a policy: the server's own ``plan()``, no upstream called.
+
+Pure. For each ``RecordedRequest`` the outcome is either the first candidate the plan would
+try (model, channel, the alias and rule that chose it) and what the recorded actual tokens
+would cost there, or the refusal the client would get: 403 (the key's group does not allow
+the model, or is gone), 404 (no such model or alias), 400 (too large for every candidate)
+or 503 (no route).
+
+What a replay cannot know is held fixed, the same for both sides of a comparison: channel
+health is a fresh ``Health()`` (no breaker open, no latencies, nothing in flight, so the
+``fastest`` and ``least-busy`` strategies keep policy order); the ``weighted`` strategy
+draws from a generator seeded with the request id (the same draw for the same request);
+``request.text`` is empty (prompts are never recorded); a key's own narrowing of its
+group's models is assumed to allow the request (it was allowed when recorded).
+
+Cost is exact integer micro-dollars (``engine.metering.cost_micros``, as billing charges):
+the recorded prompt, cached and output tokens at the first candidate's price times the
+key group's ``price_multiplier`` (unpriced models cost 0).
+"""
+
+from __future__ import annotations
+
+import random
+from fnmatch import fnmatchcase
+from typing import NamedTuple
+
+from engine.canonical import Usage
+from engine.errors import GatewayError
+from engine.metering import cost_micros
+from engine.policy.compiled import CompiledPolicy
+from engine.replay.recorded import RecordedRequest
+from engine.routing.health import Health
+from engine.routing.plan import plan
+
+
+class Routed(NamedTuple):
+    model: str
+    channel: str
+    alias: str | None
+    rule: str | None
+    cost_micros: int
+    priced: bool
+
+
+class Refused(NamedTuple):
+    status: int
+    code: str
+    message: str
+
+
+Outcome = Routed | Refused
+
+
+def _authorized(recorded: RecordedRequest, policy: CompiledPolicy) -> Refused | None:
+    """The group check ``DatabaseGate.authorize_model`` makes (stored keys only)."""
+    if not recorded.keyed or not policy.groups:
+        return None
+    group = policy.groups.get(recorded.key_group)
+    if group is None:
+        return Refused(403, "group_not_found", f"the key's group '{recorded.key_group}' is not defined in the policy")
+    if not any(fnmatchcase(recorded.model, glob) for glob in group.models):
+        return Refused(
+            403,
+            "model_not_allowed",
+            f"group '{group.name}' does not allow '{recorded.model}' ({', '.join(group.models)})",
+        )
+    return None
+
+
+def actual_usage(recorded: RecordedRequest) -> Usage:
+    return Usage(
+        input_tokens=recorded.prompt_tokens,
+        output_tokens=recorded.completion_tokens,
+        cached_input_tokens=recorded.cached_tokens,
+        reasoning_tokens=recorded.reasoning_tokens,
+    )
+
+
+def cost_at(recorded: RecordedRequest, policy: CompiledPolicy, model: str) -> tuple[int, bool]:
+    """What the recorded tokens cost at ``model``'s price in ``policy`` (micro-dollars), and
+    whether the model has a price there."""
+    spec = policy.models.get(model)
+    if spec is None or spec.price is None:
+        return 0, False
+    group = policy.groups.get(recorded.key_group)
+    multiplier = group.price_multiplier if group else 1.0
+    return cost_micros(actual_usage(recorded), spec.price, multiplier), True
+
+
+class Replanner:
+    """Re-plans requests against one policy; holds the fixed health and the reseeded generator."""
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.policy = policy
+        self._health = Health()
+        self._rng = random.Random()
+
+    def outcome(self, recorded: RecordedRequest) -> Outcome:
+        refused = _authorized(recorded, self.policy)
+        if refused is not None:
+            return refused
+        self._rng.seed(recorded.request_id)
+        try:
+            route = plan(recorded.facts(), self.policy, self._health, recorded.key(), recorded.planned_at, self._rng)
+        except GatewayError as err:
+            return Refused(err.status, err.code or err.kind, err.message)
+        target = route.attempts[0].target
+        cost, priced = cost_at(recorded, self.policy, target.model)
+        return Routed(target.model, target.channel, route.alias, route.rule, cost, priced)
+
+
+def recorded_outcome(recorded: RecordedRequest) -> Outcome:
+    """What the usage row says the plan chose then (its first candidate) and what was charged."""
+    if recorded.first_model is None or recorded.first_channel is None:
+        return Refused(recorded.status, "not_planned", "the row records no first candidate")
+    return Routed(recorded.first_model, recorded.first_channel, None, None, recorded.cost_micros, True)
