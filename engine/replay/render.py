@@ -47,14 +47,14 @@ def text(data: dict[str, Any]) -> str:
         f"cost of the recorded tokens: {_cost_line(data['cost'])}",
     ]
     if data["cost"]["unpriced_after"]:
-        lines.append(f"  ({data['cost']['unpriced_after']} requests go to unpriced models, counted as $0)")
+        lines.append(f"  ({data['cost']['unpriced_after']} of them on unpriced models, counted as $0)")
     if data["requested"]:
         lines.append("")
         lines.append("per requested model or alias (share of its requests, before -> after):")
     for share in data["requested"]:
         n = share["requests"]
         lines.append(
-            f"  {share['requested']}: {n} requests, {share['changed']} change, "
+            f"  {share['requested']}: {n} requests, {share['changed']} changed, "
             f"{format_usd(share['cost_before_micros'])} -> {format_usd(share['cost_after_micros'])}"
         )
         width = max(len(m["model"]) for m in share["models"])

@@ -36,7 +36,7 @@ def where(outcome: Outcome) -> str:
 class AliasShare:
     requested: str
     requests: int = 0
-    changed: int = 0
+    changed: int = 0  # first candidate or refusal differs
     before: Counter[str] = field(default_factory=Counter)
     after: Counter[str] = field(default_factory=Counter)
     cost_before_micros: int = 0
@@ -106,23 +106,22 @@ class Report:
         self.cost_after_micros += new_cost
         if isinstance(new, Routed) and not new.priced:
             self.unpriced_after += 1
+        before, after = where(old), where(new)
+        if before != after:
+            share.changed += 1
+            self.transitions[(recorded.model, before, after)] += 1
         if isinstance(old, Routed) and isinstance(new, Routed):
-            if (old.model, old.channel) != (new.model, new.channel):
+            if before != after:
                 self.changed += 1
-                share.changed += 1
-                self.transitions[(recorded.model, where(old), where(new))] += 1
         elif isinstance(new, Refused):
             if isinstance(old, Refused):
                 self.still_refused += 1
             else:
                 self.refused.append(
-                    RefusedRequest(recorded.request_id, recorded.model, where(old), new.status, new.code, new.message)
+                    RefusedRequest(recorded.request_id, recorded.model, before, new.status, new.code, new.message)
                 )
-                self.transitions[(recorded.model, where(old), where(new))] += 1
         else:
             self.became_routable += 1
-            share.changed += 1
-            self.transitions[(recorded.model, where(old), where(new))] += 1
 
     def to_json(self) -> dict[str, Any]:
         return {
