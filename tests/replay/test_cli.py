@@ -15,7 +15,7 @@ from engine.access import UsageRecord
 from engine.cli import main
 from engine.replay.export import write_export
 from engine.state.state import open_state
-from tests.replay.builders import BASE_POLICY, recorded, routing_record
+from tests.replay.builders import BASE_POLICY, routing_record
 from tests.replay.test_report import CANDIDATE, traffic
 from tests.support.policy_files import write_policy
 
