@@ -21,6 +21,7 @@ key group's ``price_multiplier`` (unpriced models cost 0).
 from __future__ import annotations
 
 import random
+import zlib
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
@@ -51,19 +52,16 @@ class Refused(NamedTuple):
 Outcome = Routed | Refused
 
 
-def _authorized(recorded: RecordedRequest, policy: CompiledPolicy) -> Refused | None:
+def _authorized(group_name: str, model: str, policy: CompiledPolicy) -> Refused | None:
     """The group check ``DatabaseGate.authorize_model`` makes (stored keys only)."""
-    if not recorded.keyed or not policy.groups:
+    if not policy.groups:
         return None
-    group = policy.groups.get(recorded.key_group)
+    group = policy.groups.get(group_name)
     if group is None:
-        return Refused(403, "group_not_found", f"the key's group '{recorded.key_group}' is not defined in the policy")
-    if not any(fnmatchcase(recorded.model, glob) for glob in group.models):
-        return Refused(
-            403,
-            "model_not_allowed",
-            f"group '{group.name}' does not allow '{recorded.model}' ({', '.join(group.models)})",
-        )
+        return Refused(403, "group_not_found", f"the key's group '{group_name}' is not defined in the policy")
+    if not any(fnmatchcase(model, glob) for glob in group.models):
+        allowed = ", ".join(group.models)
+        return Refused(403, "model_not_allowed", f"group '{group.name}' does not allow '{model}' ({allowed})")
     return None
 
 
@@ -88,18 +86,24 @@ def cost_at(recorded: RecordedRequest, policy: CompiledPolicy, model: str) -> tu
 
 
 class Replanner:
-    """Re-plans requests against one policy; holds the fixed health and the reseeded generator."""
+    """Re-plans requests against one policy; holds the fixed health, the reseeded generator
+    and the group checks already made (a handful of groups and models repeat all day)."""
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
         self._health = Health()
         self._rng = random.Random()
+        self._checked: dict[tuple[str, str], Refused | None] = {}
 
     def outcome(self, recorded: RecordedRequest) -> Outcome:
-        refused = _authorized(recorded, self.policy)
-        if refused is not None:
-            return refused
-        self._rng.seed(recorded.request_id)
+        if recorded.keyed:
+            pair = (recorded.key_group, recorded.model)
+            if pair not in self._checked:
+                self._checked[pair] = _authorized(*pair, self.policy)
+            refused = self._checked[pair]
+            if refused is not None:
+                return refused
+        self._rng.seed(zlib.crc32(recorded.request_id.encode()))  # an int seed: no hashing of text
         try:
             route = plan(recorded.facts(), self.policy, self._health, recorded.key(), recorded.planned_at, self._rng)
         except GatewayError as err:
