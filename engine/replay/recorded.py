@@ -49,11 +49,14 @@ def recordable_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def routing_fields(record: RoutingRecord) -> dict[str, Any]:
+    """The JSON object stored for a request (orjson writes the datetime as RFC 3339 and tuples
+    as arrays; the common case, no headers and no metadata, skips both filters)."""
     facts, key, first = record.facts, record.key, record.first
-    metadata = {k: v[:METADATA_VALUE] for k, v in list(facts.metadata.items())[:MAX_METADATA]}
+    metadata = {k: v[:METADATA_VALUE] for k, v in list(facts.metadata.items())[:MAX_METADATA]} if facts.metadata else {}
+    headers = recordable_headers(facts.headers) if facts.headers else {}
     return {
         "v": FORMAT_VERSION,
-        "planned_at": record.planned_at.astimezone(UTC).isoformat(),
+        "planned_at": record.planned_at,
         "model": facts.model,
         "estimated_tokens": facts.estimated_tokens,
         "max_tokens": facts.max_tokens,
@@ -63,10 +66,10 @@ def routing_fields(record: RoutingRecord) -> dict[str, Any]:
         "wants_json": facts.wants_json,
         "message_count": facts.message_count,
         "metadata": metadata,
-        "headers": recordable_headers(facts.headers),
+        "headers": headers,
         "key_name": key.name,
         "key_group": key.group,
-        "key_tags": list(key.tags),
+        "key_tags": key.tags,
         "keyed": record.keyed,
         "first_model": first.model if first else None,
         "first_channel": first.channel if first else None,

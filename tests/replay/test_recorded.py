@@ -9,6 +9,7 @@ import pytest
 
 from engine.replay.export import ExportError, read_export, write_export
 from engine.replay.recorded import RecordError, from_dict, recordable_headers, routing_fields, routing_json
+from engine.routing.facts import RequestFacts
 from tests.replay.builders import AT, recorded, routing_record
 
 
@@ -77,3 +78,14 @@ def test_a_field_of_the_wrong_type_is_an_error() -> None:
     data["estimated_tokens"] = True
     with pytest.raises(RecordError, match="'estimated_tokens' must be an integer"):
         from_dict(data)
+
+
+def test_facts_with_the_default_empty_maps_and_microseconds_store_and_read_back() -> None:
+    facts = RequestFacts("m", 12, None, False, False, False, False, 1, "hello")  # read-only empty defaults
+    planned = AT.replace(microsecond=123456)
+    data = orjson.loads(routing_json(routing_record(facts=facts, planned_at=planned, first=None)))
+    assert (data["metadata"], data["headers"], data["planned_at"]) == ({}, {}, "2026-06-01T12:00:00.123456+00:00")
+    data.update(request_id="r", served_model=None, served_channel=None, status=503, prompt_tokens=0,
+                completion_tokens=0, cached_tokens=0, reasoning_tokens=0, cost_micros=0)  # fmt: skip
+    back = from_dict(data)
+    assert (back.planned_at, back.first_model, back.max_tokens) == (planned, None, None)
