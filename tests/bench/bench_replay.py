@@ -29,8 +29,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from engine.replay.cli import load
 from engine.replay.export import read_export, write_export
+from engine.replay.load import load
 from engine.replay.recorded import RecordedRequest
 from engine.replay.replan import Replanner, recorded_outcome
 from engine.replay.report import Report, compare

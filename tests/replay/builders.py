@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.policy.compiled import CompiledPolicy
-from engine.replay.cli import load
+from engine.replay.load import load
 from engine.replay.recorded import RecordedRequest, RoutingRecord
 from engine.routing.facts import RequestFacts
 from engine.routing.plan import KeyFacts, Target
