@@ -61,8 +61,13 @@ def test_fail_on_refusal_exits_3_with_the_report(
 
 
 def test_replay_errors_are_one_line_and_exit_1(
-    tmp_path: Path, candidate_dir: Path, export: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    candidate_dir: Path,
+    export: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    monkeypatch.setenv("TURNOUT_DATA_DIR", str(tmp_path / "no-data"))
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(export.read_bytes().splitlines()[0] + b"\n{oops\n")
     broken = tmp_path / "broken"
