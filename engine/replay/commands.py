@@ -57,6 +57,8 @@ def traffic(args: argparse.Namespace, load_config: Callable[[], StateConfig]) ->
     """The recorded requests to replay (``--from FILE`` or the usage log ``--since``), and how
     many rows in the window carry no routing facts."""
     if args.source:
+        if args.until:
+            raise ReplayError("--until applies to --since (the usage log), not to --from FILE")
         try:
             if args.source == "-":
                 return list(read_export(sys.stdin.buffer, "<stdin>")), 0

@@ -79,6 +79,7 @@ def test_replay_errors_are_one_line_and_exit_1(
         (["--policy", str(broken), "--from", str(export)], "the policy has errors"),
         (["--policy", str(candidate_dir), "--since", "1h"], "error: no usage log"),
         (["--policy", str(candidate_dir), "--since", "soon"], "error: not a date or time: 'soon'"),
+        (["--policy", str(candidate_dir), "--from", str(export), "--until", "2026-01-01"], "--until applies to"),
     ]
     for argv, message in cases:
         code, out, err = run(capsys, "replay", *argv)
