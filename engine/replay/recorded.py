@@ -132,34 +132,49 @@ class RecordError(ValueError):
     """A recorded request that cannot be read (wrong shape or a newer format)."""
 
 
+_SCALARS: tuple[tuple[str, type, bool], ...] = (  # the plain fields, in RecordedRequest order: name, type, optional
+    ("model", str, False),
+    ("estimated_tokens", int, False),
+    ("max_tokens", int, True),
+    ("stream", bool, False),
+    ("has_tools", bool, False),
+    ("has_images", bool, False),
+    ("wants_json", bool, False),
+    ("message_count", int, False),
+)
+_KEY: tuple[tuple[str, type, bool], ...] = (
+    ("key_name", str, False),
+    ("key_group", str, False),
+)
+_TAIL: tuple[tuple[str, type, bool], ...] = (
+    ("keyed", bool, False),
+    ("first_model", str, True),
+    ("first_channel", str, True),
+    ("served_model", str, True),
+    ("served_channel", str, True),
+    ("status", int, False),
+    ("prompt_tokens", int, False),
+    ("completion_tokens", int, False),
+    ("cached_tokens", int, False),
+    ("reasoning_tokens", int, False),
+    ("cost_micros", int, False),
+)
+_KIND = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _fields(data: Mapping[str, Any], spec: tuple[tuple[str, type, bool], ...]) -> list[Any]:
+    values = []
+    for name, kind, optional in spec:
+        value = data.get(name)
+        if type(value) is not kind and not (value is None and optional):  # type(): a bool is not an int here
+            raise RecordError(f"'{name}' must be {_KIND[kind]}, got {value!r}")
+        values.append(value)
+    return values
+
+
 def _str_map(value: Any, name: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(type(k) is str and type(v) is str for k, v in value.items()):
         raise RecordError(f"'{name}' must be an object of strings")
-    return value
-
-
-def _int(data: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:
-    value = data.get(name)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"'{name}' must be an integer, got {value!r}")
-    return value
-
-
-def _bool(data: Mapping[str, Any], name: str) -> bool:
-    value = data.get(name)
-    if not isinstance(value, bool):
-        raise RecordError(f"'{name}' must be true or false, got {value!r}")
-    return value
-
-
-def _text(data: Mapping[str, Any], name: str, *, optional: bool = False) -> Any:
-    value = data.get(name)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise RecordError(f"'{name}' must be a string, got {value!r}")
     return value
 
 
@@ -170,40 +185,28 @@ def from_dict(data: Any) -> RecordedRequest:
     version = data.get("v")
     if version != FORMAT_VERSION:
         raise RecordError(f"unknown recorded-request format {version!r} (this turnout reads {FORMAT_VERSION})")
+    planned = data.get("planned_at")
     try:
-        planned_at = datetime.fromisoformat(_text(data, "planned_at"))
-    except ValueError:
-        raise RecordError(f"'planned_at' is not an ISO datetime: {data.get('planned_at')!r}") from None
+        planned_at = datetime.fromisoformat(planned)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RecordError(f"'planned_at' is not an ISO datetime: {planned!r}") from None
+    request_id = data.get("request_id")
+    if type(request_id) is not str:
+        raise RecordError(f"'request_id' must be a string, got {request_id!r}")
     if planned_at.tzinfo is None:
         planned_at = planned_at.replace(tzinfo=UTC)
     tags = data.get("key_tags")
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+    if type(tags) is not list or not all(type(t) is str for t in tags):
         raise RecordError("'key_tags' must be a list of strings")
-    return RecordedRequest(
-        request_id=_text(data, "request_id"),
-        planned_at=planned_at,
-        model=_text(data, "model"),
-        estimated_tokens=_int(data, "estimated_tokens"),
-        max_tokens=_int(data, "max_tokens", optional=True),
-        stream=_bool(data, "stream"),
-        has_tools=_bool(data, "has_tools"),
-        has_images=_bool(data, "has_images"),
-        wants_json=_bool(data, "wants_json"),
-        message_count=_int(data, "message_count"),
-        metadata=_str_map(data.get("metadata", {}), "metadata"),
-        headers=_str_map(data.get("headers", {}), "headers"),
-        key_name=_text(data, "key_name"),
-        key_group=_text(data, "key_group"),
-        key_tags=tuple(tags),
-        keyed=_bool(data, "keyed"),
-        first_model=_text(data, "first_model", optional=True),
-        first_channel=_text(data, "first_channel", optional=True),
-        served_model=_text(data, "served_model", optional=True),
-        served_channel=_text(data, "served_channel", optional=True),
-        status=_int(data, "status"),
-        prompt_tokens=_int(data, "prompt_tokens"),
-        completion_tokens=_int(data, "completion_tokens"),
-        cached_tokens=_int(data, "cached_tokens"),
-        reasoning_tokens=_int(data, "reasoning_tokens"),
-        cost_micros=_int(data, "cost_micros"),
+    return RecordedRequest._make(
+        [
+            request_id,
+            planned_at,
+            *_fields(data, _SCALARS),
+            _str_map(data.get("metadata", {}), "metadata"),
+            _str_map(data.get("headers", {}), "headers"),
+            *_fields(data, _KEY),
+            tuple(tags),
+            *_fields(data, _TAIL),
+        ]
     )
