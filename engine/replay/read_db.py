@@ -1,6 +1,6 @@
 """Recorded requests from the usage log: request rows since a time, with their routing facts.
 
-Rows without facts (written before revision 0003, or attempt rows) are counted, not read.
+Rows without facts (written before revision 0004, or attempt rows) are counted, not read.
 A row whose facts cannot be parsed is counted as skipped too, never guessed at.
 """
 

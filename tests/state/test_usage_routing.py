@@ -1,5 +1,5 @@
 """Routing facts on usage rows, on both backends: written by the batcher, read back for replay,
-and revision 0003 adding (and dropping) the column on a populated database."""
+and revision 0004 adding (and dropping) the column on a populated database."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 async def empty_schema() -> AsyncIterator[str]:
-    schema = f"turnout_0003_{secrets.token_hex(4)}"
+    schema = f"turnout_0004_{secrets.token_hex(4)}"
     await pg_execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield schema
@@ -79,12 +79,12 @@ def _downgrade_sync(connection: Connection, revision: str) -> None:
     command.downgrade(config, revision)
 
 
-async def test_0003_adds_the_column_to_a_populated_database_and_drops_it(tmp_path: Path, empty_schema: str) -> None:
+async def test_0004_adds_the_column_to_a_populated_database_and_drops_it(tmp_path: Path, empty_schema: str) -> None:
     for engine in (create_engine(default_database_url(tmp_path)), create_engine(PG_URL, schema=empty_schema)):
         try:
             await upgrade(engine, "0001")
             await populate_0001(engine)
-            await upgrade(engine, "0002")
+            await upgrade(engine, "0003")
             await upgrade(engine)
             assert (await schema_status(engine)).state == "current"
             async with engine.connect() as conn:
@@ -92,7 +92,7 @@ async def test_0003_adds_the_column_to_a_populated_database_and_drops_it(tmp_pat
                     ("r-old", None)
                 ]
             async with engine.begin() as conn:
-                await conn.run_sync(_downgrade_sync, "0002")
+                await conn.run_sync(_downgrade_sync, "0003")
             async with engine.connect() as conn:
                 columns = await conn.run_sync(lambda c: {col["name"] for col in sa.inspect(c).get_columns("usage_log")})
             assert "routing" not in columns and "overrun_micros" in columns
