@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import random
 import zlib
-from fnmatch import fnmatchcase
 from typing import NamedTuple
 
+from engine.access import allow_model, key_group
 from engine.canonical import Usage
-from engine.errors import GatewayError
+from engine.errors import Forbidden, GatewayError
 from engine.metering import cost_micros
 from engine.policy.compiled import CompiledPolicy
 from engine.replay.recorded import RecordedRequest
@@ -52,16 +52,13 @@ class Refused(NamedTuple):
 Outcome = Routed | Refused
 
 
-def _authorized(group_name: str, model: str, policy: CompiledPolicy) -> Refused | None:
-    """The group check ``DatabaseGate.authorize_model`` makes (stored keys only)."""
-    if not policy.groups:
-        return None
-    group = policy.groups.get(group_name)
-    if group is None:
-        return Refused(403, "group_not_found", f"the key's group '{group_name}' is not defined in the policy")
-    if not any(fnmatchcase(model, glob) for glob in group.models):
-        allowed = ", ".join(group.models)
-        return Refused(403, "model_not_allowed", f"group '{group.name}' does not allow '{model}' ({allowed})")
+def _authorized(group_name: str, model: str, key_name: str, policy: CompiledPolicy) -> Refused | None:
+    """The group check the gate makes (``engine.access``; stored keys only, the key's own
+    globs allowed it when it was recorded)."""
+    try:
+        allow_model(key_group(policy, group_name), key_name, ("*",), model)
+    except Forbidden as err:
+        return Refused(err.status, err.code or err.kind, err.message)
     return None
 
 
@@ -93,11 +90,11 @@ class Replanner:
         self.policy = policy
         self._health = Health()
         self._rng = random.Random()
-        self._checked: dict[tuple[str, str], Refused | None] = {}
+        self._checked: dict[tuple[str, str, str], Refused | None] = {}
 
     def outcome(self, recorded: RecordedRequest) -> Outcome:
         if recorded.keyed:
-            pair = (recorded.key_group, recorded.model)
+            pair = (recorded.key_group, recorded.model, recorded.key_name)
             if pair not in self._checked:
                 self._checked[pair] = _authorized(*pair, self.policy)
             refused = self._checked[pair]
