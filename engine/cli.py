@@ -1,5 +1,5 @@
-"""The ``turnout`` command: serve, check, test, explain (and the key/credit/usage/db commands
-of the state store).
+"""The ``turnout`` command: serve, check, test, explain, replay and diff (and the
+key/credit/usage/db commands of the state store).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
 never starts a server. Each command imports what it needs when it runs (the server, the
@@ -24,6 +24,7 @@ from engine import __version__
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
+from engine.replay.cli import register as register_replay_commands
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
 
@@ -279,6 +280,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     register_state_commands(sub, _state_config)
+    register_replay_commands(sub, _state_config)
     return parser
 
 

@@ -170,11 +170,16 @@ class Pipeline:
         return principal, request, body
 
     def plan(
-        self, request: ChatRequest, principal: Principal, policy: CompiledPolicy, headers: Mapping[str, str]
+        self,
+        request: ChatRequest,
+        principal: Principal,
+        policy: CompiledPolicy,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
     ) -> tuple[RequestFacts, Plan]:
         facts = request_facts(request, headers, policy.request_headers)
         key = KeyFacts(principal.key_name, principal.group, principal.tags)
-        return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
+        return facts, plan(facts, policy, self.health, key, now or datetime.now(UTC), self._rng)
 
     async def handle(self, ingress: Ingress) -> Answer:
         started = time.perf_counter()
@@ -194,7 +199,8 @@ class Pipeline:
         headers = self.base_headers(policy, ingress.request_id)
         try:
             principal, request, body = await self.decode(ingress, policy)
-            facts, route = self.plan(request, principal, policy, ingress.headers)
+            planned_at = datetime.now(UTC)
+            facts, route = self.plan(request, principal, policy, ingress.headers, planned_at)
         except GatewayError as err:
             if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
                 err.param = codec.output_cap_field
@@ -205,6 +211,7 @@ class Pipeline:
         multiplier = group.price_multiplier if group else 1.0
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
         call.byok = byok_for(principal.byok_keys, group, policy)
+        call.planned_at = planned_at
         return await self._execute(call)
 
     async def _admit(self, call: Call) -> None:
