@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from engine.policy.compiled import Kind
 from engine.canonical import (
     ChatRequest,
     ImagePart,
@@ -42,6 +43,10 @@ class RequestFacts(NamedTuple):
     text: str
     metadata: Mapping[str, str] = _NONE
     headers: Mapping[str, str] = _NONE
+    kind: Kind = "chat"  # what the endpoint asks for: only models of this kind can serve it
+    images: int = 0  # image requests: how many images are asked for, of what size and quality
+    image_size: str = ""
+    image_quality: str = ""
 
     def cel(self, default_max_tokens: int) -> dict[str, Any]:
         """The ``request`` variable CEL rules see; ``max_tokens`` falls back to the policy's
@@ -57,6 +62,7 @@ class RequestFacts(NamedTuple):
             "text": self.text,
             "metadata": dict(self.metadata),
             "headers": dict(self.headers),
+            "kind": self.kind,
         }
 
 
