@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, charges, request_charge
+from engine.billing import NOTHING, Charge, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -170,15 +170,7 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
-        worst = max(
-            worst_case_cost(
-                facts.estimated_tokens,
-                facts.max_tokens or policy.default_max_tokens,
-                policy.models[a.target.model].price,
-                call.multiplier,
-            )
-            for a in call.route.attempts
-        )
+        worst = max(self._worst_case(call, a) for a in call.route.attempts)
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
             self.gate.admit(principal, policy, facts.estimated_tokens),
@@ -192,6 +184,17 @@ class Pipeline:
         for checked in (admitted, reserved):
             if isinstance(checked, BaseException):
                 raise checked
+
+    def _worst_case(self, call: Call, attempt: Attempt) -> float:
+        """The most ``attempt`` can cost the key (what is reserved before it is sent)."""
+        policy, facts = call.policy, call.facts
+        output = facts.max_tokens or policy.default_max_tokens
+        price = policy.models[attempt.target.model].price
+        return worst_case_cost(facts.estimated_tokens, output, price, call.multiplier)
+
+    def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
+        """Each attempt's charge, in ``outcome.records`` order."""
+        return charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
 
     async def _release(self, call: Call) -> None:
         """Give back what the gate granted to a request that was not served."""
@@ -294,7 +297,7 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        per_attempt = self._charges(call, outcome)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0

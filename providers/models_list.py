@@ -1,6 +1,7 @@
 """Model-list shapes of every client format (OpenAI, Anthropic, Gemini) from neutral entries.
 
-OpenAI's list carries Turnout's extra fields (kind, price, context window, capabilities,
+OpenAI's list carries Turnout's extra fields (kind: model or alias, model_kind: chat,
+embedding or image, price, context window, capabilities,
 availability) next to the standard ones; SDKs ignore fields they do not know.
 """
 
@@ -22,6 +23,7 @@ class ModelEntry:
     max_output_tokens: int | None
     capabilities: tuple[str, ...]
     available: bool  # at least one enabled channel can serve it
+    model_kind: str = "chat"  # what it serves: chat, embedding or image (an alias: its models')
 
 
 def openai_entry(entry: ModelEntry) -> dict[str, Any]:
@@ -37,6 +39,7 @@ def openai_entry(entry: ModelEntry) -> dict[str, Any]:
         "max_output_tokens": entry.max_output_tokens,
         "capabilities": list(entry.capabilities),
         "available": entry.available,
+        "model_kind": entry.model_kind,
     }
 
 

@@ -25,10 +25,14 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
 from engine.http.graceful import DRAIN_SIGNAL
+from engine.http.media_routes import MediaEndpoints
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
 from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
+from engine.media.deadlines import media_deadlines
+from engine.media.image_store import ImageStore
+from engine.media.pipeline import MediaPipeline
 from engine.pipeline import Pipeline
 from engine.policy.secrets import process_env
 from engine.policy.store import PolicyStore
@@ -120,6 +124,8 @@ def build_app(settings: Settings) -> ASGIApp:
     registry = build_registry()
     proxies = parse_networks(settings.proxy_networks())
     endpoints = Endpoints(None, settings.body_limit, proxies)
+    media = MediaEndpoints(settings.body_limit, settings.image_body_limit, proxies, settings.public_url)
+    endpoints.media = media
     extra_routes: list[BaseRoute] = []
 
     @contextlib.asynccontextmanager
@@ -136,8 +142,10 @@ def build_app(settings: Settings) -> ASGIApp:
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         images = ImageFetcher()
-        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
+        executor = Executor(transports, health, deadlines=media_deadlines(settings.image_timeout))
+        pipeline = Pipeline(store, registry, executor, health, the_gate, images)
         endpoints.pipeline = pipeline
+        media.pipeline = MediaPipeline(pipeline, ImageStore(settings.data_dir / "images", settings.image_url_ttl))
         endpoints.probe = state.reachability if state is not None else None
         loop = asyncio.get_running_loop()
 
@@ -204,7 +212,7 @@ def build_app(settings: Settings) -> ASGIApp:
         return Response(codec.encode_error(err), status_code=500, media_type="application/json")
 
     app = Starlette(
-        routes=endpoints.routes(),
+        routes=[*endpoints.routes(), *media.routes()],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )

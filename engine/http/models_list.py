@@ -32,6 +32,11 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
             price = {"input": model.price.input, "output": model.price.output}
             if model.price.cached_input is not None:
                 price["cached_input"] = model.price.cached_input
+            if model.kind != "chat":  # billed by input tokens (embedding) or per image
+                del price["output"]
+            if model.kind == "image":
+                del price["input"]
+                price.update({f"image:{s}:{q}": usd for s, by in model.price.images.items() for q, usd in by.items()})
         out.append(
             ModelEntry(
                 model_id,
@@ -42,12 +47,13 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
                 model.max_output_tokens,
                 tuple(sorted(model.capabilities)),
                 _model_up(policy, model_id, down),
+                model.kind,
             )
         )
     for name in sorted(policy.aliases):
         alias = policy.aliases[name]
         up = _alias_up(policy, name, down, set())
-        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), up))
+        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), up, alias.kind))
     return out
 
 

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from engine.policy.compiled import Kind
 from engine.canonical import (
     ChatRequest,
     ImagePart,
@@ -23,6 +22,7 @@ from engine.canonical import (
     ToolCall,
     ToolResult,
 )
+from engine.policy.compiled import Kind
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4

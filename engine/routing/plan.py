@@ -180,8 +180,7 @@ def _check_kind(facts: RequestFacts, policy: CompiledPolicy, alias: AliasSpec | 
     if kind != facts.kind:
         what = f"an alias for {kind} models" if alias is not None else f"{_a(kind)} model"
         raise BadRequest(
-            f"'{facts.model}' is {what}: ask it on {ENDPOINTS[kind]}; "
-            f"this endpoint serves {facts.kind} models",
+            f"'{facts.model}' is {what}: ask it on {ENDPOINTS[kind]}; this endpoint serves {facts.kind} models",
             code="wrong_model_kind",
             param="model",
         )

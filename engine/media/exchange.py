@@ -1,0 +1,46 @@
+"""One embeddings or images attempt, in the shape the executor drives (``engine.exchange``'s
+``Exchange``), so these requests get the same candidates, retries, fallbacks, breakers and
+attempt records as chat. Never streamed: ``finish`` turns the upstream's whole answer into
+the client's bytes and keeps the decoded result for the pipeline (billing, image urls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
+
+from engine.canonical import Usage
+from engine.errors import UpstreamError
+from engine.exchange import Relay
+from engine.resume import Continuation
+from providers.base import UpstreamAdapter, UpstreamRequest
+
+R = TypeVar("R")
+
+
+class MediaExchange(Generic[R]):
+    def __init__(
+        self,
+        request: UpstreamRequest,
+        adapter: UpstreamAdapter,
+        decode: Callable[[bytes], R],
+        answer: Callable[[R], tuple[bytes, Usage]],
+    ) -> None:
+        self.request = request
+        self._adapter = adapter  # its error classifier reads this format's error bodies
+        self._decode = decode
+        self._answer = answer
+        self.result: R | None = None
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return self._adapter.classify_error(status, headers, body)
+
+    def finish(self, body: bytes) -> tuple[bytes, Usage]:
+        self.result = self._decode(body)
+        return self._answer(self.result)
+
+    def relay(self, keep_transcript: bool = False) -> Relay:
+        raise TypeError("embeddings and images are never streamed")
+
+    def continue_relay(self, prior: Relay, continuation: Continuation) -> Relay:
+        raise TypeError("embeddings and images are never streamed")
