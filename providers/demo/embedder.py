@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import functools
 from importlib.resources import files
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import numpy as np
-import numpy.typing as npt
-from safetensors import safe_open
-from tokenizers import Tokenizer
+if TYPE_CHECKING:  # imported when the model is first loaded: a chat-only worker never pays for numpy
+    import numpy as np
+    import numpy.typing as npt
+    from tokenizers import Tokenizer
 
 DIMENSIONS = 256
 _WEIGHTS = ("weights", "l2_supercat_256.safetensors")
@@ -32,6 +32,7 @@ class Embedder(NamedTuple):
 
     def embed(self, inputs: list[str | list[int]], dimensions: int | None) -> tuple[list[list[float]], int]:
         """Unit vectors for each input, and the tokens read."""
+        import numpy as np
         texts = [item for item in inputs if isinstance(item, str)]
         encoded = iter(self.tokenizer.encode_batch(texts, add_special_tokens=False) if texts else [])
         size = min(dimensions or DIMENSIONS, DIMENSIONS)
@@ -53,6 +54,10 @@ class Embedder(NamedTuple):
 
 @functools.cache  # the one loaded model of the process: read-only once built
 def load_embedder() -> Embedder:
+    import numpy as np
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
     root = files("wordllama")
     tokenizer = Tokenizer.from_file(str(root.joinpath(*_TOKENIZER)))
     with safe_open(str(root.joinpath(*_WEIGHTS)), framework="np", device="cpu") as weights:
