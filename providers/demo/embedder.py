@@ -33,6 +33,7 @@ class Embedder(NamedTuple):
     def embed(self, inputs: list[str | list[int]], dimensions: int | None) -> tuple[list[list[float]], int]:
         """Unit vectors for each input, and the tokens read."""
         import numpy as np
+
         texts = [item for item in inputs if isinstance(item, str)]
         encoded = iter(self.tokenizer.encode_batch(texts, add_special_tokens=False) if texts else [])
         size = min(dimensions or DIMENSIONS, DIMENSIONS)

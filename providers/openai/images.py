@@ -34,6 +34,8 @@ _IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 def decode_generation(body: Any) -> ImageRequest:
     obj = as_object(body, "body")
     request = ImageRequest(model=req_str(obj, "model", ""), prompt=req_str(obj, "prompt", ""))
+    if not request.prompt:
+        raise BadRequest("prompt: required (a description of the image)", param="prompt")
     _common(request, {k: v for k, v in obj.items() if k not in ("model", "prompt")})
     return request
 

@@ -78,7 +78,9 @@ def test_openai_sdk_embeds_through_an_openai_upstream(client: openai.OpenAI, oai
 
 def test_float_encoding_and_token_arrays(client: openai.OpenAI, oai: FakeUpstream) -> None:
     oai.script("text-embedding-3-small", _openai_answer(VECTORS[:1], 3, as_base64=False))
-    raw = client.embeddings.with_raw_response.create(model="oai-embed", input=[[101, 2023, 102]], encoding_format="float")
+    raw = client.embeddings.with_raw_response.create(
+        model="oai-embed", input=[[101, 2023, 102]], encoding_format="float"
+    )
     body = raw.http_response.json()
     assert body["data"] == [{"object": "embedding", "index": 0, "embedding": VECTORS[0]}]
     assert oai.requests[0].json["input"] == [[101, 2023, 102]]
@@ -199,7 +201,11 @@ def test_google_genai_embed_content_through_a_gemini_upstream(gateway: GatewayPr
 
 def test_gemini_embed_content_method_answers_one_embedding(gateway: GatewayProcess, gem: FakeUpstream) -> None:
     gem.script("gemini-embedding-001", Json(body={"embeddings": [{"values": VECTORS[1]}]}))
-    body = {"content": {"parts": [{"text": "one"}, {"text": " text"}]}, "title": "Doc", "taskType": "RETRIEVAL_DOCUMENT"}
+    body = {
+        "content": {"parts": [{"text": "one"}, {"text": " text"}]},
+        "title": "Doc",
+        "taskType": "RETRIEVAL_DOCUMENT",
+    }
     answer = httpx.post(f"{gateway.base_url}/v1beta/models/gem-embed:embedContent", json=body, timeout=10)
     assert answer.status_code == 200
     assert answer.json() == {"embedding": {"values": VECTORS[1]}}
