@@ -21,11 +21,11 @@ from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import GatewayError, ModelNotFound, UnsupportedFeature
 from engine.exchange import Exchange
+from engine.media.billing import image_charges, worst_image_cost
 from engine.media.canonical import EmbeddingRequest, EmbeddingResult, ImageRequest, ImageResult
 from engine.media.exchange import MediaExchange
 from engine.media.facts import embedding_facts, image_facts
 from engine.media.image_store import ImageStore
-from engine.metering import MICROS_PER_USD
 from engine.pipeline import Answer, Pipeline, endpoint_for, parse_json
 from engine.routing.execute import ExchangeFactory, Outcome, ResumeFactory
 from engine.routing.facts import RequestFacts
@@ -185,31 +185,21 @@ class MediaPipeline(Pipeline):
 
     def _worst_case(self, call: Call, attempt: Attempt) -> float:
         worst = super()._worst_case(call, attempt)
-        price = call.policy.models[attempt.target.model].price
-        if call.facts.kind != "image" or price is None:
+        if call.facts.kind != "image":
             return worst
-        facts = call.facts
-        return worst + facts.images * price.image_usd(facts.image_size, facts.image_quality) * call.multiplier
+        return worst + worst_image_cost(call.policy, attempt, call.facts, call.multiplier)
 
     def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
-        """Token charges as for chat; an image attempt that delivered adds its images, each
-        at the model's price for the request's size and quality."""
         per_attempt = super()._charges(call, outcome)
         if call.facts.kind != "image":
             return per_attempt
         media: MediaCall = call.body
-        facts = call.facts
-        out = []
-        for record, charge in zip(outcome.records, per_attempt, strict=True):
-            exchange = media.exchanges.get(record.attempt)
-            price = call.policy.models[record.attempt.target.model].price
-            if record.delivered and price is not None and exchange is not None and exchange.result is not None:
-                count = len(exchange.result.images)
-                unit = round(price.image_usd(facts.image_size, facts.image_quality) * MICROS_PER_USD)
-                extra = round(count * unit * call.multiplier) / MICROS_PER_USD
-                charge = Charge(charge.usage, charge.cost_usd + extra, charge.estimated)
-            out.append(charge)
-        return out
+        returned = {
+            attempt: len(exchange.result.images)
+            for attempt, exchange in media.exchanges.items()
+            if isinstance(exchange.result, ImageResult)
+        }
+        return image_charges(outcome.records, per_attempt, returned, call.policy, call.facts, call.multiplier)
 
 
 def _unsupported(what: str, fmt: str) -> GatewayError:
