@@ -4,13 +4,34 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import struct
 
 from engine.errors import UpstreamError
+from engine.media.canonical import Vector
 
 
 def pack(vector: list[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+
+
+def checked_base64(text: str) -> str:
+    """``text`` when it is base64 of whole float32 values (an upstream failure otherwise)."""
+    try:
+        raw = binascii.a2b_base64(text, strict_mode=True)
+    except binascii.Error:
+        raise UpstreamError("server", "an embedding is not valid base64") from None
+    if len(raw) % 4:
+        raise UpstreamError("server", "a base64 embedding is not a whole number of float32 values")
+    return text
+
+
+def as_base64(vector: Vector) -> str:
+    return vector if isinstance(vector, str) else pack(vector)
+
+
+def as_floats(vector: Vector) -> list[float]:
+    return unpack(vector) if isinstance(vector, str) else vector
 
 
 def unpack(text: str) -> list[float]:

@@ -2,8 +2,9 @@
 upstream adapters (as ``engine.canonical`` is for chat). Plain data.
 
 An embeddings input is text, or a list of token ids (OpenAI's token arrays; only an
-OpenAI-format upstream can take those). Vectors are floats; a client that asked for
-``base64`` gets them packed as little-endian float32 by its codec. Images travel as bytes
+OpenAI-format upstream can take those). A vector is kept in the form its upstream sent
+(floats, or OpenAI's base64 of little-endian float32) and converted by the client's codec
+only when the client asked for the other form. Images travel as bytes
 with their media type; an edit carries its input images and optional mask the same way.
 """
 
@@ -15,6 +16,10 @@ from typing import Literal
 from engine.canonical import Usage
 
 EmbeddingInput = str | list[int]
+# A vector as the upstream sent it: floats, or base64 of little-endian float32 (OpenAI's
+# ``encoding_format: "base64"``, already checked). Converted only when the client wants the
+# other form, so base64 in and base64 out costs no float parsing.
+Vector = list[float] | str
 EncodingFormat = Literal["float", "base64"]
 ImageResponseFormat = Literal["b64_json", "url"]
 
@@ -33,7 +38,7 @@ class EmbeddingRequest:
 @dataclass(slots=True)
 class EmbeddingResult:
     model: str
-    vectors: list[list[float]]
+    vectors: list[Vector]
     usage: Usage = field(default_factory=Usage)
 
 

@@ -16,12 +16,12 @@ import orjson
 
 from engine.canonical import Usage
 from engine.errors import UnsupportedFeature, UpstreamError
-from engine.media.canonical import EmbeddingRequest, EmbeddingResult
+from engine.media.canonical import EmbeddingRequest, EmbeddingResult, Vector
 from providers.base import Endpoint, UpstreamRequest
 from providers.gemini.adapter import model_path, request_headers
 from providers.gemini.fields import bad_request
 from providers.gemini.wire import FORMAT
-from providers.vectors import estimate_tokens
+from providers.vectors import as_floats, estimate_tokens
 
 MAX_BATCH = 250  # Gemini's batchEmbedContents limit per call
 
@@ -75,11 +75,11 @@ def decode_batch_embed_contents(body: Any, model: str) -> EmbeddingRequest:
 
 
 def encode_embed_content(result: EmbeddingResult) -> bytes:
-    return orjson.dumps({"embedding": {"values": result.vectors[0] if result.vectors else []}})
+    return orjson.dumps({"embedding": {"values": as_floats(result.vectors[0]) if result.vectors else []}})
 
 
 def encode_batch_embed_contents(result: EmbeddingResult) -> bytes:
-    return orjson.dumps({"embeddings": [{"values": vector} for vector in result.vectors]})
+    return orjson.dumps({"embeddings": [{"values": as_floats(vector)} for vector in result.vectors]})
 
 
 # ---- upstream -------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def decode_embedding_response(body: bytes, request: EmbeddingRequest) -> Embeddi
     embeddings = parsed.get("embeddings") if isinstance(parsed, dict) else None
     if not isinstance(embeddings, list) or len(embeddings) != len(request.inputs):
         raise UpstreamError("server", "malformed Gemini response: embeddings: expected one per input")
-    vectors = []
+    vectors: list[Vector] = []
     for item in embeddings:
         values = item.get("values") if isinstance(item, dict) else None
         if not isinstance(values, list) or not all(isinstance(v, int | float) for v in values):

@@ -14,11 +14,12 @@ import orjson
 
 from engine.canonical import Usage
 from engine.errors import BadRequest, UpstreamError
-from engine.media.canonical import EmbeddingInput, EmbeddingRequest, EmbeddingResult
+from engine.media.canonical import EmbeddingInput, EmbeddingRequest, EmbeddingResult, Vector
 from providers.base import Endpoint, UpstreamRequest
 from providers.openai.fields import as_object, fail, opt_int, opt_str, req_str
 from providers.openai.target import request_headers
-from providers.vectors import estimate_tokens, pack, unpack
+from providers.vectors import as_base64 as to_base64
+from providers.vectors import as_floats, checked_base64, estimate_tokens
 
 MAX_INPUTS = 2048
 
@@ -67,7 +68,7 @@ def _inputs(value: Any) -> list[EmbeddingInput]:
 def encode_embedding_result(result: EmbeddingResult, request: EmbeddingRequest) -> bytes:
     as_base64 = request.encoding_format == "base64"
     data = [
-        {"object": "embedding", "index": index, "embedding": pack(vector) if as_base64 else vector}
+        {"object": "embedding", "index": index, "embedding": to_base64(vector) if as_base64 else as_floats(vector)}
         for index, vector in enumerate(result.vectors)
     ]
     tokens = result.usage.input_tokens
@@ -99,7 +100,7 @@ def decode_embedding_response(body: bytes, request: EmbeddingRequest) -> Embeddi
     data = parsed.get("data") if isinstance(parsed, dict) else None
     if not isinstance(data, list) or len(data) != len(request.inputs):
         raise UpstreamError("server", "embeddings response has no data for every input")
-    vectors: list[list[float]] = [[] for _ in data]
+    vectors: list[Vector] = [[] for _ in data]
     for position, item in enumerate(data):
         if not isinstance(item, dict):
             raise UpstreamError("server", "embeddings response: data items must be objects")
@@ -108,7 +109,7 @@ def decode_embedding_response(body: bytes, request: EmbeddingRequest) -> Embeddi
         if type(index) is not int or not 0 <= index < len(data):
             raise UpstreamError("server", "embeddings response: an index is out of range")
         if isinstance(embedding, str):
-            vectors[index] = unpack(embedding)
+            vectors[index] = checked_base64(embedding)
         elif isinstance(embedding, list) and all(isinstance(v, int | float) for v in embedding):
             vectors[index] = [float(v) for v in embedding]
         else:

@@ -93,7 +93,9 @@ def test_upstream_answer_in_either_encoding_out_of_order() -> None:
         "usage": {"prompt_tokens": 8, "total_tokens": 8},
     }
     result = decode_embedding_response(orjson.dumps(body), EmbeddingRequest("pub", ["a", "b"]))
-    assert result.vectors == [[0.0023064255, -0.009327292], [0.25]]
+    assert result.vectors == [[0.0023064255, -0.009327292], pack([0.25])]  # kept as sent
+    client = orjson.loads(encode_embedding_result(result, EmbeddingRequest("pub", ["a", "b"])))
+    assert [item["embedding"] for item in client["data"]] == [[0.0023064255, -0.009327292], [0.25]]
     assert result.usage.input_tokens == 8
 
 
