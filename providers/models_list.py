@@ -51,6 +51,7 @@ def anthropic_list(entries: list[ModelEntry]) -> dict[str, Any]:
     data = [
         {"type": "model", "id": e.id, "display_name": e.description or e.id, "created_at": "1970-01-01T00:00:00Z"}
         for e in entries
+        if e.model_kind == "chat"  # Anthropic clients only chat
     ]
     return {
         "data": data,
@@ -69,6 +70,8 @@ def gemini_list(entries: list[ModelEntry]) -> bytes:
             max_output_tokens=e.max_output_tokens,
             description=e.description,
             thinking="reasoning" in e.capabilities,
+            embedding=e.model_kind == "embedding",
         )
         for e in entries
+        if e.model_kind != "image"  # Gemini clients have no image endpoint here
     )

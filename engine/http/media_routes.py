@@ -18,7 +18,7 @@ from starlette.routing import Route
 from engine.errors import GatewayError, ModelNotFound
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import credential_for, read_body
-from engine.media.pipeline import MediaPipeline
+from engine.media.pipeline import EmbeddingsClient, ImagesClient, MediaPipeline
 from engine.pipeline import Answer, Ingress, parse_json
 from providers.gemini import embeddings as gemini_embeddings
 from providers.multipart import parse_form
@@ -74,9 +74,11 @@ class MediaEndpoints:
             ingress = await self._ingress(request, "openai", self.body_limit)
         except GatewayError as err:
             return self._fail(request, "openai", err)
-        return await self.pipeline.embeddings(
-            ingress, openai_embeddings.decode_embedding_request, openai_embeddings.encode_embedding_result
+        client = EmbeddingsClient(
+            lambda body: openai_embeddings.decode_embedding_request(parse_json(body)),
+            openai_embeddings.encode_embedding_result,
         )
+        return await self.pipeline.embeddings(ingress, client)
 
     async def gemini_embed(self, request: Request, model: str, method: str) -> Handled:
         """``:embedContent`` (one input) or ``:batchEmbedContents`` (many), Gemini's shapes."""
@@ -85,28 +87,28 @@ class MediaEndpoints:
         except GatewayError as err:
             return self._fail(request, "gemini", err)
         if method == "embedContent":
-            return await self.pipeline.embeddings(
-                ingress,
-                lambda body: gemini_embeddings.decode_embed_content(body, model),
+            client = EmbeddingsClient(
+                lambda body: gemini_embeddings.decode_embed_content(parse_json(body), model),
                 lambda result, _: gemini_embeddings.encode_embed_content(result),
             )
-        return await self.pipeline.embeddings(
-            ingress,
-            lambda body: gemini_embeddings.decode_batch_embed_contents(body, model),
-            lambda result, _: gemini_embeddings.encode_batch_embed_contents(result),
-        )
+        else:
+            client = EmbeddingsClient(
+                lambda body: gemini_embeddings.decode_batch_embed_contents(parse_json(body), model),
+                lambda result, _: gemini_embeddings.encode_batch_embed_contents(result),
+            )
+        return await self.pipeline.embeddings(ingress, client)
 
     async def generations(self, request: Request) -> Handled:
         try:
             ingress = await self._ingress(request, "openai", self.image_body_limit)
         except GatewayError as err:
             return self._fail(request, "openai", err)
-        return await self.pipeline.images_request(
-            ingress,
+        client = ImagesClient(
             lambda body: openai_images.decode_generation(parse_json(body)),
             openai_images.encode_result,
             self._base_url(request),
         )
+        return await self.pipeline.images_request(ingress, client)
 
     async def edits(self, request: Request) -> Handled:
         try:
@@ -114,12 +116,12 @@ class MediaEndpoints:
         except GatewayError as err:
             return self._fail(request, "openai", err)
         content_type = request.headers.get("content-type", "")
-        return await self.pipeline.images_request(
-            ingress,
+        client = ImagesClient(
             lambda body: openai_images.decode_edit(parse_form(body, content_type)),
             openai_images.encode_result,
             self._base_url(request),
         )
+        return await self.pipeline.images_request(ingress, client)
 
     async def image_file(self, request: Request) -> Handled:
         found = self.pipeline.image_store.load(request.path_params["name"])

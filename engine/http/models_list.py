@@ -5,7 +5,9 @@ A model is *available* when an enabled channel serves it whose circuit breaker f
 not open (``down``: the open (channel, model) pairs of this worker); an alias when one of
 the models or aliases it can route to is. OpenAI's list shows every entry with its
 ``available`` flag; the Anthropic and Gemini lists, which have no such field, list only the
-available ones."""
+available ones, and only what their clients can ask (Anthropic: chat models; Gemini: chat
+and embedding models, the latter with ``embedContent`` methods). Every entry carries its
+``model_kind`` (an alias: its models' kind)."""
 
 from __future__ import annotations
 

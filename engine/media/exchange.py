@@ -1,7 +1,7 @@
 """One embeddings or images attempt, in the shape the executor drives (``engine.exchange``'s
 ``Exchange``), so these requests get the same candidates, retries, fallbacks, breakers and
-attempt records as chat. Never streamed: ``finish`` turns the upstream's whole answer into
-the client's bytes and keeps the decoded result for the pipeline (billing, image urls).
+attempt records as chat. Never streamed: ``finish`` decodes the upstream's whole answer and
+hands it to ``answer``, which gives the client's bytes and the usage.
 """
 
 from __future__ import annotations
@@ -30,14 +30,12 @@ class MediaExchange(Generic[R]):
         self._adapter = adapter  # its error classifier reads this format's error bodies
         self._decode = decode
         self._answer = answer
-        self.result: R | None = None
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return self._adapter.classify_error(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
-        self.result = self._decode(body)
-        return self._answer(self.result)
+        return self._answer(self._decode(body))
 
     def relay(self, keep_transcript: bool = False) -> Relay:
         raise TypeError("embeddings and images are never streamed")

@@ -5,7 +5,8 @@ lives here: how the request is decoded, the exchange each attempt uses, how an i
 billed (per image, by size and quality, on top of any token prices) and the ``url`` answer.
 
 The call's ``request`` is an outline (the model id, not streamed) so the shared steps read
-it as they read chat; the media request itself rides in ``call.body`` as a ``MediaCall``.
+it as they read chat; the media request itself rides in ``call.body`` (an ``EmbeddingsCall``
+or an ``ImagesCall``, with the client's decoder and encoder).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import NamedTuple
 
 from engine.billing import Charge
 from engine.call import Call, Ingress
@@ -26,7 +27,7 @@ from engine.media.canonical import EmbeddingRequest, EmbeddingResult, ImageReque
 from engine.media.exchange import MediaExchange
 from engine.media.facts import embedding_facts, image_facts
 from engine.media.image_store import ImageStore
-from engine.pipeline import Answer, Pipeline, endpoint_for, parse_json
+from engine.pipeline import Answer, Pipeline, endpoint_for
 from engine.routing.execute import ExchangeFactory, Outcome, ResumeFactory
 from engine.routing.facts import RequestFacts
 from engine.routing.plan import Attempt, KeyFacts, plan
@@ -34,14 +35,33 @@ from engine.routing.plan import Attempt, KeyFacts, plan
 MediaRequest = EmbeddingRequest | ImageRequest
 
 
-@dataclass(slots=True)
-class MediaCall:
-    """The media request of a call, the client's encoder, and each attempt's exchange."""
+class EmbeddingsClient(NamedTuple):
+    """How one client format's embeddings request is read (from its raw body) and answered."""
 
-    request: MediaRequest
-    encode: Callable[[Any], bytes]  # the result -> the client's body
-    base_url: str  # where image urls point
-    exchanges: dict[Attempt, MediaExchange[Any]] = field(default_factory=dict)
+    decode: Callable[[bytes], EmbeddingRequest]
+    encode: Callable[[EmbeddingResult, EmbeddingRequest], bytes]
+
+
+class ImagesClient(NamedTuple):
+    """How an images request is read and answered (``urls``: where the images are served,
+    when the client asked for ``url``), and the base of those urls."""
+
+    decode: Callable[[bytes], ImageRequest]
+    encode: Callable[[ImageResult, ImageRequest, list[str] | None], bytes]
+    base_url: str
+
+
+@dataclass(slots=True)
+class EmbeddingsCall:
+    request: EmbeddingRequest
+    client: EmbeddingsClient
+
+
+@dataclass(slots=True)
+class ImagesCall:
+    request: ImageRequest
+    client: ImagesClient
+    results: dict[Attempt, ImageResult] = field(default_factory=dict)  # what each attempt returned
 
 
 class MediaPipeline(Pipeline):
@@ -50,46 +70,20 @@ class MediaPipeline(Pipeline):
         super().__init__(chat.store, chat.registry, chat.executor, chat.health, chat.gate, chat.images)
         self.image_store = image_store
 
-    async def embeddings(
-        self,
-        ingress: Ingress,
-        decode: Callable[[Any], EmbeddingRequest],
-        encode: Callable[[EmbeddingResult, EmbeddingRequest], bytes],
-        parse: Callable[[bytes], Any] | None = None,
-    ) -> Answer:
-        """An embeddings request: ``decode`` reads the client's parsed body, ``encode``
-        writes its answer."""
-        return await self._media(ingress, lambda body: decode(self._parsed(body, parse)), encode, "")
+    async def embeddings(self, ingress: Ingress, client: EmbeddingsClient) -> Answer:
+        return await self._media(ingress, client)
 
-    async def images_request(
-        self,
-        ingress: Ingress,
-        decode: Callable[[bytes], ImageRequest],
-        encode: Callable[[ImageResult, ImageRequest, list[str] | None], bytes],
-        base_url: str,
-    ) -> Answer:
-        """An image generation or edit: ``decode`` reads the raw body (JSON or multipart)."""
+    async def images_request(self, ingress: Ingress, client: ImagesClient) -> Answer:
+        return await self._media(ingress, client)
 
-        return await self._media(ingress, decode, lambda result, request: b"", (base_url, encode))
-
-    @staticmethod
-    def _parsed(body: bytes, parse: Callable[[bytes], Any] | None) -> Any:
-        return parse_json(body) if parse is None else parse(body)
-
-    async def _media(
-        self,
-        ingress: Ingress,
-        decode: Callable[[bytes], MediaRequest],
-        encode: Callable[[Any, Any], bytes],
-        images: str | tuple[str, Callable[[ImageResult, ImageRequest, list[str] | None], bytes]],
-    ) -> Answer:
+    async def _media(self, ingress: Ingress, client: EmbeddingsClient | ImagesClient) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)
         started = time.perf_counter()
         try:
             principal = await self.gate.authenticate(ingress.credential, ingress.client_ip, policy)
-            request = decode(ingress.body)
+            request = client.decode(ingress.body)
             if request.model not in policy.models and request.model not in policy.aliases:
                 known = ", ".join(policy.public_ids())
                 raise ModelNotFound(
@@ -103,17 +97,13 @@ class MediaPipeline(Pipeline):
             route = plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
         except GatewayError as err:
             return self.error_response(codec, err, headers)
-        if isinstance(images, tuple):
-            base_url, image_encode = images
-            image_request = request
-
-            def encode_images(pair: Any) -> bytes:
-                assert isinstance(image_request, ImageRequest)
-                return image_encode(pair[0], image_request, pair[1])
-
-            media = MediaCall(request, encode_images, base_url)
+        media: EmbeddingsCall | ImagesCall
+        if isinstance(client, EmbeddingsClient):
+            assert isinstance(request, EmbeddingRequest)
+            media = EmbeddingsCall(request, client)
         else:
-            media = MediaCall(request, lambda result: encode(result, request), "")
+            assert isinstance(request, ImageRequest)
+            media = ImagesCall(request, client)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
         outline = ChatRequest(model=request.model, messages=[])
@@ -127,61 +117,54 @@ class MediaPipeline(Pipeline):
         return image_facts(request, headers, allowed)
 
     async def _exchanges(self, call: Call) -> tuple[ExchangeFactory, ResumeFactory | None]:
-        media: MediaCall = call.body
+        media: EmbeddingsCall | ImagesCall = call.body
         policy = call.policy
 
         def make(attempt: Attempt) -> Exchange:
             channel = policy.channels[attempt.target.channel]
             endpoint = endpoint_for(policy, attempt)
             adapter = self.registry.adapter(channel.format)
-            request = media.request
-            public = attempt.target.model
-            exchange: MediaExchange[Any]
-            if isinstance(request, EmbeddingRequest):
-                upstream = self.registry.embeddings_upstream(channel.format)
-                if upstream is None:
-                    raise _unsupported("embeddings", channel.format)
-                embed_request = request
+            if isinstance(media, EmbeddingsCall):
+                embeddings = self.registry.embeddings_upstream(channel.format)
+                if embeddings is None:
+                    raise UnsupportedFeature(["embeddings"], channel.format)
+                request = media.request
+
+                def embedded(body: bytes) -> EmbeddingResult:
+                    assert embeddings is not None
+                    return embeddings.decode_embedding_response(body, request)
 
                 def answer_embeddings(result: EmbeddingResult) -> tuple[bytes, Usage]:
-                    result.model = public
-                    return media.encode(result), result.usage
+                    result.model = attempt.target.model  # the public id that served
+                    return media.client.encode(result, request), result.usage
 
-                exchange = MediaExchange(
-                    upstream.build_embedding_request(request, endpoint),
-                    adapter,
-                    lambda body: upstream.decode_embedding_response(body, embed_request),
-                    answer_embeddings,
-                )
-            else:
-                images = self.registry.images_upstream(channel.format)
-                if images is None:
-                    raise _unsupported("images", channel.format)
-                exchange = MediaExchange(
-                    images.build_image_request(request, endpoint),
-                    adapter,
-                    images.decode_image_response,
-                    lambda result: (self._encode_images(media, result), result.usage),
-                )
-            media.exchanges[attempt] = exchange
-            return exchange
+                built = embeddings.build_embedding_request(request, endpoint)
+                return MediaExchange(built, adapter, embedded, answer_embeddings)
+            images = self.registry.images_upstream(channel.format)
+            if images is None:
+                raise UnsupportedFeature(["images"], channel.format)
+
+            def answer_images(result: ImageResult) -> tuple[bytes, Usage]:
+                media.results[attempt] = result
+                return self._encode_images(media, result), result.usage
+
+            built = images.build_image_request(media.request, endpoint)
+            return MediaExchange(built, adapter, images.decode_image_response, answer_images)
 
         return make, None
 
-    def _encode_images(self, media: MediaCall, result: ImageResult) -> bytes:
-        request = media.request
-        assert isinstance(request, ImageRequest)
+    def _encode_images(self, media: ImagesCall, result: ImageResult) -> bytes:
+        """The client's answer; with ``url``, each image stored and its url given instead."""
         if not result.created:
             result.created = int(time.time())
         urls = None
-        if request.response_format == "url":
-            base = media.base_url.rstrip("/")
+        if media.request.response_format == "url":
+            base = media.client.base_url.rstrip("/")
             urls = [
                 f"{base}/v1/images/files/{self.image_store.save(image.data, image.media_type)}"
                 for image in result.images
             ]
-        encode = media.encode
-        return encode((result, urls))
+        return media.client.encode(result, media.request, urls)
 
     def _worst_case(self, call: Call, attempt: Attempt) -> float:
         worst = super()._worst_case(call, attempt)
@@ -193,14 +176,6 @@ class MediaPipeline(Pipeline):
         per_attempt = super()._charges(call, outcome)
         if call.facts.kind != "image":
             return per_attempt
-        media: MediaCall = call.body
-        returned = {
-            attempt: len(exchange.result.images)
-            for attempt, exchange in media.exchanges.items()
-            if isinstance(exchange.result, ImageResult)
-        }
+        media: ImagesCall = call.body
+        returned = {attempt: len(result.images) for attempt, result in media.results.items()}
         return image_charges(outcome.records, per_attempt, returned, call.policy, call.facts, call.multiplier)
-
-
-def _unsupported(what: str, fmt: str) -> GatewayError:
-    return UnsupportedFeature([what], fmt)

@@ -220,3 +220,13 @@ def test_gemini_client_errors_come_in_gemini_shape(gateway: GatewayProcess) -> N
     assert answer.status_code == 400
     assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert "'oai-chat' is a chat model" in answer.json()["error"]["message"]
+
+
+def test_client_lists_show_what_each_client_can_ask(gateway: GatewayProcess) -> None:
+    gemini = httpx.get(f"{gateway.base_url}/v1beta/models").json()["models"]
+    methods = {m["baseModelId"]: m["supportedGenerationMethods"] for m in gemini}
+    assert methods["oai-embed"] == ["embedContent", "batchEmbedContents"]
+    assert "generateContent" in methods["oai-chat"]
+    assert "oai-image" not in methods
+    anthropic = httpx.get(f"{gateway.base_url}/v1/models", headers={"anthropic-version": "2023-06-01"}).json()
+    assert [m["id"] for m in anthropic["data"]] == ["oai-chat"]
