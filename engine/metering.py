@@ -15,6 +15,8 @@ boundary and the usage log (an unpriced model costs 0).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from engine.canonical import Usage
 from engine.policy.compiled import NANO_MICROS, Price, nano_units
 
@@ -80,3 +82,11 @@ def worst_case_cost(prompt_tokens: int, max_output_tokens: int, price: Price | N
     if price is None:
         return 0.0
     return worst_case_micros(prompt_tokens, max_output_tokens, price, multiplier) / MICROS_PER_USD
+
+
+def worst_case_of(
+    prompt_tokens: int, max_output_tokens: int, prices: Iterable[Price | None], multiplier: float = 1.0
+) -> float:
+    """The reservation for a request that may end on any of ``prices`` (its attempts'): the
+    largest ``worst_case_cost`` (0 when there is none)."""
+    return max((worst_case_cost(prompt_tokens, max_output_tokens, p, multiplier) for p in prices), default=0.0)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, Charge, charges, request_charge
+from engine.billing import NOTHING, Charge, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -27,7 +27,7 @@ from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchan
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
-from engine.metering import worst_case_cost
+from engine.metering import worst_case_of
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -50,13 +50,25 @@ from providers.outline import outline_request
 from providers.registry import Registry
 
 log = logging.getLogger("turnout.request")
+NO_KEYS: Mapping[str, str] = {}
 
 
-def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
-    """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
+def endpoint_for(policy: CompiledPolicy, attempt: Attempt, own_keys: Mapping[str, str] = NO_KEYS) -> Endpoint:
+    """How an attempt addresses its channel (URL, key, headers, params, output-cap field);
+    the caller's own provider key (BYOK) on a channel that allows it."""
     c = policy.channels[attempt.target.channel]
     upstream_model = attempt.target.upstream_model
-    return Endpoint(c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    key = own_keys.get(c.name) if c.byok else None
+    api_key = key or c.api_key
+    return Endpoint(c.name, c.format, c.base_url, api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+
+
+def _own_keys(call: Call) -> Mapping[str, str]:
+    return call.principal.byok_keys if call.byok is not None else NO_KEYS
+
+
+def _own_key(call: Call, endpoint: Endpoint) -> bool:
+    return call.byok is not None and endpoint.channel in call.byok.channels
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:
@@ -161,6 +173,7 @@ class Pipeline:
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
+        call.byok = byok_for(principal.byok_keys, group, policy)
         return await self._execute(call)
 
     async def _admit(self, call: Call) -> None:
@@ -170,7 +183,7 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
-        worst = max(self._worst_case(call, a) for a in call.route.attempts)
+        worst = self._worst_case(call)
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
             self.gate.admit(principal, policy, facts.estimated_tokens),
@@ -185,16 +198,26 @@ class Pipeline:
             if isinstance(checked, BaseException):
                 raise checked
 
-    def _worst_case(self, call: Call, attempt: Attempt) -> float:
-        """The most ``attempt`` can cost the key (what is reserved before it is sent)."""
+    def _worst_case(self, call: Call) -> float:
+        """The most the request can cost the key (what is reserved before it is sent)."""
         policy, facts = call.policy, call.facts
-        output = facts.max_tokens or policy.default_max_tokens
-        price = policy.models[attempt.target.model].price
-        return worst_case_cost(facts.estimated_tokens, output, price, call.multiplier)
+        cap = facts.max_tokens or policy.default_max_tokens
+        byok = call.byok
+        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
+        return max(
+            worst_case_of(  # at list price times the group's multiplier
+                facts.estimated_tokens,
+                cap,
+                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
+                call.multiplier,
+            ),
+            # with the caller's own key: the group's fee, as charged
+            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
+        )
 
     def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
         """Each attempt's charge, in ``outcome.records`` order."""
-        return charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        return charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
 
     async def _release(self, call: Call) -> None:
         """Give back what the gate granted to a request that was not served."""
@@ -265,7 +288,8 @@ class Pipeline:
         for record in delivered:
             before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
         adapter = self.registry.adapter(call.policy.channels[attempt.target.channel].format)
-        leg = Leg(endpoint_for(call.policy, attempt), adapter, call.codec, attempt.target.model)
+        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
+        leg = Leg(endpoint, adapter, call.codec, attempt.target.model, _own_key(call, endpoint))
         return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
 
     def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
@@ -286,8 +310,9 @@ class Pipeline:
     def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:
         channel = call.policy.channels[attempt.target.channel]
         codec = call.codec
+        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
         leg = Leg(
-            endpoint_for(call.policy, attempt), self.registry.adapter(channel.format), codec, attempt.target.model
+            endpoint, self.registry.adapter(channel.format), codec, attempt.target.model, _own_key(call, endpoint)
         )
         passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
         if passthrough is not None and isinstance(call.body, dict):

@@ -13,7 +13,7 @@ from engine.canonical import Usage
 from engine.errors import UpstreamError
 from engine.exchange import Relay
 from engine.resume import Continuation
-from providers.base import UpstreamAdapter, UpstreamRequest
+from providers.base import UpstreamRequest
 
 R = TypeVar("R")
 
@@ -22,17 +22,17 @@ class MediaExchange(Generic[R]):
     def __init__(
         self,
         request: UpstreamRequest,
-        adapter: UpstreamAdapter,
+        classify: Callable[[int, Mapping[str, str], bytes], UpstreamError],
         decode: Callable[[bytes], R],
         answer: Callable[[R], tuple[bytes, Usage]],
     ) -> None:
         self.request = request
-        self._adapter = adapter  # its error classifier reads this format's error bodies
+        self._classify = classify  # the attempt's leg's: this format's errors, a refused own key (BYOK)
         self._decode = decode
         self._answer = answer
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return self._adapter.classify_error(status, headers, body)
+        return self._classify(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
         return self._answer(self._decode(body))

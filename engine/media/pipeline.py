@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from engine.billing import Charge
+from engine.billing import Charge, byok_for
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import GatewayError, ModelNotFound, UnsupportedFeature
-from engine.exchange import Exchange
+from engine.exchange import Exchange, Leg
 from engine.media.billing import image_charges, worst_image_cost
 from engine.media.canonical import EmbeddingRequest, EmbeddingResult, ImageRequest, ImageResult
 from engine.media.exchange import MediaExchange
 from engine.media.facts import embedding_facts, image_facts
 from engine.media.image_store import ImageStore
-from engine.pipeline import Answer, Pipeline, endpoint_for
+from engine.pipeline import Answer, Pipeline, _own_key, _own_keys, endpoint_for
 from engine.routing.execute import ExchangeFactory, Outcome, ResumeFactory
 from engine.routing.facts import RequestFacts
 from engine.routing.plan import Attempt, KeyFacts, plan
@@ -108,6 +108,7 @@ class MediaPipeline(Pipeline):
         multiplier = group.price_multiplier if group else 1.0
         outline = ChatRequest(model=request.model, messages=[])
         call = Call(ingress, policy, codec, headers, started, principal, outline, media, facts, route, multiplier)
+        call.byok = byok_for(principal.byok_keys, group, policy)
         return await self._execute(call)
 
     @staticmethod
@@ -122,8 +123,9 @@ class MediaPipeline(Pipeline):
 
         def make(attempt: Attempt) -> Exchange:
             channel = policy.channels[attempt.target.channel]
-            endpoint = endpoint_for(policy, attempt)
-            adapter = self.registry.adapter(channel.format)
+            endpoint = endpoint_for(policy, attempt, _own_keys(call))
+            leg = Leg(endpoint, self.registry.adapter(channel.format), call.codec, attempt.target.model)
+            classify = leg._replace(own_key=_own_key(call, endpoint)).classify
             if isinstance(media, EmbeddingsCall):
                 embeddings = self.registry.embeddings_upstream(channel.format)
                 if embeddings is None:
@@ -139,7 +141,7 @@ class MediaPipeline(Pipeline):
                     return media.client.encode(result, request), result.usage
 
                 built = embeddings.build_embedding_request(request, endpoint)
-                return MediaExchange(built, adapter, embedded, answer_embeddings)
+                return MediaExchange(built, classify, embedded, answer_embeddings)
             images = self.registry.images_upstream(channel.format)
             if images is None:
                 raise UnsupportedFeature(["images"], channel.format)
@@ -149,7 +151,7 @@ class MediaPipeline(Pipeline):
                 return self._encode_images(media, result), result.usage
 
             built = images.build_image_request(media.request, endpoint)
-            return MediaExchange(built, adapter, images.decode_image_response, answer_images)
+            return MediaExchange(built, classify, images.decode_image_response, answer_images)
 
         return make, None
 
@@ -166,16 +168,18 @@ class MediaPipeline(Pipeline):
             ]
         return media.client.encode(result, media.request, urls)
 
-    def _worst_case(self, call: Call, attempt: Attempt) -> float:
-        worst = super()._worst_case(call, attempt)
+    def _worst_case(self, call: Call) -> float:
+        worst = super()._worst_case(call)
         if call.facts.kind != "image":
             return worst
-        return worst + worst_image_cost(call.policy, attempt, call.facts, call.multiplier)
+        images = max(worst_image_cost(call.policy, a, call.facts, call.multiplier) for a in call.route.attempts)
+        return worst + images
 
     def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
         per_attempt = super()._charges(call, outcome)
         if call.facts.kind != "image":
             return per_attempt
         media: ImagesCall = call.body
-        returned = {attempt: len(result.images) for attempt, result in media.results.items()}
+        own = call.byok.channels if call.byok is not None else ()  # own key: the group's fee only
+        returned = {a: len(result.images) for a, result in media.results.items() if a.target.channel not in own}
         return image_charges(outcome.records, per_attempt, returned, call.policy, call.facts, call.multiplier)
