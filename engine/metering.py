@@ -6,7 +6,8 @@ micro-dollars per token, up to nine decimals) and rounds once: a charge half-eve
 (``cost_micros``), a reservation up (``worst_case_micros``), so the hold always covers the
 charge for the same token counts. ``Usage.input_tokens`` is the whole prompt (cached reads
 and cache writes included, see ``engine.canonical``): cached reads are billed at
-``cached_input`` when the model has one, everything else at ``input``. Negative counts (a
+``cached_input`` and cache writes at ``cache_write`` when the model has them, everything
+else at ``input``. Negative counts (a
 broken upstream, a hostile request) are read as zero: a cost is never negative.
 
 ``usage_cost`` and ``worst_case_cost`` give the same amounts in USD for the ``Gate``
@@ -34,12 +35,14 @@ def _scaled(total: int, multiplier: float) -> tuple[int, int]:
 
 def cost_micros(usage: Usage, price: Price, multiplier: float = 1.0, *, images: int = 0) -> int:
     """The charge for ``usage`` at ``price`` times the group's ``multiplier``, in micro-dollars."""
-    input_units, output_units, cached_units, image_units = price.units
+    input_units, output_units, cached_units, image_units, written_units = price.units
     prompt = max(usage.input_tokens, 0)
     cached = min(max(usage.cached_input_tokens, 0), prompt)
+    written = min(max(usage.cache_write_tokens, 0), prompt - cached)
     total = (
-        (prompt - cached) * input_units
+        (prompt - cached - written) * input_units
         + cached * cached_units
+        + written * written_units
         + max(usage.output_tokens, 0) * output_units
         + max(images, 0) * image_units
     )
@@ -59,9 +62,9 @@ def worst_case_micros(
     images: int = 0,
 ) -> int:
     """The most the request can cost: the whole prompt uncached plus every output token."""
-    input_units, output_units, cached_units, image_units = price.units
+    input_units, output_units, cached_units, image_units, written_units = price.units
     total = (
-        max(prompt_tokens, 0) * max(input_units, cached_units)
+        max(prompt_tokens, 0) * max(input_units, cached_units, written_units)
         + max(max_output_tokens, 0) * output_units
         + max(images, 0) * image_units
     )

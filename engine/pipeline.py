@@ -55,12 +55,24 @@ NO_KEYS: Mapping[str, str] = {}
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt, own_keys: Mapping[str, str] = NO_KEYS) -> Endpoint:
     """How an attempt addresses its channel (URL, key, headers, params, output-cap field);
-    the caller's own provider key (BYOK) on a channel that allows it."""
+    the caller's own provider key (BYOK) on a channel that allows it; what its model
+    declares: the ``reasoning`` and ``system_messages`` capabilities."""
     c = policy.channels[attempt.target.channel]
-    upstream_model = attempt.target.upstream_model
     key = own_keys.get(c.name) if c.byok else None
-    api_key = key or c.api_key
-    return Endpoint(c.name, c.format, c.base_url, api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    model = policy.models.get(attempt.target.model)
+    capabilities = model.capabilities if model is not None else frozenset()
+    return Endpoint(
+        c.name,
+        c.format,
+        c.base_url,
+        key or c.api_key,
+        attempt.target.upstream_model,
+        c.headers,
+        c.params,
+        c.max_tokens_field,
+        reasoning="reasoning" in capabilities,
+        system_messages="system_messages" in capabilities,
+    )
 
 
 def _own_keys(call: Call) -> Mapping[str, str]:
@@ -69,6 +81,12 @@ def _own_keys(call: Call) -> Mapping[str, str]:
 
 def _own_key(call: Call, endpoint: Endpoint) -> bool:
     return call.byok is not None and endpoint.channel in call.byok.channels
+
+
+def dropped_tools(request: ChatRequest, upstream_format: str) -> list[str]:
+    """The hosted tools (web search) an attempt on ``upstream_format`` went without: only
+    their own format's upstream runs them (``x-turnout-dropped-tools``)."""
+    return list(dict.fromkeys(h.kind for h in request.hosted_tools if h.format != upstream_format))
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:
@@ -247,6 +265,9 @@ class Pipeline:
         call.headers["x-turnout-route"] = call.route.route_header(
             outcome.attempt, outcome.attempts_made, _tried(records)
         )
+        dropped = dropped_tools(call.request, call.policy.channels[outcome.attempt.target.channel].format)
+        if dropped:
+            call.headers["x-turnout-dropped-tools"] = ", ".join(dropped)
         if isinstance(result, Completed):
             await self._settle(call, outcome)
             return Reply(result.body, 200, call.headers)

@@ -34,6 +34,8 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
             price = {"input": model.price.input, "output": model.price.output}
             if model.price.cached_input is not None:
                 price["cached_input"] = model.price.cached_input
+            if model.price.cache_write is not None:
+                price["cache_write"] = model.price.cache_write
             if model.kind != "chat":  # billed by input tokens (embedding) or per image
                 del price["output"]
             if model.kind == "image":

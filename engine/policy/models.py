@@ -22,8 +22,9 @@ from engine.policy.durations import parse_stream_buffer
 from engine.policy.schema import ModelRaw
 from engine.policy.shape import RawPolicy
 
-# ``prefill``: the model continues a trailing assistant message (a cut stream may resume on it)
-CAPABILITIES = ("json", "prefill", "reasoning", "stream", "tools", "vision")
+# ``prefill``: the model continues a trailing assistant message (a cut stream may resume on it);
+# ``system_messages``: an Anthropic model that takes ``role: "system"`` mid-conversation
+CAPABILITIES = ("json", "prefill", "reasoning", "stream", "system_messages", "tools", "vision")
 
 
 def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, ChannelSpec]) -> dict[str, ModelSpec]:
@@ -116,6 +117,7 @@ def _price(problems: Problems, path: list[str], model: ModelRaw, kind: Kind) -> 
         input=raw.input or 0.0,
         output=raw.output or 0.0,
         cached_input=raw.cached_input,
+        cache_write=raw.cache_write,
         per_image=raw.per_image,
         batch_discount=raw.batch_discount,
         images=images,

@@ -72,6 +72,7 @@ class PriceRaw(Raw):
     # { "1024x1024" = { low = 0.011, high = 0.167 } } or { "1024x1024" = 0.04 } (any quality)
     images: dict[str, NonNegative | dict[str, NonNegative]] = {}
     batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.0
+    cache_write: NonNegative | None = None
 
 
 class ModelRaw(Raw):
