@@ -221,19 +221,7 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
-        cap = facts.max_tokens or policy.default_max_tokens
-        byok = call.byok
-        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
-        worst = max(
-            worst_case_of(  # at list price times the group's multiplier
-                facts.estimated_tokens,
-                cap,
-                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
-                call.multiplier,
-            ),
-            # with the caller's own key: the group's fee, as charged
-            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
-        )
+        worst = self._worst_case(call)
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
             self.gate.admit(principal, policy, facts.estimated_tokens),
@@ -247,6 +235,27 @@ class Pipeline:
         for checked in (admitted, reserved):
             if isinstance(checked, BaseException):
                 raise checked
+
+    def _worst_case(self, call: Call) -> float:
+        """The most the request can cost the key (what is reserved before it is sent)."""
+        policy, facts = call.policy, call.facts
+        cap = facts.max_tokens or policy.default_max_tokens
+        byok = call.byok
+        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
+        return max(
+            worst_case_of(  # at list price times the group's multiplier
+                facts.estimated_tokens,
+                cap,
+                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
+                call.multiplier,
+            ),
+            # with the caller's own key: the group's fee, as charged
+            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
+        )
+
+    def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
+        """Each attempt's charge, in ``outcome.records`` order."""
+        return charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
 
     async def _release(self, call: Call) -> None:
         """Give back what the gate granted to a request that was not served."""
@@ -367,7 +376,7 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> Charge:
-        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
+        per_attempt = self._charges(call, outcome)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0

@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     log_sql: bool = Field(False, description="log the database drivers' statements (off: only their warnings)")
     access_log: bool = Field(True, description="one line per request on the turnout.access logger (INFO)")
     body_limit: int = Field(10 * 1024 * 1024, ge=1, description="largest accepted request body (decoded), bytes")
+    image_body_limit: int = Field(
+        50 * 1024 * 1024, ge=1, description="largest accepted image request body (an edit's uploads), bytes"
+    )
+    image_timeout: float = Field(
+        300.0, gt=0, description="upstream first-byte and total timeout of image requests, seconds"
+    )
+    image_url_ttl: float = Field(3600.0, gt=0, description="how long an image answered as a url is served, seconds")
+    public_url: str | None = Field(
+        None, description="the gateway's public base URL, for image urls (default: from the request's Host)"
+    )
     api_keys: str = Field("", description="comma-separated static API keys (Bearer)")
     connect_timeout: float = Field(5.0, gt=0, description="default upstream connect timeout, seconds")
     first_byte_timeout: float = Field(60.0, gt=0, description="default upstream time-to-first-byte, seconds")
@@ -81,7 +91,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return value
 
-    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "byok_key", mode="before")
+    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "byok_key", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -26,10 +26,14 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
 from engine.http.graceful import DRAIN_SIGNAL
+from engine.http.media_routes import MediaEndpoints
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
 from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
+from engine.media.deadlines import media_deadlines
+from engine.media.image_store import ImageStore
+from engine.media.pipeline import MediaPipeline
 from engine.observability.log_setup import configure_logging
 from engine.observability.metrics import CONTENT_TYPE
 from engine.observability.worker import WorkerObservability
@@ -124,6 +128,8 @@ def build_app(settings: Settings) -> ASGIApp:
     registry = build_registry()
     proxies = parse_networks(settings.proxy_networks())
     endpoints = Endpoints(None, settings.body_limit, proxies)
+    media = MediaEndpoints(settings.body_limit, settings.image_body_limit, proxies, settings.public_url)
+    endpoints.media = media
     extra_routes: list[BaseRoute] = []
     observed: list[WorkerObservability] = []  # the worker's, once its lifespan started
 
@@ -143,9 +149,11 @@ def build_app(settings: Settings) -> ASGIApp:
         images = ImageFetcher()
         observability = WorkerObservability(settings, store, health, state.usage if state else None, os.environ)
         recorder = observability.recorder
-        pipeline = Pipeline(store, registry, Executor(transports, health, events=recorder), health, the_gate, images)
+        executor = Executor(transports, health, events=recorder, deadlines=media_deadlines(settings.image_timeout))
+        pipeline = Pipeline(store, registry, executor, health, the_gate, images)
         pipeline.recorder = recorder
         endpoints.pipeline = pipeline
+        media.pipeline = MediaPipeline(pipeline, ImageStore(settings.data_dir / "images", settings.image_url_ttl))
         endpoints.probe = state.reachability if state is not None else None
         observed[:] = [observability]
         observability.start()
@@ -223,7 +231,7 @@ def build_app(settings: Settings) -> ASGIApp:
         return Response(await observed[0].scrape(), headers={"content-type": CONTENT_TYPE})
 
     app = Starlette(
-        routes=[*endpoints.routes(), Route("/metrics", metrics, methods=["GET"])],
+        routes=[*endpoints.routes(), *media.routes(), Route("/metrics", metrics, methods=["GET"])],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )

@@ -20,6 +20,7 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.explain import explain_plan
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import DATA_PLANE_FORMATS, credential_for, read_body
+from engine.http.media_routes import GEMINI_EMBED_METHODS, MediaEndpoints
 from engine.http.models_list import (
     anthropic_models,
     gemini_models,
@@ -49,6 +50,7 @@ class Endpoints:
         self.draining = False  # shutting down: not ready for new traffic
         self.body_limit = body_limit
         self.proxies = proxies
+        self.media: MediaEndpoints | None = None  # embeddings and images (engine.http.media_routes)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -107,8 +109,13 @@ class Endpoints:
     async def gemini(self, request: Request) -> Handled:
         target = request.path_params["target"]
         model, _, method = target.partition(":")
+        if method in GEMINI_EMBED_METHODS and self.media is not None:
+            return await self.media.gemini_embed(request, model, method)
         if method not in GEMINI_METHODS:
-            err = BadRequest(f"unknown method '{method}': use generateContent, streamGenerateContent or countTokens")
+            err = BadRequest(
+                f"unknown method '{method}': use generateContent, streamGenerateContent, countTokens, "
+                "embedContent or batchEmbedContents"
+            )
             return await self._fail(request, "gemini", err)
         if method == "countTokens":
             return await self._count(request, "gemini", model)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from engine.errors import NoRoute, UnsupportedFeature, UpstreamError
 from engine.exchange import Exchange, Relay
-from engine.policy.compiled import CompiledPolicy
+from engine.policy.compiled import CompiledPolicy, Timeouts
 from engine.resume import Continuation, Transcript, why_not_resumable
 from engine.routing.events import NO_EVENTS, RoutingEvents
 from engine.routing.health import Health
@@ -52,6 +52,13 @@ ExchangeFactory = Callable[[Attempt], Exchange]
 # given the records of the attempts the client already got output from.
 ResumeFactory = Callable[[Attempt, Transcript, list[AttemptRecord]], tuple[Exchange, Continuation]]
 Sleep = Callable[[float], Awaitable[None]]
+# An attempt's deadlines: its channel's, unless the executor was given another rule (image
+# requests wait longer, ``engine.media.deadlines``).
+Deadlines = Callable[[CompiledPolicy, Attempt], Timeouts]
+
+
+def channel_deadlines(policy: CompiledPolicy, attempt: Attempt) -> Timeouts:
+    return policy.channels[attempt.target.channel].timeout
 
 
 class Executor:
@@ -63,8 +70,10 @@ class Executor:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         events: RoutingEvents = NO_EVENTS,
+        deadlines: Deadlines = channel_deadlines,
     ) -> None:
         self.transports = transports
+        self.deadlines = deadlines
         self.health = health
         self.sleep = sleep
         self.rng = rng or random.Random()
@@ -272,7 +281,7 @@ class _Run:
 
     def _try(self, attempt: Attempt, exchange: Exchange) -> Try:
         self.started += 1
-        timeouts = self.policy.channels[attempt.target.channel].timeout
+        timeouts = self.ex.deadlines(self.policy, attempt)
         return Try(attempt, exchange, timeouts, self.started, time.perf_counter())
 
     async def _once(self, t: Try, relay: Relay | None) -> Completed | Live:
