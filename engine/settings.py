@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,7 +37,20 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="port to listen on")
     workers: int = Field(1, ge=1, description="worker processes (more than one needs TURNOUT_REDIS_URL)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text or one JSON object each")
+    log_sql: bool = Field(False, description="log the database drivers' statements (off: only their warnings)")
+    access_log: bool = Field(True, description="one line per request on the turnout.access logger (INFO)")
     body_limit: int = Field(10 * 1024 * 1024, ge=1, description="largest accepted request body (decoded), bytes")
+    image_body_limit: int = Field(
+        50 * 1024 * 1024, ge=1, description="largest accepted image request body (an edit's uploads), bytes"
+    )
+    image_timeout: float = Field(
+        300.0, gt=0, description="upstream first-byte and total timeout of image requests, seconds"
+    )
+    image_url_ttl: float = Field(3600.0, gt=0, description="how long an image answered as a url is served, seconds")
+    public_url: str | None = Field(
+        None, description="the gateway's public base URL, for image urls (default: from the request's Host)"
+    )
     api_keys: str = Field("", description="comma-separated static API keys (Bearer)")
     connect_timeout: float = Field(5.0, gt=0, description="default upstream connect timeout, seconds")
     first_byte_timeout: float = Field(60.0, gt=0, description="default upstream time-to-first-byte, seconds")
@@ -73,6 +86,11 @@ class Settings(BaseSettings):
         "(keep it below the orchestrator's grace period: Kubernetes' default is 30)",
     )
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -81,7 +99,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return value
 
-    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "byok_key", mode="before")
+    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "byok_key", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

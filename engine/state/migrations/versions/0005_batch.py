@@ -3,7 +3,7 @@
 New tables only (``engine.batch`` reads and writes them); nothing existing is touched.
 
 Revision ID: 0005
-Revises: 0003 (main's byok; "0004" once the replay and console revisions are merged: see the report)
+Revises: 0004
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from engine.state.schema import UtcDateTime
 
 revision = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
