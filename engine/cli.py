@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import __version__
+from engine.console.cli import register as register_account_commands
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
@@ -261,6 +262,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     explain.set_defaults(func=cmd_explain)
 
     register_state_commands(sub, _state_config)
+    register_account_commands(sub, _state_config)
     return parser
 
 

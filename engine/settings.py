@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(None, description="bearer token for the /admin API")
     trusted_proxies: str = Field("", description="comma-separated CIDRs whose X-Forwarded-For is trusted")
     key_management: bool = Field(True, description="use the key store (sk-trn-... keys) in addition to api_keys")
+    registration: Literal["open", "invite", "closed"] = Field(
+        "invite", description="console sign-up: open, invite (a code from an admin) or closed"
+    )
+    console_groups: str = Field("default", description="comma-separated key groups console users may choose")
+    console_prepaid: bool = Field(True, description="accounts registered in the console spend bought credits")
+    public_url: str | None = Field(None, description="this server's URL as clients reach it (console snippets)")
     drain_timeout: float = Field(
         20.0,
         ge=0,
@@ -71,7 +77,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return value
 
-    @field_validator("database_url", "redis_url", "secret_key", "admin_token", mode="before")
+    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -130,14 +130,14 @@ def build_app(settings: Settings) -> ASGIApp:
         except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
             log.error("refusing to start: %s", exc)
             raise
-        if state is not None:
-            extra_routes[:] = state_routes(state, settings, store, proxies, openai_error)
-            app.router.routes.extend(extra_routes)
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         images = ImageFetcher()
         pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
         endpoints.pipeline = pipeline
+        if state is not None:
+            extra_routes[:] = state_routes(state, settings, pipeline, proxies, openai_error)
+            app.router.routes.extend(extra_routes)
         endpoints.probe = state.reachability if state is not None else None
         loop = asyncio.get_running_loop()
 
