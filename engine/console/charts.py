@@ -30,7 +30,7 @@ def plain(value: float) -> str:
 def usd(value: float) -> str:
     if value == 0:
         return "$0"
-    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}".rstrip("0")
+    return f"${value:,.2f}" if value >= 1 else f"${value:.5f}".rstrip("0")
 
 
 def bar_chart(
@@ -39,25 +39,29 @@ def bar_chart(
     title: str,
     unit: str,
     fmt: Format = plain,
-    width: int = 720,
-    height: int = 260,
+    size: tuple[int, int] = (720, 260),
+    css_class: str = "chart",
 ) -> str:
-    """``points``: (x label, value) in order. ``unit`` names the y axis (e.g. "requests")."""
-    left, right, top, bottom = 64, 12, 28, 44
+    """``points``: (x label, value) in order. ``unit`` names the y axis (e.g. "requests");
+    ``size``: the drawing's (width, height) in its own units."""
+    width, height = size
+    left, right, top, bottom = 84, 12, 28, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = nice_ceiling(max((v for _, v in points), default=0.0))
+    if fmt is plain and peak < 5:  # counts: whole-number ticks
+        peak = 5.0
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" '
-        f'aria-label="{escape(title)}">',
+        f'<svg class="{escape(css_class)}" role="img" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
         f'<text class="chart-title" x="{left}" y="16">{escape(title)}</text>',
     ]
-    for i in range(5):  # y grid and ticks: 0, 1/4 ... peak
-        value = peak * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for i in range(6):  # y grid and ticks: 0, 1/5 ... peak (a 1-2-2.5-5 peak gives round fifths)
+        value = peak * i / 5
+        y = top + plot_h - plot_h * i / 5
         parts.append(f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(fmt(value))}</text>')
     parts.append(
-        f'<text class="axis-label" transform="translate(14 {top + plot_h / 2:.1f}) rotate(-90)" '
+        f'<text class="axis-label" transform="translate(12 {top + plot_h / 2:.1f}) rotate(-90)" '
         f'text-anchor="middle">{escape(unit)}</text>'
     )
     parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + plot_h}"/>')
@@ -66,7 +70,7 @@ def bar_chart(
         middle = f'x="{left + plot_w / 2}" y="{top + plot_h / 2}"'
         parts.append(f'<text class="empty" {middle} text-anchor="middle">no data yet</text>')
     slot = plot_w / max(len(points), 1)
-    every = max(1, math.ceil(len(points) / 8))  # at most eight x labels
+    every = max(1, math.ceil(len(points) / max(2, plot_w // 80)))  # an x label per 80 units at most
     for index, (label, value) in enumerate(points):
         bar_h = plot_h * value / peak
         x = left + index * slot + slot * 0.15
@@ -91,3 +95,11 @@ def bar_chart(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def responsive_bar_chart(points: Sequence[tuple[str, float]], *, title: str, unit: str, fmt: Format = plain) -> str:
+    """Two drawings of one chart: a wide one, and a narrow one the stylesheet shows on phones
+    instead (the same text scaled down into a phone's width would be too small to read)."""
+    wide = bar_chart(points, title=title, unit=unit, fmt=fmt, css_class="chart chart-wide")
+    narrow = bar_chart(points, title=title, unit=unit, fmt=fmt, size=(400, 240), css_class="chart chart-narrow")
+    return wide + narrow

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.console.charts import bar_chart, usd
+from engine.console.charts import responsive_bar_chart, usd
 from engine.console.forms import Form, read_form
 from engine.console.render import PREFIX, Renderer, redirect, svg
 from engine.console.service import Accounts, KeyRequest, usage_window
@@ -176,7 +176,7 @@ class UserPages:
         today = sum(r.cost_micros for r in rows if r.day == now)
         month = sum(r.cost_micros for r in rows if (r.day.year, r.day.month) == (now.year, now.month))
         per_day = daily(rows, 14)
-        chart = bar_chart(
+        chart = responsive_bar_chart(
             [(d[5:], float(n)) for d, n, _ in per_day], title="Requests per day, last 14 days", unit="requests"
         )
         keys = await self.accounts.keys(user)
@@ -235,16 +235,20 @@ class UserPages:
         days = self._days(request)
         rows = await self.accounts.usage(user, usage_window(days))
         per_day = daily(rows, days)
-        requests_chart = bar_chart(
+        requests_chart = responsive_bar_chart(
             [(d[5:], float(n)) for d, n, _ in per_day], title=f"Requests per day, last {days} days", unit="requests"
         )
-        cost_chart = bar_chart(
+        cost_chart = responsive_bar_chart(
             [(d[5:], c / 1_000_000) for d, _, c in per_day],
             title=f"Spend per day, last {days} days",
             unit="USD",
             fmt=usd,
         )
-        labels = {k.key.id: k.label for k in await self.accounts.keys(user)}
+        live = {k.key.id for k in await self.accounts.keys(user)}
+        labels = {
+            key_id: label if key_id in live else f"{label} (revoked)"
+            for key_id, label in (await self.accounts.labels({r.key_id for r in rows if r.key_id})).items()
+        }
         context: dict[str, Any] = {"rows": list(reversed(rows)), "days": days, "labels": labels}
         charts: dict[str, Any] = {"requests_chart": svg(requests_chart), "cost_chart": svg(cost_chart)}
         return self.renderer.page(request, "usage.html", user=user, **context, **charts)

@@ -145,10 +145,12 @@ class Accounts:
         owned = {k.key.id: k for k in await self.keys(user)}
         if key_id not in owned:  # another account's key is "not found", not "forbidden"
             raise NotFound(f"no API key {key_id!r} in this account")
-        await self.state.keys.delete(key_id)
-        async with self.state.engine.begin() as conn:
-            await conn.execute(sa.delete(key_labels).where(key_labels.c.key_id == key_id))
+        await self.state.keys.delete(key_id)  # its label stays, naming its usage history
         return owned[key_id]
+
+    async def labels(self, key_ids: Collection[str]) -> dict[str, str]:
+        """The labels of keys, deleted ones included (usage names them)."""
+        return await self._labels(list(key_ids))
 
     async def _labels(self, key_ids: list[str]) -> dict[str, str]:
         if not key_ids:
