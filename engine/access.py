@@ -19,12 +19,16 @@ compared in constant time, no limits, no balances. The database-backed gate live
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from engine.errors import Unauthorized
 from engine.policy.compiled import CompiledPolicy
+
+NO_KEYS: Mapping[str, str] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,8 @@ class Principal:
     group: str
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] = ("*",)  # the key's own narrowing of its group's globs
+    # Its own provider keys by channel (BYOK), when its group allows them; never shown.
+    byok_keys: Mapping[str, str] = field(default_factory=lambda: NO_KEYS, repr=False)
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from engine.access import Admission, Principal, Reservation
+from engine.billing import Byok
 from engine.canonical import ChatRequest
 from engine.policy.compiled import CompiledPolicy
 from engine.routing.facts import RequestFacts
@@ -50,5 +51,6 @@ class Call:
     facts: RequestFacts
     route: Plan
     multiplier: float = 1.0  # the key group's price multiplier
+    byok: Byok | None = None  # where the caller's own provider keys serve it
     admission: Admission | None = None  # set once the gate admitted the request
     reservation: Reservation | None = None  # set once the worst case is reserved

@@ -281,6 +281,8 @@ def _state_config() -> StateConfig:
         redis_url=settings.redis_url,
         secret_key=settings.secret_key,
         load_policy=policy,
+        byok_key=settings.byok_key,
+        byok_old_keys=settings.byok_old_keys,
     )
 
 

@@ -59,6 +59,7 @@ FailureKind = Literal[
     "content_filter",  # refused by the upstream's content policy
     "stream_cut",  # stream ended without its terminal event
     "shutdown",  # this gateway is shutting down: the answer could not finish within the drain
+    "own_key",  # the upstream refused the caller's own provider key (BYOK): theirs to fix
 ]
 
 # Which timer a "timeout" failure ran out of.
@@ -195,6 +196,19 @@ class UpstreamError(GatewayError):
         return self.failure
 
 
+def own_key_rejected(err: UpstreamError, channel: str) -> UpstreamError:
+    """An upstream's 401/403 to a request made with the caller's own key (BYOK), as the
+    caller's error: the upstream's status, naming the provider; never retried elsewhere and
+    never counted against the channel's health."""
+    if err.failure != "auth":
+        return err
+    return UpstreamError(
+        "own_key",
+        f"the {channel} upstream refused your own API key for it (BYOK): {err.message}",
+        upstream_status=err.upstream_status,
+    )
+
+
 def _client_view(failure: FailureKind, upstream_status: int | None) -> tuple[int, ErrorKind]:
     if failure == "context_length":
         return 400, "context_length"
@@ -208,6 +222,8 @@ def _client_view(failure: FailureKind, upstream_status: int | None) -> tuple[int
         return 429, "rate_limited"
     if failure == "shutdown":
         return 503, "overloaded"
+    if failure == "own_key":
+        return (403, "permission") if upstream_status == 403 else (401, "authentication")
     return 502, "upstream_error"
 
 

@@ -38,7 +38,7 @@ from engine.canonical import (
     ToolCall,
     Usage,
 )
-from engine.errors import GatewayError, UpstreamError
+from engine.errors import GatewayError, UpstreamError, own_key_rejected
 from engine.resume import Continuation, Transcript
 from providers.base import (
     ClientCodec,
@@ -60,6 +60,11 @@ class Leg(NamedTuple):
     adapter: UpstreamAdapter
     codec: ClientCodec
     public_model: str
+    own_key: bool = False  # the endpoint carries the caller's own provider key (BYOK)
+
+    def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        err = self.adapter.classify_error(status, headers, body)
+        return own_key_rejected(err, self.endpoint.channel) if self.own_key else err
 
 
 class Relay(Protocol):
@@ -261,7 +266,7 @@ class PassthroughExchange:
         self._canonical = request
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return self._leg.adapter.classify_error(status, headers, body)
+        return self._leg.classify(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
         return self._passthrough.rewrite_response(body, self._leg.public_model)
@@ -284,7 +289,7 @@ class TranslatedExchange:
         self.request = leg.adapter.build_request(request, leg.endpoint)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return self._leg.adapter.classify_error(status, headers, body)
+        return self._leg.classify(status, headers, body)
 
     def finish(self, body: bytes) -> tuple[bytes, Usage]:
         leg = self._leg

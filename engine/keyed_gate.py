@@ -23,6 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from engine.access import Admission, Principal, Reservation, StaticKeyGate, UsageRecord
+from engine.byok.vault import Vault
 from engine.errors import Unauthorized
 from engine.policy.compiled import CompiledPolicy
 from engine.settings import Settings
@@ -47,6 +48,7 @@ async def open_store(settings: Settings) -> State:
         redis_url=settings.redis_url,
         secret_key=settings.secret_key,
         workers=settings.workers,
+        vault=Vault.from_settings(settings.byok_key, settings.byok_old_keys),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, charges, request_charge
+from engine.billing import NOTHING, byok_for, charges, price_of, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -50,13 +50,25 @@ from providers.outline import outline_request
 from providers.registry import Registry
 
 log = logging.getLogger("turnout.request")
+NO_KEYS: Mapping[str, str] = {}
 
 
-def endpoint_for(policy: CompiledPolicy, attempt: Attempt) -> Endpoint:
-    """How an attempt addresses its channel (URL, key, headers, params, output-cap field)."""
+def endpoint_for(policy: CompiledPolicy, attempt: Attempt, own_keys: Mapping[str, str] = NO_KEYS) -> Endpoint:
+    """How an attempt addresses its channel (URL, key, headers, params, output-cap field);
+    the caller's own provider key (BYOK) on a channel that allows it."""
     c = policy.channels[attempt.target.channel]
     upstream_model = attempt.target.upstream_model
-    return Endpoint(c.name, c.format, c.base_url, c.api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    key = own_keys.get(c.name) if c.byok else None
+    api_key = key or c.api_key
+    return Endpoint(c.name, c.format, c.base_url, api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+
+
+def _own_keys(call: Call) -> Mapping[str, str]:
+    return call.principal.byok_keys if call.byok is not None else NO_KEYS
+
+
+def _own_key(call: Call, endpoint: Endpoint) -> bool:
+    return call.byok is not None and endpoint.channel in call.byok.channels
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:
@@ -161,6 +173,7 @@ class Pipeline:
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
+        call.byok = byok_for(principal.byok_keys, group, policy)
         return await self._execute(call)
 
     async def _admit(self, call: Call) -> None:
@@ -174,8 +187,8 @@ class Pipeline:
             worst_case_cost(
                 facts.estimated_tokens,
                 facts.max_tokens or policy.default_max_tokens,
-                policy.models[a.target.model].price,
-                call.multiplier,
+                price_of(policy, a.target.model, a.target.channel, call.byok),
+                1.0 if call.byok is not None and a.target.channel in call.byok.channels else call.multiplier,
             )
             for a in call.route.attempts
         )
@@ -262,7 +275,8 @@ class Pipeline:
         for record in delivered:
             before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
         adapter = self.registry.adapter(call.policy.channels[attempt.target.channel].format)
-        leg = Leg(endpoint_for(call.policy, attempt), adapter, call.codec, attempt.target.model)
+        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
+        leg = Leg(endpoint, adapter, call.codec, attempt.target.model, _own_key(call, endpoint))
         return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
 
     def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
@@ -283,8 +297,9 @@ class Pipeline:
     def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:
         channel = call.policy.channels[attempt.target.channel]
         codec = call.codec
+        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
         leg = Leg(
-            endpoint_for(call.policy, attempt), self.registry.adapter(channel.format), codec, attempt.target.model
+            endpoint, self.registry.adapter(channel.format), codec, attempt.target.model, _own_key(call, endpoint)
         )
         passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
         if passthrough is not None and isinstance(call.body, dict):
@@ -294,7 +309,7 @@ class Pipeline:
         return TranslatedExchange(leg, request)
 
     async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier)
+        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     console_groups: str = Field("default", description="comma-separated key groups console users may choose")
     console_prepaid: bool = Field(True, description="accounts registered in the console spend bought credits")
     public_url: str | None = Field(None, description="this server's URL as clients reach it (console snippets)")
+    byok_key: str | None = Field(None, description="32 bytes, base64: seals callers' own provider keys (BYOK) at rest")
+    byok_old_keys: str = Field("", description="earlier TURNOUT_BYOK_KEY values, comma-separated, during a rotation")
     drain_timeout: float = Field(
         20.0,
         ge=0,
@@ -77,7 +79,7 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return value
 
-    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "public_url", mode="before")
+    @field_validator("database_url", "redis_url", "secret_key", "admin_token", "byok_key", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -93,6 +95,19 @@ class Settings(BaseSettings):
             return normalize_database_url(value)
         except DatabaseConfigError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("byok_key", "byok_old_keys")
+    @classmethod
+    def _byok_keys(cls, value: str | None) -> str | None:
+        from engine.byok.vault import VaultError, parse_key  # cryptography, only when set
+
+        for part in (value or "").split(","):
+            if part.strip():
+                try:
+                    parse_key(part, "the key")
+                except VaultError as exc:
+                    raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("redis_url")
     @classmethod

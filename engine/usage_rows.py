@@ -50,7 +50,8 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
             served.target.model if served else None, served.target.channel if served else None,
             ending.status, ending.error_type, (time.perf_counter() - call.started) * 1000, ttfb,
             usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens,
-            ending.charge.cost_usd, policy_version, False, ending.charge.estimated, ending.overrun_usd,
+            ending.charge.cost_usd, policy_version, _own_key(call, served.target.channel if served else None),
+            ending.charge.estimated, ending.overrun_usd,
         )
     ]  # fmt: skip
     for record, charge in pairs:
@@ -63,7 +64,12 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
                 record.failure or (None if record.ended == "ok" else record.ended),
                 record.latency_ms, record.ttfb_ms,
                 spent.input_tokens, spent.output_tokens, spent.cached_input_tokens, spent.reasoning_tokens,
-                charge.cost_usd, policy_version, False, charge.estimated,
+                charge.cost_usd, policy_version, _own_key(call, target.channel), charge.estimated,
             )
         )  # fmt: skip
     return rows
+
+
+def _own_key(call: Call, channel: str | None) -> bool:
+    """Whether the caller's own provider key (BYOK) served on ``channel``."""
+    return call.byok is not None and channel in call.byok.channels

@@ -79,6 +79,7 @@ def _channel(
         params=MappingProxyType(dict(channel.params)),
         max_concurrent=channel.max_concurrent,
         max_tokens_field=channel.max_tokens_field,
+        byok=channel.byok,
         enabled=not skip_reasons,
         skip_reason="; ".join(skip_reasons) or None,
     )

@@ -68,6 +68,7 @@ class ChannelSpec:
     params: Mapping[str, Any] = field(default_factory=dict)
     max_concurrent: int | None = None
     max_tokens_field: str = "max_completion_tokens"  # "openai" channels: how output is capped
+    byok: bool = False  # callers may bring their own key for it
     enabled: bool = True
     skip_reason: str | None = None  # why disabled, e.g. "OPENAI_API_KEY is not set"
 
@@ -166,6 +167,7 @@ class GroupSpec:
     price_multiplier: float = 1.0
     ip_allow: tuple[str, ...] = ()  # CIDRs; empty = any
     byok: bool = False
+    byok_fee: float = 0.5  # USD per 1M tokens (input + output) served with the caller's own key
 
 
 @dataclass(frozen=True, slots=True)

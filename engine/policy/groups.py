@@ -45,6 +45,7 @@ def compile_groups(raw: RawPolicy, problems: Problems) -> dict[str, GroupSpec]:
             price_multiplier=group.price_multiplier,
             ip_allow=tuple(networks),
             byok=group.byok,
+            byok_fee=group.byok_fee,
         )
     if DEFAULT_GROUP not in raw.written.get("groups", set()):
         out[DEFAULT_GROUP] = GroupSpec(name=DEFAULT_GROUP)

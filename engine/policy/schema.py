@@ -48,6 +48,7 @@ class ChannelRaw(Raw):
     # max_tokens, while some OpenAI-compatible servers only know max_tokens
     max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
     enabled: bool = True
+    byok: bool = False  # a caller whose group allows it may use its own provider key here
     description: str | None = None
 
     @field_validator("models", mode="before")
@@ -147,6 +148,7 @@ class GroupRaw(Raw):
     price_multiplier: Positive = 1.0
     ip_allow: list[str] = []
     byok: bool = False
+    byok_fee: NonNegative = 0.5  # USD per 1M tokens served with the caller's own key
     description: str | None = None
 
 

@@ -22,7 +22,7 @@ from engine.errors import AllUpstreamsFailed, AttemptSummary, FailureKind, Upstr
 from engine.policy.compiled import RetrySpec
 from engine.routing.outcome import AttemptRecord
 
-TERMINAL: frozenset[FailureKind] = frozenset({"bad_request", "content_filter", "auth", "shutdown"})
+TERMINAL: frozenset[FailureKind] = frozenset({"bad_request", "content_filter", "auth", "shutdown", "own_key"})
 BREAKER_COUNTS: frozenset[FailureKind] = frozenset({"rate_limit", "server", "timeout", "connect", "stream_cut", "auth"})
 RESUMABLE: frozenset[FailureKind] = frozenset({"stream_cut", "timeout", "server", "rate_limit", "connect"})
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.byok import register as byok
 from engine.policy.compiled import CompiledPolicy
 from engine.state.http_json import (
     HttpProblem,
@@ -66,6 +67,10 @@ class CreditBody(_Body):
     amount_usd: Decimal
     note: str | None = None
     prepaid: bool | None = None  # also switch the account to prepaid (true) or postpaid (false)
+
+
+class ByokBody(_Body):
+    secret: str  # the caller's own provider key for the channel in the path
 
 
 class PruneBody(_Body):
@@ -145,6 +150,22 @@ def admin_routes(state: State, *, admin_token: str | None, policy: PolicySource 
     async def delete_key(request: Request) -> Response:
         return json_response({"deleted": key_json(await state.keys.delete(request.path_params["ref"]))})
 
+    async def put_byok(request: Request) -> Response:
+        body = await read_body(request, ByokBody)
+        params = request.path_params
+        await byok.register(state, policy(), params["ref"], params["channel"], body.secret)
+        return Response(status_code=204)
+
+    async def list_byok(request: Request) -> Response:
+        entries = await byok.listing(state, request.path_params["ref"])
+        return json_response(
+            {"byok": [{"channel": e.channel, "created_at": e.created_at.isoformat()} for e in entries]}
+        )
+
+    async def delete_byok(request: Request) -> Response:
+        await byok.remove(state, request.path_params["ref"], request.path_params["channel"])
+        return Response(status_code=204)
+
     async def list_accounts(request: Request) -> Response:
         accounts = [await state.ledger.balance(a.id) for a in await state.accounts.list()]
         return json_response({"accounts": [balance_json(b) for b in accounts]})
@@ -189,6 +210,9 @@ def admin_routes(state: State, *, admin_token: str | None, policy: PolicySource 
         Route("/admin/keys/{ref}", guarded(patch_key), methods=["PATCH"]),
         Route("/admin/keys/{ref}", guarded(delete_key), methods=["DELETE"]),
         Route("/admin/keys/{ref}/rotate", guarded(rotate_key), methods=["POST"]),
+        Route("/admin/keys/{ref}/byok", guarded(list_byok), methods=["GET"]),
+        Route("/admin/keys/{ref}/byok/{channel}", guarded(put_byok), methods=["PUT"]),
+        Route("/admin/keys/{ref}/byok/{channel}", guarded(delete_byok), methods=["DELETE"]),
         Route("/admin/accounts", guarded(list_accounts), methods=["GET"]),
         Route("/admin/accounts/{account}", guarded(get_account), methods=["GET"]),
         Route("/admin/accounts/{account}/credits", guarded(add_credits), methods=["POST"]),

@@ -30,6 +30,8 @@ class StateConfig:
     redis_url: str | None = None
     secret_key: str | None = None
     load_policy: Callable[[], CompiledPolicy] | None = None  # to check groups when creating keys
+    byok_key: str | None = None  # TURNOUT_BYOK_KEY: seals callers' own provider keys
+    byok_old_keys: str = ""
 
 
 Command = Callable[[argparse.Namespace, StateConfig, TextIO], Coroutine[Any, Any, int]]
@@ -77,6 +79,26 @@ def register(
         sub = keys.add_parser(name, help=text)
         sub.add_argument("key", help="key id or name")
         _bind(sub, command, load_config)
+
+    byok = keys.add_parser("byok", help="a key's own provider keys (BYOK)").add_subparsers(
+        dest="byok_command", required=True
+    )
+    put = byok.add_parser("set", help="store the key's own provider key for a channel (read from stdin)")
+    put.add_argument("key", help="key id or name")
+    put.add_argument("channel", help="a channel with byok = true")
+    _bind(put, "byok_set", load_config)
+    shown = byok.add_parser("list", help="the channels a key has its own provider key for (never the keys)")
+    shown.add_argument("key", help="key id or name")
+    _bind(shown, "byok_list", load_config)
+    drop = byok.add_parser("delete", help="forget the key's own provider key for a channel")
+    drop.add_argument("key", help="key id or name")
+    drop.add_argument("channel")
+    _bind(drop, "byok_delete", load_config)
+    _bind(
+        byok.add_parser("rotate", help="reseal every BYOK secret with the current TURNOUT_BYOK_KEY"),
+        "byok_rotate",
+        load_config,
+    )
 
     credits = subparsers.add_parser("credits", help="account balances").add_subparsers(
         dest="credits_command", required=True

@@ -4,6 +4,8 @@ which imports this module only when one of them runs, so other commands start qu
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -11,6 +13,8 @@ from typing import Any, TextIO
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine.byok import register as byok
+from engine.byok.vault import Vault
 from engine.state.cli import StateConfig
 from engine.state.db import check_reachable, create_engine, database_label, default_database_url
 from engine.state.keys import KeyRecord, NewKey
@@ -29,6 +33,7 @@ async def _open(config: StateConfig) -> State:
         redis_url=config.redis_url,
         secret_key=config.secret_key,
         workers=1,
+        vault=Vault.from_settings(config.byok_key, config.byok_old_keys),
     )
 
 
@@ -266,3 +271,45 @@ async def db_status(args: argparse.Namespace, config: StateConfig, out: TextIO) 
         await engine.dispose()
     out.write(status.explain() + "\n")
     return 0 if status.state == "current" else 1
+
+
+async def byok_set(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
+    secret = sys.stdin.readline() if not sys.stdin.isatty() else getpass.getpass("provider key (not echoed): ")
+    state = await _open(config)
+    try:
+        policy = config.load_policy() if config.load_policy is not None else None
+        await byok.register(state, policy, args.key, args.channel, secret)
+    finally:
+        await state.close()
+    out.write(f"stored the key's own provider key for channel {args.channel} (sealed; it is not shown again)\n")
+    return 0
+
+
+async def byok_list(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
+    state = await _open(config)
+    try:
+        entries = await byok.listing(state, args.key)
+    finally:
+        await state.close()
+    _table(out, ["CHANNEL", "SET"], [[e.channel, e.created_at.isoformat(timespec="seconds")] for e in entries])
+    return 0
+
+
+async def byok_delete(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
+    state = await _open(config)
+    try:
+        await byok.remove(state, args.key, args.channel)
+    finally:
+        await state.close()
+    out.write(f"forgot the key's own provider key for channel {args.channel}\n")
+    return 0
+
+
+async def byok_rotate(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
+    state = await _open(config)
+    try:
+        count = await byok.rotate(state)
+    finally:
+        await state.close()
+    out.write(f"resealed {count} BYOK secret(s) with the current TURNOUT_BYOK_KEY\n")
+    return 0

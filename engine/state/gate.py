@@ -23,7 +23,7 @@ from engine.errors import Forbidden, Unauthorized
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 from engine.state.errors import NotFound
 from engine.state.ipallow import Network, ip_allowed, parse_allowlist
-from engine.state.key_cache import KeyCache
+from engine.state.key_cache import NO_BYOK, KeyCache
 from engine.state.key_secrets import looks_like_secret
 from engine.state.keys import KeyRecord, KeyStore
 from engine.state.ledger import Hold, Ledger
@@ -94,7 +94,8 @@ class DatabaseGate:
             raise Forbidden(
                 f"client IP {client_ip} is not in the allowlist of key group '{group.name}'", code="ip_not_allowed"
             )
-        return Principal(key.id, key.name, key.account_id, key.group, key.tags, key.models)
+        byok = entry.byok if group.byok else NO_BYOK
+        return Principal(key.id, key.name, key.account_id, key.group, key.tags, key.models, byok)
 
     def _group(self, policy: CompiledPolicy, name: str) -> GroupSpec:
         if not policy.groups:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,10 +25,15 @@ from engine.state.single_flight import SingleFlight
 log = logging.getLogger(__name__)
 
 
+NO_BYOK: Mapping[str, str] = MappingProxyType({})
+ByokLoader = Callable[[str], Awaitable[Mapping[str, str]]]  # key id -> {channel: its own provider key}
+
+
 @dataclass(frozen=True, slots=True)
 class CachedKey:
     record: KeyRecord
     networks: tuple[Network, ...]  # the key's parsed IP allowlist
+    byok: Mapping[str, str] = field(default_factory=lambda: NO_BYOK, repr=False)  # its own provider keys, opened
 
 
 class KeyCache:
@@ -37,8 +44,10 @@ class KeyCache:
         *,
         poll_interval: float = 0.5,
         max_unknown: int = 10_000,
+        byok: ByokLoader | None = None,
     ) -> None:
         self._store = store
+        self._byok = byok
         self._hasher = hasher
         self._poll_interval = poll_interval
         self._max_unknown = max_unknown
@@ -66,7 +75,8 @@ class KeyCache:
         if record is None:
             self._remember_unknown(secret_hash)
             return None
-        entry = CachedKey(record, parse_allowlist(record.ip_allow))
+        byok = await self._byok(record.id) if self._byok is not None else NO_BYOK
+        entry = CachedKey(record, parse_allowlist(record.ip_allow), byok)
         if generation == self._generation:  # no invalidation raced the query
             self._by_hash[secret_hash] = entry
             self._hash_of[record.id] = secret_hash

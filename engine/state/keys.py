@@ -33,7 +33,7 @@ from engine.state.meta import (
     set_flag,
     set_text_once,
 )
-from engine.state.schema import api_keys, key_spend
+from engine.state.schema import api_keys, byok_secrets, key_spend
 
 _KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 OnChange = Callable[[str], Awaitable[None]]
@@ -304,6 +304,7 @@ class KeyStore:
     async def delete(self, ref: str) -> KeyRecord:
         async with self._engine.begin() as conn:
             record = await self._get(conn, ref)
+            await conn.execute(sa.delete(byok_secrets).where(byok_secrets.c.key_id == record.id))
             await conn.execute(sa.delete(api_keys).where(api_keys.c.id == record.id))
             await conn.execute(sa.delete(key_spend).where(key_spend.c.key_id == record.id))
             await bump_counter(conn, KEYS_VERSION)

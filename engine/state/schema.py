@@ -99,6 +99,17 @@ api_keys = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),  # bumped on every change
 )
 
+# Callers' own provider keys (BYOK), sealed by ``engine.byok.vault``; one per key and channel.
+byok_secrets = sa.Table(
+    "byok_secrets",
+    metadata,
+    sa.Column("key_id", sa.String(64), sa.ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("channel", sa.String(128), primary_key=True),
+    sa.Column("ciphertext", sa.LargeBinary, nullable=False),
+    sa.Column("key_fingerprint", sa.String(32), nullable=False),  # which vault key sealed it
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
 key_spend = sa.Table(
     "key_spend",
     metadata,

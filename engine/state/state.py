@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import sqlalchemy as sa
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from engine.byok.vault import Vault, VaultError
 from engine.state.accounts import AccountStore
+from engine.state.byok_store import ByokStore
 from engine.state.db import (
     check_reachable,
     create_engine,
@@ -35,7 +39,7 @@ from engine.state.db import (
 )
 from engine.state.errors import StateConfigError
 from engine.state.gate import DatabaseGate
-from engine.state.key_cache import KeyCache
+from engine.state.key_cache import NO_BYOK, ByokLoader, KeyCache
 from engine.state.key_events import (
     KeyEventPublisher,
     KeyEventSubscriber,
@@ -74,6 +78,8 @@ class State:
     usage: UsageLog
     limiter: RateLimiter
     gate: DatabaseGate
+    byok: ByokStore
+    vault: Vault | None  # None: BYOK secrets can be neither stored nor used (TURNOUT_BYOK_KEY unset)
     _subscriber: KeyEventSubscriber | None = None
     _closed: bool = field(default=False)
 
@@ -125,6 +131,26 @@ async def _prepare_schema(engine: AsyncEngine, sqlite: bool) -> None:
     raise StateConfigError(status.explain())
 
 
+def byok_loader(store: ByokStore, vault: Vault | None) -> ByokLoader:
+    """Opens a key's BYOK secrets when the key cache loads it. One that cannot be opened (no
+    vault configured, a retired vault key, tampering) is left out and logged, never shown."""
+
+    async def load(key_id: str) -> Mapping[str, str]:
+        sealed = await store.sealed(key_id)
+        opened: dict[str, str] = {}
+        for channel, secret in sealed.items():
+            if vault is None:
+                log.error("key %s has a BYOK secret for %s but TURNOUT_BYOK_KEY is not set", key_id, channel)
+                continue
+            try:
+                opened[channel] = vault.open(secret, key_id, channel)
+            except VaultError as exc:
+                log.error("key %s: %s", key_id, exc)
+        return MappingProxyType(opened) if opened else NO_BYOK
+
+    return load
+
+
 async def _connect_redis(redis_url: str) -> Redis:
     try:
         redis = Redis.from_url(redis_url)
@@ -157,6 +183,7 @@ async def open_state(
     db_schema: str | None = None,
     redis_prefix: str = "turnout:",
     tuning: Tuning = Tuning(),
+    vault: Vault | None = None,
 ) -> State:
     """Open the state store; raises ``StateConfigError`` with a fix when it cannot start."""
     if workers > 1 and not redis_url:
@@ -182,7 +209,8 @@ async def open_state(
 
         keys = KeyStore(engine, hasher, on_change=on_key_change)
         await keys.verify_hash_key()
-        key_cache = KeyCache(keys, hasher, poll_interval=tuning.key_poll_interval)
+        byok = ByokStore(engine, on_change=on_key_change)
+        key_cache = KeyCache(keys, hasher, poll_interval=tuning.key_poll_interval, byok=byok_loader(byok, vault))
         await key_cache.start()
         subscriber = None
         if redis is not None:
@@ -222,6 +250,8 @@ async def open_state(
             usage=usage,
             limiter=limiter,
             gate=gate,
+            byok=byok,
+            vault=vault,
             _subscriber=subscriber,
         )
         opened.append(state)

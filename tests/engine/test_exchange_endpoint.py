@@ -36,7 +36,7 @@ def _exchange_body(tmp_path: Path, fmt: str, body: dict[str, Any]) -> dict[str, 
     codec = registry.codec(fmt)
     request = codec.decode_request(body)
     attempt = Attempt(Target("local-a", "compatible", "upstream-a"), "primary", None, 128_000)
-    call = SimpleNamespace(policy=policy, codec=codec, body=body, ingress=SimpleNamespace(headers={}))
+    call = SimpleNamespace(policy=policy, codec=codec, body=body, ingress=SimpleNamespace(headers={}), byok=None)
     exchange = Pipeline._exchange(SimpleNamespace(registry=registry), call, attempt, request)  # type: ignore[arg-type]
     parsed: dict[str, Any] = orjson.loads(exchange.request.body)
     return parsed

@@ -231,7 +231,9 @@ class Rig:
         codec = self.registry.codec(client)
         body = client_body(client, model, stream)
         request = codec.decode_request(body)
-        call = SimpleNamespace(policy=self.policy, codec=codec, body=body, ingress=SimpleNamespace(headers={}))
+        call = SimpleNamespace(
+            policy=self.policy, codec=codec, body=body, ingress=SimpleNamespace(headers={}), byok=None
+        )
         pipeline = SimpleNamespace(registry=self.registry)
 
         def make(attempt: Attempt) -> Exchange:
@@ -244,7 +246,7 @@ class Rig:
         codec = self.registry.codec(client)
         request = codec.decode_request(client_body(client, model, True))
         facts = request_facts(request, {}, self.policy.request_headers)
-        call = SimpleNamespace(policy=self.policy, codec=codec, facts=facts)
+        call = SimpleNamespace(policy=self.policy, codec=codec, facts=facts, byok=None)
         pipeline = SimpleNamespace(registry=self.registry)
 
         def resume(

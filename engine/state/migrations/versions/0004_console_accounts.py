@@ -1,10 +1,9 @@
 """Console accounts: logins (users), their sessions and tokens, top-ups, invitations, key labels.
 
-New tables only; nothing existing changes. (Named 0004: 0003 is the usage routing facts of
-another branch. Until both are merged it follows 0002 here.)
+New tables only; nothing existing changes.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-07
 """
 
@@ -16,7 +15,7 @@ from alembic import op
 from engine.state.schema import UtcDateTime
 
 revision = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
