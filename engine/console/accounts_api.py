@@ -5,6 +5,7 @@ and the admin operations. See "Console and accounts" in the README.
   scripts; the console's form gets the session cookie instead), ``POST /auth/logout``,
   ``GET /auth/me``.
 * With a session or token: ``GET|POST /v1/keys``, ``DELETE /v1/keys/{id}``,
+  ``PUT|DELETE /v1/keys/{id}/byok/{channel}`` (the key's own provider key, where allowed),
   ``GET /v1/credits``, ``POST /v1/credits/topup``, ``GET /v1/usage``. ``GET /v1/credits``
   and ``GET /v1/usage`` called with an API key instead stay the key-scoped self-service
   endpoints (``engine.state.selfservice_api``), which these handlers hand over to.
@@ -17,7 +18,7 @@ Errors are OpenAI's error shape, like the rest of ``/v1``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,7 @@ from engine.console.topups import Topup
 from engine.console.users import User
 from engine.console.web_auth import Caller, has_account_credential, require_caller
 from engine.errors import BadRequest, GatewayError, ModelNotFound
+from engine.policy.compiled import CompiledPolicy
 from engine.state.errors import Conflict, InvalidInput, NotFound, StateError
 from engine.state.http_json import HttpProblem, json_response, read_body
 from engine.state.ledger import Balance
@@ -41,7 +43,7 @@ from engine.state.timeparse import parse_future
 
 Handler = Callable[[Request], Awaitable[Response]]
 RenderError = Callable[[GatewayError], Response]
-Groups = Callable[[], Collection[str]]
+PolicySource = Callable[[], CompiledPolicy]
 ClientIp = Callable[[Request], str]
 
 
@@ -65,6 +67,11 @@ class CreateKey(_Body):
     ip_allow: list[str] = []
     expires: str | None = None  # "30d" or an ISO date/datetime
     quota_usd: Decimal | None = None
+    byok: dict[str, str] = {}  # channel -> the caller's own provider key (where the group allows BYOK)
+
+
+class ByokSecret(_Body):
+    secret: str
 
 
 class Amount(_Body):
@@ -84,7 +91,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 def account_key_json(key: AccountKey) -> dict[str, Any]:
-    return {**key_json(key.key), "name": key.label}
+    return {**key_json(key.key), "name": key.label, "byok_channels": list(key.byok_channels)}
 
 
 def topup_json(topup: Topup) -> dict[str, Any]:
@@ -134,7 +141,7 @@ def as_gateway_error(exc: Exception) -> GatewayError | None:
 def account_routes(
     accounts: Accounts,
     render: RenderError,
-    groups: Groups,
+    policy: PolicySource,
     client_ip: ClientIp,
     key_scoped: Mapping[str, Handler],
 ) -> list[Route]:
@@ -197,14 +204,26 @@ def account_routes(
             ip_allow=tuple(body.ip_allow),
             expires_at=parse_future(body.expires, datetime.now(UTC)) if body.expires else None,
             quota_micros=parse_usd(str(body.quota_usd)) if body.quota_usd is not None else None,
+            byok=tuple(body.byok.items()),
         )
-        created = await accounts.create_key(caller.user, spec, groups())
-        key = {**key_json(created.key), "name": spec.label.strip()}
+        created = await accounts.create_key(caller.user, spec, policy())
+        key = {**key_json(created.key), "name": spec.label.strip(), "byok_channels": sorted(body.byok)}
         return json_response({"key": key, "secret": created.secret}, 201)
 
     async def delete_key(request: Request, caller: Caller) -> Response:
         deleted = await accounts.delete_key(caller.user, request.path_params["key_id"])
         return json_response({"deleted": account_key_json(deleted)})
+
+    async def put_byok(request: Request, caller: Caller) -> Response:
+        body = await read_body(request, ByokSecret)
+        key_id, channel = request.path_params["key_id"], request.path_params["channel"]
+        await accounts.set_byok(caller.user, key_id, channel, body.secret, policy())
+        return json_response({"key": key_id, "channel": channel, "stored": True})
+
+    async def delete_byok(request: Request, caller: Caller) -> Response:
+        key_id, channel = request.path_params["key_id"], request.path_params["channel"]
+        await accounts.remove_byok(caller.user, key_id, channel)
+        return json_response({"key": key_id, "channel": channel, "deleted": True})
 
     async def credits(request: Request, caller: Caller) -> Response:
         balance = await accounts.balance(caller.user)
@@ -278,6 +297,8 @@ def account_routes(
         Route("/v1/keys", signed_in(list_keys), methods=get),
         Route("/v1/keys", signed_in(create_key), methods=post),
         Route("/v1/keys/{key_id}", signed_in(delete_key), methods=["DELETE"]),
+        Route("/v1/keys/{key_id}/byok/{channel}", signed_in(put_byok), methods=["PUT"]),
+        Route("/v1/keys/{key_id}/byok/{channel}", signed_in(delete_byok), methods=["DELETE"]),
         Route("/v1/credits", either("/v1/credits", credits), methods=get),
         Route("/v1/credits/topup", signed_in(topup), methods=post),
         Route("/v1/usage", either("/v1/usage", usage), methods=get),

@@ -4,7 +4,7 @@ console's vendored CSS and JavaScript are served from ``/console/static``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -42,19 +42,16 @@ def console_routes(
     accounts = Accounts(state, console_settings(settings))
     store = pipeline.store
 
-    def groups() -> Collection[str]:
-        return store.current.groups.keys()
-
     def explain(payload: dict[str, Any], group: str) -> dict[str, Any]:
         policy = store.current
         canonical = pipeline.registry.codec("openai").decode_request(payload)
         facts, route = pipeline.plan(canonical, Principal(None, "console-explain", None, group), policy, {})
         return explain_plan(route, facts, policy.version, policy)
 
-    pages = UserPages(accounts, Renderer(), groups, client_ip)
+    pages = UserPages(accounts, Renderer(), lambda: store.current, client_ip)
     public = PublicPages(pages, store, lambda: pipeline.health, settings.public_url)
     admin = AdminPages(pages, store, explain)
-    api = account_routes(accounts, render, groups, client_ip, key_scoped)
+    api = account_routes(accounts, render, lambda: store.current, client_ip, key_scoped)
     forms = {"/auth/login": pages.login, "/auth/register": pages.register, "/auth/logout": pages.logout}
 
     def by_body(route: Route) -> Route:

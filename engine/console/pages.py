@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from engine.console.web_auth import (
     set_session,
 )
 from engine.errors import GatewayError
+from engine.policy.compiled import CompiledPolicy
 from engine.state.errors import NotFound, StateError
 from engine.state.money import parse_usd
 from engine.state.timeparse import parse_future
@@ -38,7 +39,7 @@ from engine.state.usage_report import UsageRollup
 
 Handler = Callable[[Request], Awaitable[Response]]
 UserHandler = Callable[[Request, User], Awaitable[Response]]
-Groups = Callable[[], Collection[str]]
+PolicySource = Callable[[], CompiledPolicy]
 ClientIp = Callable[[Request], str]
 
 
@@ -77,10 +78,10 @@ def usage_csv(rows: list[UsageRollup]) -> str:
 
 
 class UserPages:
-    def __init__(self, accounts: Accounts, renderer: Renderer, groups: Groups, client_ip: ClientIp) -> None:
+    def __init__(self, accounts: Accounts, renderer: Renderer, policy: PolicySource, client_ip: ClientIp) -> None:
         self.accounts = accounts
         self.renderer = renderer
-        self.groups = groups
+        self.policy = policy
         self.client_ip = client_ip
 
     async def user_of(self, request: Request) -> User | None:
@@ -193,11 +194,13 @@ class UserPages:
         self, request: Request, user: User, created: object = None, error: str | None = None
     ) -> Response:
         keys = await self.accounts.keys(user)
-        offered = sorted(self.groups()) if user.admin else list(self.accounts.settings.groups)
-        status = 400 if error else 200
-        return self.renderer.page(
-            request, "keys.html", status=status, user=user, keys=keys, groups=offered, created=created, error=error
-        )
+        policy = self.policy()
+        offered = sorted(policy.groups) if user.admin else list(self.accounts.settings.groups)
+        byok_groups = [g for g in offered if g in policy.groups and policy.groups[g].byok]
+        byok_channels = sorted(name for name, c in policy.channels.items() if c.byok) if byok_groups else []
+        context: dict[str, Any] = {"keys": keys, "groups": offered, "created": created, "error": error}
+        context.update(byok_groups=byok_groups, byok_channels=byok_channels)
+        return self.renderer.page(request, "keys.html", status=400 if error else 200, user=user, **context)
 
     async def keys(self, request: Request, user: User) -> Response:
         return await self.keys_page(request, user)
@@ -212,8 +215,9 @@ class UserPages:
                 ip_allow=form.items_of("ip_allow"),
                 expires_at=parse_future(form.text("expires"), datetime.now(UTC)) if form.text("expires") else None,
                 quota_micros=parse_usd(form.text("quota")) if form.text("quota") else None,
+                byok=((form.text("byok_channel"), form.text("byok_secret")),) if form.text("byok_secret") else (),
             )
-            created = await self.accounts.create_key(user, spec, self.groups())
+            created = await self.accounts.create_key(user, spec, self.policy())
         except Exception as exc:
             message = problem_text(exc)
             if message is None:

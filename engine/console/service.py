@@ -18,10 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.byok import register as byok
 from engine.console.sessions import SessionStore
 from engine.console.topups import InvoiceProvider, Topup, TopupStore
 from engine.console.users import Registration, User, UserStore
 from engine.errors import Forbidden, RateLimited, Unauthorized
+from engine.policy.compiled import CompiledPolicy
 from engine.state.errors import InvalidInput, NotFound
 from engine.state.keys import CreatedKey, KeyRecord, NewKey
 from engine.state.ledger import Balance
@@ -48,12 +50,14 @@ class KeyRequest:
     ip_allow: tuple[str, ...] = ()
     expires_at: datetime | None = None
     quota_micros: int | None = None
+    byok: tuple[tuple[str, str], ...] = ()  # (channel, the caller's own provider key)
 
 
 @dataclass(frozen=True, slots=True)
 class AccountKey:
     key: KeyRecord
     label: str
+    byok_channels: tuple[str, ...] = ()  # channels where the key uses its own provider key
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +121,15 @@ class Accounts:
         records = [k for k in await self.state.keys.list() if k.account_id == user.account_id]
         labels = await self._labels([k.id for k in records])
         ordered = sorted(records, key=lambda k: k.created_at, reverse=True)
-        return [AccountKey(k, labels.get(k.id, k.name)) for k in ordered]
+        out = []
+        for k in ordered:
+            channels = tuple(e.channel for e in await self.state.byok.channels(k.id))
+            out.append(AccountKey(k, labels.get(k.id, k.name), channels))
+        return out
 
-    async def create_key(self, user: User, request: KeyRequest, known_groups: Collection[str]) -> CreatedKey:
+    async def create_key(self, user: User, request: KeyRequest, policy: CompiledPolicy) -> CreatedKey:
+        """A key billing the user's account; with ``byok``, its own provider keys stored sealed
+        (the shared BYOK checks: the group must allow it, the channel take it). All or nothing."""
         label = request.label.strip()
         if not label or len(label) > 200:
             raise InvalidInput("a key needs a name of 1 to 200 characters")
@@ -136,17 +146,37 @@ class Accounts:
             quota_micros=request.quota_micros,
             account_id=user.account_id,
         )
-        created = await self.state.keys.create(spec, known_groups=known_groups)
+        for _channel, _secret in request.byok:  # refuse before anything is stored
+            byok.check_allowed(policy, request.group, _channel)
+        created = await self.state.keys.create(spec, known_groups=policy.groups.keys())
+        try:
+            for channel, secret in request.byok:
+                await byok.register(self.state, policy, created.key.id, channel, secret)
+        except BaseException:
+            await self.state.keys.delete(created.key.id)
+            raise
         async with self.state.engine.begin() as conn:
             await conn.execute(sa.insert(key_labels).values(key_id=created.key.id, label=label))
         return created
 
-    async def delete_key(self, user: User, key_id: str) -> AccountKey:
+    async def set_byok(self, user: User, key_id: str, channel: str, secret: str, policy: CompiledPolicy) -> None:
+        await self._owned(user, key_id)
+        await byok.register(self.state, policy, key_id, channel, secret)
+
+    async def remove_byok(self, user: User, key_id: str, channel: str) -> None:
+        await self._owned(user, key_id)
+        await byok.remove(self.state, key_id, channel)
+
+    async def _owned(self, user: User, key_id: str) -> AccountKey:
         owned = {k.key.id: k for k in await self.keys(user)}
         if key_id not in owned:  # another account's key is "not found", not "forbidden"
             raise NotFound(f"no API key {key_id!r} in this account")
-        await self.state.keys.delete(key_id)  # its label stays, naming its usage history
         return owned[key_id]
+
+    async def delete_key(self, user: User, key_id: str) -> AccountKey:
+        found = await self._owned(user, key_id)
+        await self.state.keys.delete(key_id)  # its label stays, naming its usage history
+        return found
 
     async def labels(self, key_ids: Collection[str]) -> dict[str, str]:
         """The labels of keys, deleted ones included (usage names them)."""

@@ -4,6 +4,7 @@ the admin operations; the session cookie's CSRF rule."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -14,16 +15,17 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
+from engine.byok.vault import Vault
 from engine.console.accounts_api import account_routes
 from engine.console.service import Accounts, ConsoleSettings
 from engine.console.web_auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from engine.errors import GatewayError, Unauthorized
-from engine.policy.compiled import GroupSpec
+from engine.policy.compiled import ChannelSpec, CompiledPolicy, GroupSpec
 from engine.state.schema import users
 from engine.state.selfservice_api import bearer_authenticator, selfservice_routes
 from engine.state.state import State
 from providers.registry import build_registry
-from tests.state.conftest import make_policy
+from tests.state.conftest import Backend, make_policy
 
 POLICY = make_policy(default=GroupSpec("default"), gold=GroupSpec("gold"))
 PASSWORD = "correct horse battery"
@@ -38,11 +40,11 @@ def _ip(request: Request) -> str:
     return request.headers.get("x-test-ip", "127.0.0.1")
 
 
-def _app(state: State, settings: ConsoleSettings) -> tuple[Starlette, Accounts]:
+def _app(state: State, settings: ConsoleSettings, policy: CompiledPolicy = POLICY) -> tuple[Starlette, Accounts]:
     accounts = Accounts(state, settings)
     scoped = selfservice_routes(state, bearer_authenticator(state, lambda: POLICY, _ip), _openai_error)
     handlers = {r.path: r.endpoint for r in scoped}
-    routes = account_routes(accounts, _openai_error, lambda: POLICY.groups.keys(), _ip, handlers)
+    routes = account_routes(accounts, _openai_error, lambda: policy, _ip, handlers)
     return Starlette(routes=routes), accounts
 
 
@@ -259,3 +261,39 @@ async def test_a_session_cookie_needs_the_csrf_token_to_change_anything(
 def test_settings_are_frozen() -> None:
     settings = ConsoleSettings()
     assert replace(settings, registration="open").registration == "open" and settings.registration == "invite"
+
+
+async def test_a_key_with_its_own_provider_key_where_the_group_allows_it(sqlite_backend: Backend) -> None:
+    channel = ChannelSpec("openai", "openai", "http://127.0.0.1:9", None, {"m": "m"}, byok=True)
+    policy = replace(
+        make_policy(default=GroupSpec("default"), mine=GroupSpec("mine", byok=True)), channels={"openai": channel}
+    )
+    state = await sqlite_backend.open(vault=Vault(os.urandom(32)))
+    try:
+        app, _ = _app(state, ConsoleSettings(registration="open", groups=("default", "mine")), policy)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://g") as http:
+            token = await _signup(http, "own@example.com")
+            refused = await http.post(
+                "/v1/keys", headers=_auth(token), json={"name": "k", "byok": {"openai": "sk-provider-secret"}}
+            )
+            assert refused.status_code == 400 and "does not allow its own provider keys" in refused.text
+            assert (await http.get("/v1/keys", headers=_auth(token))).json()["keys"] == []  # nothing half-made
+            made = await http.post(
+                "/v1/keys",
+                headers=_auth(token),
+                json={"name": "k", "group": "mine", "byok": {"openai": "sk-provider-secret"}},
+            )
+            assert made.status_code == 201, made.text
+            listed = (await http.get("/v1/keys", headers=_auth(token))).json()["keys"]
+            assert listed[0]["byok_channels"] == ["openai"] and "sk-provider-secret" not in str(listed)
+            key_id = listed[0]["id"]
+            removed = await http.delete(f"/v1/keys/{key_id}/byok/openai", headers=_auth(token))
+            assert removed.status_code == 200
+            assert (await http.get("/v1/keys", headers=_auth(token))).json()["keys"][0]["byok_channels"] == []
+            again = await http.put(f"/v1/keys/{key_id}/byok/openai", headers=_auth(token), json={"secret": "sk-2"})
+            assert again.status_code == 200
+            other = await _signup(http, "other@example.com")
+            stolen = await http.put(f"/v1/keys/{key_id}/byok/openai", headers=_auth(other), json={"secret": "x"})
+            assert stolen.status_code == 404
+    finally:
+        await state.close()
