@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ default_max_tokens = 64
 ADMIN_EMAIL, ADMIN_PASSWORD = "root@example.com", "admin-password-1"
 USER_EMAIL, USER_PASSWORD = "dev@example.com", "user-password-1"
 XSS_NAME = "<script>window.__xss = 1</script>"
+USAGE_WAIT_S = 60.0  # at most, for the request's usage row (written within about 0.5 s; more on a loaded machine)
 # Test artifacts (gitignored): every page at desktop and phone width, replaced on each run.
 SCREENSHOTS = Path(os.environ.get("TURNOUT_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")) / "console"
 
@@ -186,16 +188,25 @@ def test_register_credit_key_call_usage_revoke(world: World) -> None:
     assert secret not in page.content()  # shown once only
     world.keys["my first key"] = secret
 
+    # The gateway ran open (no key anywhere) until now; the first key ends open mode within a
+    # second (engine.keyed_gate). Wait for that, or the call below would pass as anonymous.
+    deadline = time.monotonic() + USAGE_WAIT_S
+    while httpx.get(world.url("/v1/models")).status_code != 401 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert httpx.get(world.url("/v1/models")).status_code == 401, "open mode did not end"
+
     # call the API with it; the request shows in usage
     answered = _chat(world, secret)
     assert answered.status_code == 200, answered.text
     assert "ping from the test" in answered.json()["choices"][0]["message"]["content"]
     page.goto(world.url("/console/usage"))
-    for _ in range(40):  # the usage log is written in batches (every 0.5 s)
-        if page.locator("#usage-table").count():
-            break
+    deadline = time.monotonic() + USAGE_WAIT_S  # the usage log is written in batches (every 0.5 s)
+    while not page.locator("#usage-table").count() and time.monotonic() < deadline:
         page.wait_for_timeout(250)
         page.reload()
+    assert page.locator("#usage-table").count(), (
+        f"no usage row within {USAGE_WAIT_S:g} s:\n{world.gateway.logs()[-4000:]}"
+    )
     table_row = page.locator("#usage-table tbody tr").first
     expect(table_row).to_contain_text("cheap-model")
     expect(table_row).to_contain_text("my first key")
