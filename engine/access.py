@@ -4,7 +4,8 @@ The pipeline calls a ``Gate`` in this order, each step raising a ``GatewayError`
 client sees in its own format:
 
 1. ``authenticate(credential, client_ip, policy)`` -> ``Principal`` (401 / 403 for IP)
-2. ``authorize_model(principal, model, policy)`` (403 naming the model)
+2. ``authorize_model(principal, model, policy)`` (403 naming the model; the pure checks are
+   ``key_group`` and ``allow_model``, which ``turnout test`` runs too)
 3. ``admit(principal, policy, estimated_tokens)`` -> ``Admission`` (429 with headers);
    the admission holds a concurrency slot until ``release()``
 4. ``reserve(principal, worst_case_usd)`` -> ``Reservation`` (402) before any upstream call
@@ -22,11 +23,12 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from fnmatch import fnmatchcase
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from engine.errors import Unauthorized
-from engine.policy.compiled import CompiledPolicy
+from engine.errors import Forbidden, Unauthorized
+from engine.policy.compiled import CompiledPolicy, GroupSpec
 
 NO_KEYS: Mapping[str, str] = MappingProxyType({})
 
@@ -109,6 +111,35 @@ class Gate(Protocol):
     def record(self, rows: list[UsageRecord]) -> None: ...
 
     async def close(self) -> None: ...
+
+
+def key_group(policy: CompiledPolicy, name: str) -> GroupSpec:
+    """The policy's settings for a key's group (403 when the policy does not define it)."""
+    if not policy.groups:
+        return GroupSpec(name)  # a policy without groups restricts nothing
+    spec = policy.groups.get(name)
+    if spec is None:
+        raise Forbidden(
+            f"this key's group '{name}' is not defined in the policy (groups: {', '.join(sorted(policy.groups))})",
+            code="group_not_found",
+        )
+    return spec
+
+
+def allow_model(group: GroupSpec, key_name: str, key_models: tuple[str, ...], model: str) -> None:
+    """403 ``model_not_allowed`` unless both the group's and the key's globs match ``model``."""
+    if _matches(model, group.models) and _matches(model, key_models):
+        return
+    raise Forbidden(
+        f"model '{model}' is not allowed for API key '{key_name}' "
+        f"(group '{group.name}' allows {', '.join(group.models)}; the key allows {', '.join(key_models)})",
+        code="model_not_allowed",
+        param="model",
+    )
+
+
+def _matches(model: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(model, glob) for glob in globs)
 
 
 class StaticKeyGate:

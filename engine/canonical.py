@@ -20,6 +20,11 @@ Conventions every codec follows:
 * ``hints`` are top-level fields of the client format that only tune cost or caching or
   identify the end user (``prompt_cache_key``, ``safety_identifier``...); they never
   change the answer. An adapter of ``extras_format`` forwards them; others leave them out.
+* A ``system`` message is a system instruction at its position in the conversation (an
+  Anthropic mid-conversation ``system`` turn); it holds ``TextPart`` only.
+  ``ChatRequest.system`` is the system prompt ahead of every message. Encoders keep a
+  ``system`` message in place where their format has a positioned system turn, else
+  carry it as ``providers.system_turns`` says (the README's translation table).
 * ``metadata`` and ``user`` are the caller's bookkeeping (tags, an end-user id for abuse
   monitoring); they never change the answer. An adapter forwards them where its format
   has a field and leaves them out where it has none; they are kept in the usage log's
@@ -33,7 +38,7 @@ from typing import Any, Literal
 
 from engine.errors import NoCanonicalForm
 
-Role = Literal["user", "assistant", "tool"]
+Role = Literal["system", "user", "assistant", "tool"]
 StopReason = Literal["end", "length", "tool_use", "stop_sequence", "content_filter", "refusal"]
 
 
@@ -79,6 +84,10 @@ class Thinking:
     text: str
     signature: str | None = None
     redacted: str | None = None  # opaque redacted-thinking payload
+    # The upstream format that issued ``signature``/``redacted`` when the gateway knows it (a
+    # translated answer; a Responses client's reasoning state): an upstream of another format
+    # cannot verify it, so its encoder leaves it out. None: unknown, sent as it is.
+    origin: str | None = None
 
 
 @dataclass(slots=True)
@@ -96,12 +105,39 @@ class Message:
 
 
 @dataclass(slots=True)
+class ClientToolShape:
+    """How the client declared a tool the canonical model holds as a plain function.
+
+    A Responses client's tool inside a ``namespace`` tool, or its ``custom`` (free-form)
+    tool, is a function tool here under a flat name every upstream accepts; the client's
+    codec restores the client's own shape on the way back (``providers/openai_responses``).
+    """
+
+    name: str  # the client's own name (inside ``namespace`` when there is one)
+    namespace: str | None = None
+    freeform: bool = False  # a custom tool: called with ``{"input": "<the free-form text>"}``
+
+
+@dataclass(slots=True)
 class Tool:
     name: str
     description: str | None
     parameters: dict[str, Any]
     strict: bool | None = None
     cache: str | None = None
+    shape: ClientToolShape | None = None  # the client's own shape, when it is not a plain function
+
+
+@dataclass(slots=True)
+class HostedTool:
+    """A tool the upstream vendor runs itself (web search), in ``format``'s wire shape.
+
+    Only an adapter of ``format`` sends it; an attempt on any other format goes without it
+    and the gateway names it in the ``x-turnout-dropped-tools`` response header."""
+
+    kind: str  # the wire type, e.g. "web_search"
+    spec: dict[str, Any]
+    format: str
 
 
 @dataclass(slots=True)
@@ -131,6 +167,7 @@ class ChatRequest:
     messages: list[Message]
     system: list[TextPart] = field(default_factory=list)
     tools: list[Tool] = field(default_factory=list)
+    hosted_tools: list[HostedTool] = field(default_factory=list)
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     max_tokens: int | None = None
@@ -143,6 +180,9 @@ class ChatRequest:
     reasoning: Reasoning | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     user: str | None = None
+    # A stable key for requests sharing a prompt prefix (one agent session): OpenAI's
+    # ``prompt_cache_key``, derived by codecs that know the session. Never changes an answer.
+    cache_key: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     extras_format: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)

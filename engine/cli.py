@@ -1,4 +1,4 @@
-"""The ``turnout`` command: serve, check, explain (and the key/credit/usage/db commands
+"""The ``turnout`` command: serve, check, test, explain (and the key/credit/usage/db commands
 of the state store).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
@@ -172,6 +172,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_test(args: argparse.Namespace) -> int:
+    from engine.policy_tests.command import run_policy_tests
+
+    directory = Path(args.directory) if args.directory else _settings().policy_dir
+    return run_policy_tests(directory, Path(args.junit_xml) if args.junit_xml else None)
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     import orjson
 
@@ -253,6 +260,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     init.add_argument("--env-example", help="where to write .env.example (default: beside the directory)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(func=cmd_init)
+
+    test = sub.add_parser("test", help="run the policy's tests (exit 1 on a failure, 2 when they do not load)")
+    test.add_argument("directory", nargs="?", help="policy directory (default ./policies)")
+    test.add_argument("--junit-xml", metavar="PATH", help="also write a JUnit XML report (for CI)")
+    test.set_defaults(func=cmd_test)
 
     explain = sub.add_parser("explain", help="show how a request would be routed, without calling upstreams")
     explain.add_argument("request", help="an OpenAI chat completion request body (JSON file)")

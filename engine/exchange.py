@@ -16,6 +16,10 @@ events skipped) and, when a later candidate could resume the stream, a canonical
 relay can be *continued* by another upstream's canonical stream (``engine.resume``): the
 continuation writes into the same client stream through the same (or a primed) encoder.
 
+A translated answer's reasoning state (``Thinking``) is stamped with the upstream's format
+(``Thinking.origin``), whole or streamed, so a client codec that carries it back and forth
+(Responses ``encrypted_content``) can tell which upstream may be sent it again.
+
 The executor drives both the same way and never sees a vendor shape.
 """
 
@@ -27,12 +31,14 @@ from typing import Any, NamedTuple, Protocol
 
 from engine.canonical import (
     ChatRequest,
+    Part,
     PartStart,
     RefusalDelta,
     StreamEnd,
     StreamEvent,
     StreamStart,
     TextDelta,
+    Thinking,
     ThinkingDelta,
     ToolArgsDelta,
     ToolCall,
@@ -92,8 +98,8 @@ class Relay(Protocol):
 
     def error(self, err: GatewayError) -> bytes: ...
 
-    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
-        """A relay writing another upstream's stream into this client stream."""
+    def continued(self, decoder: StreamDecoder, continuation: Continuation, origin: str | None = None) -> Relay:
+        """A relay writing another upstream's stream (of format ``origin``) into this client stream."""
         ...
 
 
@@ -111,6 +117,13 @@ class Exchange(Protocol):
         ...
 
 
+def stamp_origin(parts: list[Part], origin: str) -> None:
+    """Mark the reasoning state in ``parts`` as issued by an upstream of format ``origin``."""
+    for part in parts:
+        if isinstance(part, Thinking) and part.origin is None:
+            part.origin = origin
+
+
 def _is_token(event: StreamEvent) -> bool:
     if isinstance(event, TextDelta | ThinkingDelta | RefusalDelta):
         return bool(event.text)
@@ -120,7 +133,10 @@ def _is_token(event: StreamEvent) -> bool:
 
 
 class _TranslatedRelay:
-    __slots__ = ("_decoder", "_encoder", "_public_model", "_continuation", "usage", "transcript", "_started", "_chars")
+    __slots__ = (
+        "_decoder", "_encoder", "_public_model", "_continuation", "_origin",
+        "usage", "transcript", "_started", "_chars",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -129,8 +145,10 @@ class _TranslatedRelay:
         public_model: str,
         transcript: Transcript | None = None,
         continuation: Continuation | None = None,
+        origin: str | None = None,
     ) -> None:
         self._decoder = decoder
+        self._origin = origin  # the upstream format, stamped on the reasoning it streams
         self._encoder = encoder
         self._public_model = public_model
         self._continuation = continuation
@@ -162,6 +180,8 @@ class _TranslatedRelay:
         for event in events:
             if isinstance(event, StreamStart):
                 event = replace(event, model=self._public_model)
+            elif isinstance(event, PartStart) and isinstance(event.part, Thinking) and self._origin is not None:
+                stamp_origin([event.part], self._origin)
             elif isinstance(event, StreamEnd):
                 if self._continuation is None:
                     self.usage = event.usage
@@ -185,8 +205,8 @@ class _TranslatedRelay:
     def error(self, err: GatewayError) -> bytes:
         return self._encoder.error(err)
 
-    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
-        return _TranslatedRelay(decoder, self._encoder, self._public_model, self.transcript, continuation)
+    def continued(self, decoder: StreamDecoder, continuation: Continuation, origin: str | None = None) -> Relay:
+        return _TranslatedRelay(decoder, self._encoder, self._public_model, self.transcript, continuation, origin)
 
 
 class _PassthroughRelay:
@@ -241,14 +261,14 @@ class _PassthroughRelay:
         own = self._stream.error(err)
         return own if own is not None else self._codec.stream_encoder(self._canonical).error(err)
 
-    def continued(self, decoder: StreamDecoder, continuation: Continuation) -> Relay:
+    def continued(self, decoder: StreamDecoder, continuation: Continuation, origin: str | None = None) -> Relay:
         """The client's view rebuilt in a fresh encoder (its output discarded: the client has
         it already), then the continuation written through it."""
         encoder = self._codec.stream_encoder(self._canonical)
         if self.transcript is not None:
             for event in self.transcript.replay():
                 encoder.encode(event)
-        return _TranslatedRelay(decoder, encoder, self._public_model, self.transcript, continuation)
+        return _TranslatedRelay(decoder, encoder, self._public_model, self.transcript, continuation, origin)
 
 
 class PassthroughExchange:
@@ -282,11 +302,21 @@ class PassthroughExchange:
         raise TypeError("a continuation is always translated: it re-sends a canonical request")
 
 
+def for_model(request: ChatRequest, endpoint: Endpoint) -> ChatRequest:
+    """``request`` without reasoning controls when the model does not declare the
+    ``reasoning`` capability: a model that does not reason refuses them (OpenAI answers 400
+    to ``reasoning_effort``), and an agent's thinking settings must not fail the attempt.
+    A passthrough forwards what the client sent."""
+    if request.reasoning is None or endpoint.reasoning:
+        return request
+    return replace(request, reasoning=None)
+
+
 class TranslatedExchange:
     def __init__(self, leg: Leg, request: ChatRequest) -> None:
         self._canonical = request
         self._leg = leg
-        self.request = leg.adapter.build_request(request, leg.endpoint)
+        self.request = leg.adapter.build_request(for_model(request, leg.endpoint), leg.endpoint)
 
     def classify(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         return self._leg.classify(status, headers, body)
@@ -295,6 +325,7 @@ class TranslatedExchange:
         leg = self._leg
         response = leg.adapter.decode_response(body, leg.endpoint)
         response.model = leg.public_model
+        stamp_origin(response.parts, leg.adapter.format)
         return leg.codec.encode_response(response, self._canonical), response.usage
 
     def relay(self, keep_transcript: bool = False) -> Relay:
@@ -304,7 +335,9 @@ class TranslatedExchange:
             leg.codec.stream_encoder(self._canonical),
             leg.public_model,
             Transcript() if keep_transcript else None,
+            origin=leg.adapter.format,
         )
 
     def continue_relay(self, prior: Relay, continuation: Continuation) -> Relay:
-        return prior.continued(self._leg.adapter.stream_decoder(self._leg.endpoint), continuation)
+        leg = self._leg
+        return prior.continued(leg.adapter.stream_decoder(leg.endpoint), continuation, leg.adapter.format)

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, byok_for, charges, price_of, request_charge
+from engine.billing import NOTHING, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -27,7 +27,7 @@ from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchan
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
-from engine.metering import worst_case_cost
+from engine.metering import worst_case_of
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -55,12 +55,24 @@ NO_KEYS: Mapping[str, str] = {}
 
 def endpoint_for(policy: CompiledPolicy, attempt: Attempt, own_keys: Mapping[str, str] = NO_KEYS) -> Endpoint:
     """How an attempt addresses its channel (URL, key, headers, params, output-cap field);
-    the caller's own provider key (BYOK) on a channel that allows it."""
+    the caller's own provider key (BYOK) on a channel that allows it; what its model
+    declares: the ``reasoning`` and ``system_messages`` capabilities."""
     c = policy.channels[attempt.target.channel]
-    upstream_model = attempt.target.upstream_model
     key = own_keys.get(c.name) if c.byok else None
-    api_key = key or c.api_key
-    return Endpoint(c.name, c.format, c.base_url, api_key, upstream_model, c.headers, c.params, c.max_tokens_field)
+    model = policy.models.get(attempt.target.model)
+    capabilities = model.capabilities if model is not None else frozenset()
+    return Endpoint(
+        c.name,
+        c.format,
+        c.base_url,
+        key or c.api_key,
+        attempt.target.upstream_model,
+        c.headers,
+        c.params,
+        c.max_tokens_field,
+        reasoning="reasoning" in capabilities,
+        system_messages="system_messages" in capabilities,
+    )
 
 
 def _own_keys(call: Call) -> Mapping[str, str]:
@@ -69,6 +81,12 @@ def _own_keys(call: Call) -> Mapping[str, str]:
 
 def _own_key(call: Call, endpoint: Endpoint) -> bool:
     return call.byok is not None and endpoint.channel in call.byok.channels
+
+
+def dropped_tools(request: ChatRequest, upstream_format: str) -> list[str]:
+    """The hosted tools (web search) an attempt on ``upstream_format`` went without: only
+    their own format's upstream runs them (``x-turnout-dropped-tools``)."""
+    return list(dict.fromkeys(h.kind for h in request.hosted_tools if h.format != upstream_format))
 
 
 def _tried(records: list[AttemptRecord]) -> list[str]:
@@ -183,14 +201,18 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
+        cap = facts.max_tokens or policy.default_max_tokens
+        byok = call.byok
+        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
         worst = max(
-            worst_case_cost(
+            worst_case_of(  # at list price times the group's multiplier
                 facts.estimated_tokens,
-                facts.max_tokens or policy.default_max_tokens,
-                price_of(policy, a.target.model, a.target.channel, call.byok),
-                1.0 if call.byok is not None and a.target.channel in call.byok.channels else call.multiplier,
-            )
-            for a in call.route.attempts
+                cap,
+                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
+                call.multiplier,
+            ),
+            # with the caller's own key: the group's fee, as charged
+            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
         )
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
@@ -234,6 +256,9 @@ class Pipeline:
         call.headers["x-turnout-route"] = call.route.route_header(
             outcome.attempt, outcome.attempts_made, _tried(records)
         )
+        dropped = dropped_tools(call.request, call.policy.channels[outcome.attempt.target.channel].format)
+        if dropped:
+            call.headers["x-turnout-dropped-tools"] = ", ".join(dropped)
         if isinstance(result, Completed):
             await self._settle(call, outcome)
             return Reply(result.body, 200, call.headers)

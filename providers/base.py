@@ -34,6 +34,8 @@ class Endpoint(NamedTuple):
     headers: Mapping[str, str] = _NONE  # extra headers per channel
     params: Mapping[str, Any] = _NONE  # body fields forced per channel
     max_tokens_field: str = "max_completion_tokens"  # "openai" format: the output cap's field
+    reasoning: bool = True  # the model takes reasoning controls (declares the capability)
+    system_messages: bool = False  # an Anthropic model taking role "system" mid-conversation
 
 
 class UpstreamRequest(NamedTuple):

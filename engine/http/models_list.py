@@ -32,6 +32,8 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
             price = {"input": model.price.input, "output": model.price.output}
             if model.price.cached_input is not None:
                 price["cached_input"] = model.price.cached_input
+            if model.price.cache_write is not None:
+                price["cache_write"] = model.price.cache_write
         out.append(
             ModelEntry(
                 model_id,

@@ -210,6 +210,11 @@ class Endpoints:
     async def healthz(self, request: Request) -> Handled:
         return _json({"status": "ok", "policy": self.pipeline.store.current.version})
 
+    async def reachable(self, request: Request) -> Handled:
+        """``HEAD /`` (and ``/api/hello``): the reachability probes clients such as Claude Code
+        send to a base URL before their first call. No credentials, nothing but a 200."""
+        return _json({"status": "ok"})
+
     async def readyz(self, request: Request) -> Handled:
         store = self._pipeline.store if self._pipeline is not None else None
         ready, document = await readiness(store, self.probe, draining=self.draining)
@@ -246,6 +251,8 @@ class Endpoints:
         routes = [
             Route("/healthz", self.healthz, methods=get),
             Route("/readyz", self.readyz, methods=get),
+            Route("/", self.reachable, methods=get),
+            Route("/api/hello", self.reachable, methods=get),
             Route("/api/status", self.status, methods=get),
             Route("/api/explain", self.explain, methods=post),
             Route("/v1beta/models", self.gemini_models, methods=get),

@@ -1,7 +1,9 @@
 """``turnout check``: load a policy directory and say what is wrong with it, or what it has.
 
 ``run_check`` returns the exit code (0 when the policy loads, warnings or not; 1 on any
-error) and the lines to print: every diagnostic, then one summary line.
+error) and the lines to print: every diagnostic, then one summary line (``ok: ...`` or
+``error: ...``). When the directory has policy tests (``engine.policy_tests``) they run
+too (``tests: 27 passed`` before the summary), and a failing or broken one fails the check.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
+from engine.policy_tests.report import for_check
+from engine.policy_tests.suite import EXIT_FAILED, EXIT_LOAD_ERROR, has_tests, run_suite
 
 
 def run_check(directory: Path, env: Mapping[str, str]) -> tuple[int, list[str]]:
@@ -23,7 +27,11 @@ def run_check(directory: Path, env: Mapping[str, str]) -> tuple[int, list[str]]:
         if warnings:
             summary += f", {_count(warnings, 'warning')}"
         return 1, [*lines, summary]
-    return 0, [*lines, summarize(result.policy)]
+    if not has_tests(directory):
+        return 0, [*lines, summarize(result.policy)]
+    tests = run_suite(directory)
+    failed = tests.exit_code in (EXIT_FAILED, EXIT_LOAD_ERROR)
+    return (1 if failed else 0), [*lines, *for_check(tests), *([] if failed else [summarize(result.policy)])]
 
 
 def summarize(policy: CompiledPolicy) -> str:

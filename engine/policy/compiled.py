@@ -80,14 +80,23 @@ class Price:
     cached_input: float | None = None
     per_image: float | None = None  # USD per input image
     batch_discount: float = 0.0  # fraction off for batch jobs, 0..1
+    cache_write: float | None = None  # USD per 1M prompt tokens written to a cache (Anthropic)
     # The same prices as exact integers of NANO_MICROS per token (per image), for
-    # ``engine.metering``: input, output, cached input (else input), image.
-    units: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+    # ``engine.metering``: input, output, cached input (else input), image, cache write
+    # (else input).
+    units: tuple[int, int, int, int, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         cached = self.cached_input if self.cached_input is not None else self.input
+        written = self.cache_write if self.cache_write is not None else self.input
         image = (self.per_image or 0.0) * 1_000_000  # USD -> micro-dollars
-        units = (nano_units(self.input), nano_units(self.output), nano_units(cached), nano_units(image))
+        units = (
+            nano_units(self.input),
+            nano_units(self.output),
+            nano_units(cached),
+            nano_units(image),
+            nano_units(written),
+        )
         object.__setattr__(self, "units", units)
 
 

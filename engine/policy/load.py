@@ -31,12 +31,15 @@ class LoadResult:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-def load_policy(directory: Path, env: Mapping[str, str]) -> LoadResult:
+def load_policy(directory: Path, env: Mapping[str, str], *, secret_files: bool = True) -> LoadResult:
+    """``secret_files=False``: ``env`` answers ``${file:...}`` references too, and no secret
+    file is read (policy tests, which load the policy with placeholder secrets)."""
     sources, unreadable = read_sources(directory)
     if unreadable:
         return LoadResult(None, sort_diagnostics(unreadable))
     doc, duplicates = merge(sources)
-    policy, diagnostics = compile_policy(doc, SecretLookup(env, directory), str(directory))
+    lookup = SecretLookup(env, directory) if secret_files else env
+    policy, diagnostics = compile_policy(doc, lookup, str(directory))
     if duplicates:
         return LoadResult(None, sort_diagnostics([*duplicates, *diagnostics]))
     return LoadResult(policy, diagnostics)

@@ -15,8 +15,9 @@ from engine.policy.document import Problems
 from engine.policy.durations import parse_stream_buffer
 from engine.policy.shape import RawPolicy
 
-# ``prefill``: the model continues a trailing assistant message (a cut stream may resume on it)
-CAPABILITIES = ("json", "prefill", "reasoning", "stream", "tools", "vision")
+# ``prefill``: the model continues a trailing assistant message (a cut stream may resume on it);
+# ``system_messages``: an Anthropic model that takes ``role: "system"`` mid-conversation
+CAPABILITIES = ("json", "prefill", "reasoning", "stream", "system_messages", "tools", "vision")
 
 
 def compile_models(raw: RawPolicy, problems: Problems, channels: Mapping[str, ChannelSpec]) -> dict[str, ModelSpec]:

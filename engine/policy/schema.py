@@ -67,6 +67,7 @@ class PriceRaw(Raw):
     cached_input: NonNegative | None = None
     per_image: NonNegative | None = None
     batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.0
+    cache_write: NonNegative | None = None
 
 
 class ModelRaw(Raw):

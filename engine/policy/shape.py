@@ -96,7 +96,7 @@ def _validate(problems: Problems, raw: RawPolicy, model: type[Raw], value: Any, 
         broken: set[str] = set()
         for error in exc.errors(include_url=False):
             loc = [str(part) for part in error["loc"]]
-            problems.add([*path, *loc], _message(model, error, loc))
+            problems.add([*path, *loc], error_message(model, error, loc))
             if loc:
                 broken.add(loc[0])
     try:
@@ -107,7 +107,8 @@ def _validate(problems: Problems, raw: RawPolicy, model: type[Raw], value: Any, 
     return partial
 
 
-def _message(model: type[Raw], error: Any, loc: list[str]) -> str:
+def error_message(model: type[BaseModel], error: Any, loc: list[str]) -> str:
+    """A pydantic error as a plain diagnostic message (never echoing the value)."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
     got = describe(error.get("input"))

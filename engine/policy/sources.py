@@ -1,5 +1,9 @@
 """The policy's source files: find every ``*.toml`` under the directory and parse it.
 
+Policy tests live beside the policy and are not policy: a ``*.toml`` file whose name ends
+in ``.test.toml``, or that lies inside a directory named ``tests``, is a test file
+(``is_test_file``). ``find_files`` lists the policy files, ``find_test_files`` the others.
+
 Files are found recursively through visible names only: names starting with ``.`` are
 skipped, which covers hidden directories and the ``..2026_...``/``..data`` entries of a
 Kubernetes ConfigMap volume (its files are read through the visible symlinks instead, so
@@ -20,6 +24,8 @@ from engine.policy.locate import Positions, locate
 
 _TOML_POSITION = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
 _TOML_AT_END = re.compile(r"^(.*) \(at end of document\)$")
+TEST_SUFFIX = ".test.toml"
+TESTS_DIR = "tests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +35,24 @@ class SourceFile:
     positions: Positions
 
 
+def is_test_file(name: str) -> bool:
+    """True for a policy test file: ``*.test.toml``, or any ``*.toml`` under a ``tests/``
+    directory (``name`` relative to the policy directory, with ``/`` separators)."""
+    *folders, base = name.split("/")
+    return base.endswith(TEST_SUFFIX) or TESTS_DIR in folders
+
+
 def find_files(directory: Path) -> list[tuple[str, Path]]:
-    """(relative name, path) of every visible ``*.toml`` under ``directory``, sorted."""
+    """(relative name, path) of every visible policy ``*.toml`` under ``directory``, sorted."""
+    return [(name, path) for name, path in _toml_files(directory) if not is_test_file(name)]
+
+
+def find_test_files(directory: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of every visible policy test file under ``directory``, sorted."""
+    return [(name, path) for name, path in _toml_files(directory) if is_test_file(name)]
+
+
+def _toml_files(directory: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     seen_dirs: set[str] = set()
     for root, dirs, files in os.walk(directory, followlinks=True):
@@ -56,6 +78,11 @@ def read_sources(directory: Path) -> tuple[list[SourceFile], list[Diagnostic]]:
     files = find_files(directory)
     if not files:
         return [], [Diagnostic(".", 0, "policy", "no *.toml files in the policy directory")]
+    return read_files(files)
+
+
+def read_files(files: list[tuple[str, Path]]) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """Parse each (relative name, path); a file that cannot be read or parsed is a diagnostic."""
     sources: list[SourceFile] = []
     problems: list[Diagnostic] = []
     for name, path in files:

@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from engine.access import Admission, Principal, Reservation, UsageRecord
+from engine.access import Admission, Principal, Reservation, UsageRecord, allow_model, key_group
 from engine.errors import Forbidden, Unauthorized
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 from engine.state.errors import NotFound
@@ -29,7 +28,7 @@ from engine.state.keys import KeyRecord, KeyStore
 from engine.state.ledger import Hold, Ledger
 from engine.state.money import micros_to_usd, usd_to_micros
 from engine.state.ratelimit import Limits, RateLimiter, rate_headers, rejection
-from engine.state.spend import Caps
+from engine.state.spend_rules import Caps
 from engine.state.usage_log import UsageLog
 
 
@@ -42,10 +41,6 @@ class LimitAdmission(Admission):
     slot: str | None = None
     estimated_tokens: int = 0
     released: bool = False
-
-
-def _allowed(model: str, globs: tuple[str, ...]) -> bool:
-    return any(fnmatchcase(model, glob) for glob in globs)
 
 
 class DatabaseGate:
@@ -85,7 +80,7 @@ class DatabaseGate:
                 f"API key '{key.name}' expired at {key.expires_at.isoformat(timespec='seconds')}", code="key_expired"
             )
         self._groups = policy.groups
-        group = self._group(policy, key.group)
+        group = key_group(policy, key.group)
         if not ip_allowed(client_ip, entry.networks):
             raise Forbidden(
                 f"client IP {client_ip} is not in the allowlist of API key '{key.name}'", code="ip_not_allowed"
@@ -96,17 +91,6 @@ class DatabaseGate:
             )
         byok = entry.byok if group.byok else NO_BYOK
         return Principal(key.id, key.name, key.account_id, key.group, key.tags, key.models, byok)
-
-    def _group(self, policy: CompiledPolicy, name: str) -> GroupSpec:
-        if not policy.groups:
-            return GroupSpec(name)  # a policy without groups restricts nothing
-        spec = policy.groups.get(name)
-        if spec is None:
-            raise Forbidden(
-                f"this key's group '{name}' is not defined in the policy (groups: {', '.join(sorted(policy.groups))})",
-                code="group_not_found",
-            )
-        return spec
 
     def _networks(self, group: GroupSpec) -> tuple[Network, ...]:
         networks = self._group_networks.get(group.ip_allow)
@@ -119,20 +103,12 @@ class DatabaseGate:
         return networks
 
     def authorize_model(self, principal: Principal, model: str, policy: CompiledPolicy) -> None:
-        group = self._group(policy, principal.group)
-        if _allowed(model, group.models) and _allowed(model, principal.models):
-            return
-        raise Forbidden(
-            f"model '{model}' is not allowed for API key '{principal.key_name}' "
-            f"(group '{group.name}' allows {', '.join(group.models)}; the key allows {', '.join(principal.models)})",
-            code="model_not_allowed",
-            param="model",
-        )
+        allow_model(key_group(policy, principal.group), principal.key_name, principal.models, model)
 
     # ---- rate limits ----------------------------------------------------------------
 
     async def admit(self, principal: Principal, policy: CompiledPolicy, estimated_tokens: int) -> Admission:
-        group = self._group(policy, principal.group)
+        group = key_group(policy, principal.group)
         limits = Limits(group.rpm, group.tpm, group.concurrent)
         if not limits.any:
             return LimitAdmission()

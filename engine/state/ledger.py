@@ -58,7 +58,8 @@ from engine.state.ledger_store import (
 )
 from engine.state.money import format_usd, micros_to_usd
 from engine.state.single_flight import SingleFlight
-from engine.state.spend import Caps, SpendBook
+from engine.state.spend import SpendBook
+from engine.state.spend_rules import Caps, insufficient_balance
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Ledger:
                 if view.arrears > 0:
                     raise self._in_arrears(view.arrears)
                 if view.available < amount:
-                    raise self._insufficient(amount, view.available)
+                    raise insufficient_balance(amount, view.available)
                 view.held += amount
                 in_memory = True
         if key_id is not None:
@@ -180,15 +181,6 @@ class Ledger:
             held_micros=amount,
             in_database=in_database,
             in_memory=in_memory,
-        )
-
-    @staticmethod
-    def _insufficient(amount: int, available: int | None) -> PaymentRequired:
-        detail = f" ({format_usd(available)} available)" if available is not None else ""
-        return PaymentRequired(
-            f"insufficient balance: this request may cost up to {format_usd(amount)}{detail}; "
-            "add credits to the account",
-            code="insufficient_balance",
         )
 
     @staticmethod
@@ -209,7 +201,7 @@ class Ledger:
         if found is not None and found.arrears > 0:
             return self._in_arrears(found.arrears)
         available = max(found.balance - found.reserved, 0) if found is not None else None
-        return self._insufficient(amount, available)
+        return insufficient_balance(amount, available)
 
     async def settle(self, hold: Hold, actual_micros: int) -> int:
         """Charge the actual cost and release the hold; returns the overrun, the cost not charged.

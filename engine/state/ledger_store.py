@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from engine.state.db import upsert_adding
 from engine.state.errors import NotFound
 from engine.state.schema import accounts, api_keys, key_spend, ledger
-from engine.state.spend import day_period, month_period
+from engine.state.spend_rules import day_period, month_period
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 ``SpendBook`` keeps, per key seen by this process, the spend the database knows (lifetime,
 this UTC day, this UTC month), what this process charged but has not flushed yet, and what
-its in-flight requests hold. ``check`` refuses a reservation that would cross a cap.
+its in-flight requests hold. ``check`` refuses a reservation that would cross a cap (the
+pure rule is ``engine.state.spend_rules.check_caps``).
 Across replicas the caps are soft: another replica's in-flight holds and its last
 unflushed second of charges are not seen, so a cap can be overshot by at most those.
 """
@@ -15,30 +16,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from engine.errors import PaymentRequired
-from engine.state.money import format_usd
 from engine.state.schema import api_keys, key_spend
-
-TOTAL = "total"
-
-
-def day_period(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d")
-
-
-def month_period(moment: datetime) -> str:
-    return moment.strftime("%Y-%m")
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    quota_micros: int | None = None  # the key's lifetime cap
-    day_micros: int | None = None  # the group's budget per key per UTC day
-    month_micros: int | None = None  # per key per UTC month
-
-    @property
-    def any(self) -> bool:
-        return self.quota_micros is not None or self.day_micros is not None or self.month_micros is not None
+from engine.state.spend_rules import TOTAL, Caps, check_caps, day_period, month_period
 
 
 @dataclass(slots=True)
@@ -89,20 +68,7 @@ class SpendBook:
     def check(self, key_id: str, caps: Caps, amount: int, now: datetime) -> None:
         """Raise ``PaymentRequired`` when holding ``amount`` more would cross a cap."""
         entry = self._entry(key_id)
-        for cap, period, code, what in (
-            (caps.quota_micros, TOTAL, "quota_exceeded", "the key's quota"),
-            (caps.day_micros, day_period(now), "budget_exceeded", "the key's daily budget"),
-            (caps.month_micros, month_period(now), "budget_exceeded", "the key's monthly budget"),
-        ):
-            if cap is None:
-                continue
-            committed = entry.spent(period) + entry.held
-            if committed + amount > cap:
-                raise PaymentRequired(
-                    f"{what} is exhausted: {format_usd(committed)} of {format_usd(cap)} spent or held, "
-                    f"this request may cost up to {format_usd(amount)}",
-                    code=code,
-                )
+        check_caps(lambda period: entry.spent(period) + entry.held, caps, amount, now)
 
     def hold(self, key_id: str, amount: int) -> None:
         self._entry(key_id).held += amount

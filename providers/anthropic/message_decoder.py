@@ -8,6 +8,8 @@
   ``ToolResult`` gets the called tool's ``name`` from the earlier ``tool_use``.
 * ``tool_use.id`` and ``tool_result.tool_use_id`` are unwrapped (``tool_ids``): the
   upstream sees the ids it issued, not the ``toolu_`` ids the client was shown.
+* A ``system`` message (a mid-conversation system turn) stays a canonical ``system``
+  message at its position; it holds text blocks only.
 * ``thinking`` / ``redacted_thinking`` become ``Thinking`` with their signature/payload.
 * Block-level ``cache_control`` becomes the part's canonical ``cache`` hint (its
   lifetime), which the Anthropic adapter sends on again. ``citations`` (and any key a
@@ -67,9 +69,11 @@ def decode_messages(value: object) -> list[Message]:
             out.append(Message("assistant", _assistant_parts(content, content_path, tool_names)))
         elif role == "user":
             out.extend(_user_messages(content, content_path, tool_names))
+        elif role == "system":
+            out.append(Message("system", _system_parts(content, content_path)))
         else:
             raise BadRequest(
-                f"{join(path, 'role')}: must be 'user' or 'assistant', got {role!r}",
+                f"{join(path, 'role')}: must be 'user', 'assistant' or 'system', got {role!r}",
                 param=join(path, "role"),
             )
     return out
@@ -135,6 +139,17 @@ def _user_messages(content: object, path: str, tool_names: dict[str, str]) -> li
     if not messages:  # an empty content array: keep the (empty) user turn as given
         messages.append(Message("user", []))
     return messages
+
+
+def _system_parts(content: object, path: str) -> list[Part]:
+    parts: list[Part] = []
+    for i, block in enumerate(_blocks(content, path)):
+        bpath = join(path, i)
+        kind = _block_type(block, bpath)
+        if kind != "text":
+            raise BadRequest(f"{join(bpath, 'type')}: system messages hold only text blocks, got {kind!r}", param=bpath)
+        parts.append(_text(block, bpath))
+    return parts
 
 
 def _wrong_role(path: str, kind: str, allowed: str) -> BadRequest:

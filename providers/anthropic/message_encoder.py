@@ -4,14 +4,21 @@
   turn and consecutive assistant messages into one assistant turn, so parallel tool
   results always sit in the single user turn right after their ``tool_use`` blocks (what
   the API demands).
+* A ``system`` message after the conversation began stays a ``system`` message at its
+  position for a model declaring the ``system_messages`` capability; for any other it is a
+  user-turn text block marked ``<system>`` ... ``</system>`` there
+  (``providers.system_turns``): the Messages API takes ``role: "system"`` mid-conversation
+  on Claude Opus 4.8 only and answers 400 on the other models. A system message
+  interrupting tool calls and their results moves after the results.
 * ``ToolCall.arguments`` is parsed back into the ``input`` object (empty text is ``{}``;
   anything that is not a JSON object is a ``BadRequest``).
 * Tool call ids are kept, with characters outside Anthropic's ``[A-Za-z0-9_-]`` replaced
   by ``_`` in both ``tool_use.id`` and ``tool_result.tool_use_id`` so pairs still match.
 * ``Thinking`` with a signature is sent back as ``thinking``, a redacted payload as
-  ``redacted_thinking``. Thinking *without* a signature (another vendor's reasoning) is
-  omitted: Anthropic rejects unsigned thinking blocks, and it strips earlier turns'
-  thinking from the context anyway, so the model sees the same prompt either way.
+  ``redacted_thinking``. Thinking *without* a signature (another vendor's reasoning), or
+  with a signature another format issued (``Thinking.origin``), is omitted: Anthropic
+  rejects unsigned thinking blocks, and it strips earlier turns' thinking from the
+  context anyway, so the model sees the same prompt either way.
 * Empty text parts are skipped (the API rejects empty text blocks) and so is a message
   left with no blocks. ``Refusal`` history is sent as text.
 * Image ``detail``: Anthropic always reads images at full resolution, which honours
@@ -36,8 +43,10 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest, UnsupportedFeature
+from providers import system_turns
 from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.images import source_from_url
+from providers.anthropic.wire import FORMAT
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -46,12 +55,19 @@ def safe_tool_id(call_id: str) -> str:
     return _UNSAFE_ID.sub("_", call_id)
 
 
-def build_messages(messages: list[Message]) -> list[JsonObject]:
+def build_messages(messages: list[Message], system_messages: bool = False) -> list[JsonObject]:
+    """The ``messages`` array; leading system messages are the caller's to put in ``system``
+    (``system_turns.leading``), later ones are ``system`` messages at their position when
+    the model takes them (``system_messages``), else marked user text there."""
     out: list[JsonObject] = []
-    for i, message in enumerate(messages):
+    for i, message in enumerate(system_turns.after_tool_results(messages)):
         path = f"messages.{i}"
         if message.role == "assistant":
             role, blocks = "assistant", [b for p in message.parts if (b := _assistant_block(p, path))]
+        elif message.role == "system" and system_messages:
+            role, blocks = "system", [b for p in message.parts if (b := _user_block(p, path))]
+        elif message.role == "system":
+            role, blocks = "user", [b for b in [_user_block(system_turns.marked(message), path)] if b]
         else:
             role, blocks = "user", [b for p in message.parts if (b := _user_block(p, path))]
         if not blocks:
@@ -92,7 +108,7 @@ def _assistant_content(part: Part, path: str) -> JsonObject | None:
     if isinstance(part, Thinking):
         if part.redacted is not None:
             return {"type": "redacted_thinking", "data": part.redacted}
-        if part.signature:
+        if part.signature and part.origin in (None, FORMAT):
             return {"type": "thinking", "thinking": part.text, "signature": part.signature}
         return None
     if isinstance(part, ImagePart):

@@ -4,8 +4,10 @@ Nothing is translated, so every field the client sent (``document`` blocks, serv
 ``citations``, ``container``, ``mcp_servers``, future fields...) reaches the upstream and
 every field and event the upstream returns reaches the client. Only ``model`` is
 rewritten (upstream id out, public id back); channel ``params`` are merged over the body,
-``max_tokens`` gets the translated adapter's default when the client sent none, and the
-client's ``anthropic-version`` / ``anthropic-beta`` headers are forwarded.
+``max_tokens`` gets the translated adapter's default when the client sent none, the
+client's ``anthropic-version`` / ``anthropic-beta`` headers are forwarded, and
+``system``-role messages become the system prompt or marked user text unless the model
+declares ``system_messages`` (``system_messages.py``: only Claude Opus 4.8 takes them).
 
 Streams: ``message_start.message.model`` is the only change; every other event (``ping``,
 unknown ones) is relayed with its upstream bytes. Usage is ``message_start``'s with each
@@ -31,6 +33,7 @@ from engine.sse import SSEEvent, SSEParser, frame
 from providers.anthropic.adapter import _headers
 from providers.anthropic.error_classifier import stream_error
 from providers.anthropic.request_encoder import _default_max_tokens
+from providers.anthropic.system_messages import without_system_messages
 from providers.anthropic.wire import FORMAT, merge_usage, usage_from_wire
 from providers.base import Endpoint, UpstreamRequest
 from providers.passthrough_wire import event_object, upstream_object
@@ -46,7 +49,7 @@ class AnthropicPassthrough:
     def build(
         self, body: dict[str, Any], endpoint: Endpoint, stream: bool, client_headers: Mapping[str, str]
     ) -> UpstreamRequest:
-        out = dict(body)
+        out = dict(body if endpoint.system_messages else without_system_messages(body))
         out.update(endpoint.params)
         out["model"] = endpoint.upstream_model
         if out.get("max_tokens") is None:

@@ -1,24 +1,39 @@
 """A ``POST /v1/messages`` body -> canonical ``ChatRequest`` (the client side).
 
-Modelled fields: ``model``, ``messages`` (see ``message_decoder``), ``system`` (string or
-text blocks), ``max_tokens`` (required, like the real API, except for count_tokens),
-``temperature``, ``top_p``, ``stop_sequences``, ``stream``, custom ``tools``,
-``tool_choice`` (``any`` is ``required``; ``disable_parallel_tool_use`` is
-``parallel_tool_calls=False``), ``thinking`` (``enabled`` is ``Reasoning(budget_tokens)``
-with thoughts shown unless ``display`` is ``omitted``; ``disabled`` is
-``Reasoning(budget_tokens=0, include_thoughts=False)``), ``output_config.format``
-(``json_schema`` -> ``ResponseFormat``) and ``metadata.user_id`` (-> ``user``).
+Modelled fields: ``model``, ``messages`` (see ``message_decoder``; ``system``-role
+messages stay in place), ``system`` (string or text blocks), ``max_tokens`` (required,
+like the real API, except for count_tokens), ``temperature``, ``top_p``,
+``stop_sequences``, ``stream``, custom ``tools``, ``tool_choice`` (``any`` is
+``required``; ``disable_parallel_tool_use`` is ``parallel_tool_calls=False``),
+``thinking``, ``output_config.format`` (``json_schema`` -> ``ResponseFormat``),
+``output_config.effort`` and ``metadata.user_id``.
+
+Reasoning: ``thinking: enabled`` is ``Reasoning(budget_tokens)`` with thoughts shown
+unless ``display`` is ``omitted``; ``disabled`` is ``Reasoning(budget_tokens=0,
+include_thoughts=False)``; ``adaptive`` (the model decides how much to think) is a
+``Reasoning`` with no budget, so each target uses its own dynamic default.
+``output_config.effort`` is ``Reasoning.effort`` (``max`` and ``xhigh`` are ``high``, the
+top of the canonical scale) unless thinking is disabled.
+
+Hints (``hints``: kept for an Anthropic upstream, left out by the others, as the README's
+translation table says): the ``adaptive`` thinking object and ``output_config.effort``
+as sent (their canonical reading above is what other targets get), ``context_management``
+(server-side context editing, which only Anthropic does), custom tools marked
+``defer_loading: true`` (kept whole under ``hints["tools[<name>]"]``: not loaded into the
+model's context until a tool search finds them, so other targets do not get them), and
+``metadata.user_id`` as sent when it is an agent's structured id (``agent_session``): the
+canonical ``user`` is then the device or account it names and ``cache_key`` its session.
 
 Everything else goes to ``extras`` (``extras_format="anthropic"``), so only an Anthropic
 upstream may receive it and any other upstream rejects it by name: ``top_k``,
 ``service_tier``, ``container``, ``mcp_servers``, top-level ``cache_control``, other
-``thinking`` types (``adaptive``...), ``output_config`` keys besides ``format``, other
+``thinking`` types, ``output_config`` keys besides ``format`` and ``effort``, other
 ``metadata`` keys, and tools the canonical model has no room for:
 
 * a server/typed tool (``{"type": "web_search_20250305", "name": "web_search"}``) is kept
   whole under ``extras["tools[web_search]"]``;
-* a custom tool's unmodelled keys (``defer_loading``, ``input_examples``...) are kept
-  under ``extras["tools[<name>].<key>"]``.
+* a custom tool's unmodelled keys (``defer_loading: false``, ``input_examples``...) are
+  kept under ``extras["tools[<name>].<key>"]``.
 
 ``cache_control`` on system blocks, tools and message blocks becomes the canonical
 ``cache`` hint, sent on to Anthropic upstreams (others cache on their own). Anthropic
@@ -27,7 +42,7 @@ streams always carry usage, so ``include_usage`` is always true.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from engine.canonical import (
     ChatRequest,
@@ -38,6 +53,7 @@ from engine.canonical import (
     ToolChoice,
 )
 from engine.errors import BadRequest
+from providers.anthropic.agent_session import identity
 from providers.anthropic.fields import (
     JsonObject,
     as_list,
@@ -71,6 +87,14 @@ _MODELLED = frozenset(
         "output_config",
     }
 )
+_HINTS = frozenset({"context_management"})
+_EFFORTS: dict[str, Literal["low", "medium", "high"]] = {
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
 _CUSTOM_TOOL_KEYS = frozenset({"type", "name", "description", "input_schema", "strict", "cache_control"})
 
 
@@ -82,7 +106,9 @@ def decode_request(
     require_max_tokens: bool = True,
 ) -> ChatRequest:
     obj = as_object(body, "request body")
-    extras: dict[str, Any] = {key: value for key, value in obj.items() if key not in _MODELLED and value is not None}
+    extras: dict[str, Any] = {
+        key: value for key, value in obj.items() if key not in _MODELLED | _HINTS and value is not None
+    }
     max_tokens = output_cap(obj.get("max_tokens"), "max_tokens")
     if max_tokens is None and require_max_tokens:
         raise BadRequest("max_tokens: field required", param="max_tokens")
@@ -98,12 +124,13 @@ def decode_request(
         include_usage=True,
         extras=extras,
         extras_format="anthropic",
+        hints={key: obj[key] for key in _HINTS if obj.get(key) is not None},
     )
-    request.tools = _tools(obj.get("tools"), extras)
+    request.tools = _tools(obj.get("tools"), extras, request.hints)
     _tool_choice(obj.get("tool_choice"), request)
-    request.reasoning = _thinking(obj.get("thinking"), extras)
-    request.response_format = _output_config(obj.get("output_config"), extras)
-    request.user = _metadata(obj.get("metadata"), extras)
+    request.reasoning = _thinking(obj.get("thinking"), extras, request.hints)
+    request.response_format = _output_config(obj.get("output_config"), request)
+    _metadata(obj.get("metadata"), request)
     return request
 
 
@@ -129,7 +156,7 @@ def _stop_sequences(value: object) -> list[str]:
     return [as_str(item, join("stop_sequences", i)) for i, item in enumerate(as_list(value, "stop_sequences"))]
 
 
-def _tools(value: object, extras: dict[str, Any]) -> list[Tool]:
+def _tools(value: object, extras: dict[str, Any], hints: dict[str, Any]) -> list[Tool]:
     if value is None:
         return []
     tools: list[Tool] = []
@@ -144,6 +171,9 @@ def _tools(value: object, extras: dict[str, Any]) -> list[Tool]:
         seen.add(name)
         if kind not in (None, "custom"):
             extras[f"tools[{name}]"] = tool
+            continue
+        if tool.get("defer_loading") is True:
+            hints[f"tools[{name}]"] = tool
             continue
         schema = as_object(required(tool, "input_schema", path), join(path, "input_schema"))
         tools.append(
@@ -185,7 +215,7 @@ def _tool_choice(value: object, request: ChatRequest) -> None:
         request.parallel_tool_calls = not disable
 
 
-def _thinking(value: object, extras: dict[str, Any]) -> Reasoning | None:
+def _thinking(value: object, extras: dict[str, Any], hints: dict[str, Any]) -> Reasoning | None:
     if value is None:
         return None
     config = as_object(value, "thinking")
@@ -198,17 +228,23 @@ def _thinking(value: object, extras: dict[str, Any]) -> Reasoning | None:
         return Reasoning(budget_tokens=budget, include_thoughts=display != "omitted")
     if kind == "disabled":
         return Reasoning(budget_tokens=0, include_thoughts=False)
-    extras["thinking"] = config  # adaptive and newer modes: Anthropic-only
+    if kind == "adaptive":
+        hints["thinking"] = config
+        return Reasoning(include_thoughts=opt_str(config, "display", "thinking") != "omitted")
+    extras["thinking"] = config  # newer modes: Anthropic-only
     return None
 
 
-def _output_config(value: object, extras: dict[str, Any]) -> ResponseFormat | None:
+def _output_config(value: object, request: ChatRequest) -> ResponseFormat | None:
     if value is None:
         return None
     config = as_object(value, "output_config")
-    rest: JsonObject = {k: v for k, v in config.items() if k != "format" and v is not None}
+    rest: JsonObject = {k: v for k, v in config.items() if k not in ("format", "effort") and v is not None}
     if rest:
-        extras["output_config"] = rest
+        request.extras["output_config"] = rest
+    effort = opt_str(config, "effort", "output_config")
+    if effort is not None:
+        _effort(effort, request)
     fmt = config.get("format")
     if fmt is None:
         return None
@@ -223,11 +259,31 @@ def _output_config(value: object, extras: dict[str, Any]) -> ResponseFormat | No
     return ResponseFormat("json_schema", schema=schema)
 
 
-def _metadata(value: object, extras: dict[str, Any]) -> str | None:
+def _effort(effort: str, request: ChatRequest) -> None:
+    """``output_config.effort``: the reasoning effort, kept as sent for Anthropic."""
+    level = _EFFORTS.get(effort)
+    if level is None:
+        request.extras["output_config"] = {**request.extras.get("output_config", {}), "effort": effort}
+        return
+    request.hints["output_config"] = {"effort": effort}
+    reasoning = request.reasoning
+    if reasoning is None:
+        request.reasoning = Reasoning(effort=level)
+    elif reasoning.budget_tokens != 0:  # thinking disabled stays disabled
+        reasoning.effort = level
+
+
+def _metadata(value: object, request: ChatRequest) -> None:
     if value is None:
-        return None
+        return
     metadata = as_object(value, "metadata")
     rest = {k: v for k, v in metadata.items() if k != "user_id" and v is not None}
     if rest:
-        extras["metadata"] = rest
-    return opt_str(metadata, "user_id", "metadata")
+        request.extras["metadata"] = rest
+    user_id = opt_str(metadata, "user_id", "metadata")
+    if user_id is None:
+        return
+    user, session = identity(user_id)
+    request.user, request.cache_key = user, session
+    if user != user_id:
+        request.hints["metadata"] = {"user_id": user_id}

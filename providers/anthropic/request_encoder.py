@@ -2,6 +2,9 @@
 
 Choices this module makes (each is the documented behaviour, not an accident):
 
+* System messages opening the conversation join ``system`` (after the request's system
+  prompt); later ones are ``system`` messages for a ``system_messages`` model, else
+  marked user text (``message_encoder``).
 * ``max_tokens`` is required by Anthropic: when the client gave none it is
   ``endpoint.params["max_tokens"]`` or ``DEFAULT_MAX_TOKENS`` (4096).
 * Reasoning: ``budget_tokens=0`` is ``thinking: disabled``; a budget is
@@ -22,7 +25,11 @@ Choices this module makes (each is the documented behaviour, not an accident):
   tags) is caller bookkeeping with no Anthropic field: not sent (see ``engine.canonical``).
 * ``extras`` are forwarded only when ``extras_format == "anthropic"`` (see
   ``request_decoder`` for the ``tools[...]`` keys); otherwise they are an
-  ``UnsupportedFeature`` naming them. ``endpoint.params`` are merged last and win.
+  ``UnsupportedFeature`` naming them. Anthropic's ``hints`` (adaptive ``thinking``,
+  ``output_config.effort``, ``context_management``, deferred tools, the agent's
+  ``metadata.user_id``) are forwarded the same way, over the canonical fields they
+  stand for; other formats' hints are left out. ``endpoint.params`` are merged last and win.
+* ``cache_key`` has no Anthropic field: ``cache_control`` marks what to cache.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any, Final
 
 from engine.canonical import ChatRequest, Reasoning, TextPart, Tool
 from engine.errors import BadRequest, UnsupportedFeature
+from providers import system_turns
 from providers.anthropic.fields import JsonObject, cache_control
 from providers.anthropic.message_encoder import build_messages
 from providers.base import Endpoint
@@ -44,21 +52,23 @@ def build_body(request: ChatRequest, endpoint: Endpoint) -> JsonObject:
     extras = _forwardable_extras(request)
     default_max = _default_max_tokens(endpoint)
     max_tokens = request.max_tokens if request.max_tokens is not None else default_max
-    thinking, max_tokens = _thinking(request.reasoning, request.max_tokens, max_tokens, default_max)
+    thinking: JsonObject | None = None
+    if "thinking" not in extras:  # a thinking object sent as is wins over the canonical reading
+        thinking, max_tokens = _thinking(request.reasoning, request.max_tokens, max_tokens, default_max)
     body: JsonObject = {"model": endpoint.upstream_model, "max_tokens": max_tokens}
-    system = [_system_block(part) for part in request.system if part.text]
+    leading, messages = system_turns.leading(request.messages)
+    system = [_system_block(part) for part in [*request.system, *leading] if part.text]
     if system:
         body["system"] = system
-    body["messages"] = build_messages(request.messages)
+    body["messages"] = build_messages(messages, endpoint.system_messages)
     body.update(_tool_fields(request, extras))
     body.update(_sampling(request))
     if request.stream:
         body["stream"] = True
     if thinking is not None:
         body["thinking"] = thinking
-    metadata: JsonObject = dict(extras.pop("metadata", None) or {})
-    if request.user is not None:
-        metadata["user_id"] = request.user
+    metadata: JsonObject = {} if request.user is None else {"user_id": request.user}
+    metadata.update(extras.pop("metadata", None) or {})  # an agent's user_id as it sent it wins
     if metadata:
         body["metadata"] = metadata
     output_config: JsonObject = dict(extras.pop("output_config", None) or {})
@@ -106,7 +116,13 @@ def _forwardable_extras(request: ChatRequest) -> dict[str, Any]:
         unsupported.append("response_format json_object")
     if unsupported:
         raise UnsupportedFeature(unsupported, "anthropic")
-    return dict(request.extras) if request.extras_format == "anthropic" else {}
+    if request.extras_format != "anthropic":
+        return {}
+    merged = dict(request.extras)
+    for key, value in request.hints.items():  # Anthropic's own hints ride along with its extras
+        current = merged.get(key)
+        merged[key] = {**current, **value} if isinstance(current, dict) and isinstance(value, dict) else value
+    return merged
 
 
 def _default_max_tokens(endpoint: Endpoint) -> int:

@@ -74,17 +74,19 @@ def _thinking(part: Thinking, out: list[dict[str, Any]], side: Side) -> None:
         if side == "request":
             raise UnsupportedFeature(["redacted thinking"], FORMAT)
         return
+    # a signature another format issued (Thinking.origin) cannot be verified upstream: left out
+    signature = part.signature if side == "response" or part.origin in (None, FORMAT) else None
     if part.text:
         item: dict[str, Any] = {"text": part.text, "thought": True}
-        if part.signature:
-            item["thoughtSignature"] = part.signature
+        if signature:
+            item["thoughtSignature"] = signature
         out.append(item)
-    elif part.signature:
+    elif signature:
         prev = out[-1] if out else None
         if prev is not None and "thoughtSignature" not in prev and "functionCall" not in prev:
-            prev["thoughtSignature"] = part.signature
+            prev["thoughtSignature"] = signature
         else:
-            out.append({"text": "", "thoughtSignature": part.signature})
+            out.append({"text": "", "thoughtSignature": signature})
 
 
 def tool_call(call: ToolCall, side: Side) -> dict[str, Any]:

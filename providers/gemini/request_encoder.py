@@ -1,12 +1,16 @@
 """Canonical ``ChatRequest`` -> the JSON body of a Gemini ``generateContent`` request.
 
-* ``system`` -> ``systemInstruction``; messages -> ``contents`` (``assistant`` ->
+* ``system`` -> ``systemInstruction``, and so do system messages opening the
+  conversation; a later system message (Gemini has no positioned one) is a user-turn text
+  part marked ``<system>`` ... ``</system>`` at its position (``providers.system_turns``);
+  messages -> ``contents`` (``assistant`` ->
   ``model``; ``user`` and ``tool`` -> ``user``; consecutive turns of one role are merged,
   so all results of one step form one turn as Gemini requires). Parts per
   ``part_encoder`` (no call ids: Gemini rejects them in requests and pairs by order and
   name); a tool result without ``name`` takes the name of the conversation's tool call
   with that id.
-* ``tools`` -> ``functionDeclarations`` with ``parametersJsonSchema``. A ``strict`` tool
+* ``tools`` -> ``functionDeclarations`` with ``parametersJsonSchema`` (without the root
+  ``$schema`` keyword, which Gemini refuses and which constrains nothing). A ``strict`` tool
   under automatic choice selects mode ``VALIDATED`` (Gemini's constrained decoding of
   calls); ``ANY`` is always constrained. ``tool_choice``: auto -> ``AUTO``, none ->
   ``NONE``, required -> ``ANY``, a named tool -> ``ANY`` + ``allowedFunctionNames``.
@@ -44,6 +48,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest, UnsupportedFeature
+from providers import system_turns
 from providers.gemini import extras as ex
 from providers.gemini import media
 from providers.gemini.part_encoder import encode_parts
@@ -59,9 +64,11 @@ _TOP_LEVEL_PARAMS = frozenset({"safetySettings", "cachedContent", "toolConfig", 
 
 def encode_request(request: ChatRequest, upstream_model: str, params: Mapping[str, Any]) -> dict[str, Any]:
     _refuse_unsupported(request)
-    body: dict[str, Any] = {"contents": _contents(request.messages)}
-    if request.system:
-        body["systemInstruction"] = {"parts": [{"text": p.text} for p in request.system]}
+    leading, messages = system_turns.leading(request.messages)
+    body: dict[str, Any] = {"contents": _contents(messages)}
+    system = [*request.system, *leading]
+    if system:
+        body["systemInstruction"] = {"parts": [{"text": p.text} for p in system]}
     if request.tools:
         body["tools"] = [
             {"functionDeclarations": [_declaration(t.name, t.description, t.parameters) for t in request.tools]}
@@ -94,7 +101,9 @@ def _refuse_unsupported(request: ChatRequest) -> None:
 def _contents(messages: list[Message]) -> list[dict[str, Any]]:
     names = {p.id: p.name for m in messages for p in m.parts if isinstance(p, ToolCall)}
     contents: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
+    for i, message in enumerate(system_turns.after_tool_results(messages)):
+        if message.role == "system":
+            message = Message("user", [system_turns.marked(message)])
         _check_roles(message, i)
         role = "model" if message.role == "assistant" else "user"
         parts = encode_parts(message.parts, "request", names)
@@ -126,7 +135,9 @@ def _declaration(name: str, description: str | None, parameters: dict[str, Any])
     decl: dict[str, Any] = {"name": name}
     if description:
         decl["description"] = description
-    decl["parametersJsonSchema"] = parameters
+    # ``$schema`` names the dialect and constrains nothing; Gemini refuses the keyword
+    # (Claude Code's and zod-built tool schemas carry it)
+    decl["parametersJsonSchema"] = {k: v for k, v in parameters.items() if k != "$schema"}
     return decl
 
 

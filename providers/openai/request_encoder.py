@@ -3,7 +3,9 @@
 The inverse of ``request_decoder``, with these translations for requests that came in
 another client format:
 
-* ``system`` parts become one leading ``system`` message.
+* ``system`` parts become one leading ``system`` message; a positioned ``system`` message
+  is a ``system`` message at the same position (moved after the tool results when it
+  interrupts a tool call and its results, see ``providers.system_turns``).
 * Tool results become ``tool`` messages, placed before any other content of the same
   message (Anthropic puts them inside user turns; OpenAI wants them right after the
   assistant's tool calls). ``is_error`` is kept as an ``Error: `` prefix on the content.
@@ -16,6 +18,9 @@ another client format:
 * ``max_tokens`` is sent as ``max_completion_tokens`` (reasoning models refuse
   ``max_tokens``), or as ``max_tokens`` for channels that set ``max_tokens_field`` so
   (OpenAI-compatible servers that know only that one).
+
+* ``cache_key`` (an agent session) is ``prompt_cache_key``, so one session's requests
+  reach the same prompt cache; ``hints`` of other formats are left out.
 
 ``extras`` are forwarded only when they came from an OpenAI client, and not those whose
 answer the canonical response cannot carry (several choices, logprobs, audio, legacy
@@ -43,6 +48,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import UnsupportedFeature
+from providers import system_turns
 from providers.base import Endpoint
 from providers.openai.wire import FORMAT
 
@@ -73,6 +79,8 @@ def encode_chat_request(request: ChatRequest, endpoint: Endpoint) -> dict[str, A
         body["metadata"] = dict(request.metadata)
     if request.user is not None:
         body["user"] = request.user
+    if request.cache_key is not None:
+        body["prompt_cache_key"] = request.cache_key
     if request.extras:
         body.update(_forwardable_extras(request))
     body.update(endpoint.params)
@@ -114,9 +122,11 @@ def _messages(request: ChatRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": _text_content(request.system)})
-    for i, message in enumerate(request.messages):
+    for i, message in enumerate(system_turns.after_tool_results(request.messages)):
         if message.role == "assistant":
             out.append(_assistant(message, i))
+        elif message.role == "system":
+            out.append({"role": "system", "content": _text_content(system_turns.text_parts(message))})
         else:
             out.extend(_user_or_tool(message, i))
     return out

@@ -2,20 +2,25 @@
 
 Mapping:
 
-* ``message`` items with role ``system``/``developer`` become ``ChatRequest.system``,
-  wherever they sit in the list (the canonical model has no positioned system turns).
+* ``message`` items with role ``system``/``developer`` opening the list become
+  ``ChatRequest.system`` (the system prompt); later ones (Codex's mid-conversation
+  developer instructions) become ``system`` messages at their position, which each
+  encoder carries as ``providers.system_turns`` says.
 * ``user`` messages become user messages (``input_text``, ``input_image`` by URL).
 * Consecutive assistant-side items (assistant ``message``, ``function_call``,
   ``reasoning``) become one assistant message whose parts keep the item order.
 * Each ``function_call_output`` becomes one ``tool`` message holding one ``ToolResult``.
+* A ``function_call`` into a ``namespace`` and a ``custom_tool_call`` become calls of their
+  flat function tools (``client_tools``); a ``custom_tool_call_output`` is a tool result.
 * ``reasoning``: summary texts joined by a blank line (the raw ``content`` texts when
   there is no summary) become ``Thinking.text``; ``encrypted_content`` becomes the
-  signature (see ``wire``). An item with neither carries nothing and is skipped.
+  signature, with the format that issued it as ``Thinking.origin`` (see ``wire``). An
+  item with neither carries nothing and is skipped.
 
 Accepted and ignored, because they only matter to a stateful server: item ``id`` and
 ``status``, a message's ``phase``, ``annotations``/``logprobs`` on earlier output text.
 Anything else the canonical model cannot hold (file inputs, ``file_id`` images,
-``item_reference``, hosted-tool call items, custom tools, unknown keys) is refused
+``item_reference``, hosted-tool call items, unknown keys) is refused
 with ``BadRequest`` naming it.
 """
 
@@ -35,6 +40,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import BadRequest, NoCanonicalForm
+from providers.openai_responses.client_tools import custom_arguments, flat_name
 from providers.openai_responses.wire import (
     JSONObject,
     as_list,
@@ -47,8 +53,10 @@ from providers.openai_responses.wire import (
 _IGNORED_KEYS = frozenset({"id", "status", "phase"})
 _ITEM_KEYS: dict[str, frozenset[str]] = {
     "message": frozenset({"type", "role", "content"}),
-    "function_call": frozenset({"type", "call_id", "name", "arguments"}),
+    "function_call": frozenset({"type", "call_id", "name", "arguments", "namespace"}),
     "function_call_output": frozenset({"type", "call_id", "output"}),
+    "custom_tool_call": frozenset({"type", "call_id", "name", "input"}),
+    "custom_tool_call_output": frozenset({"type", "call_id", "output"}),
     "reasoning": frozenset({"type", "summary", "content", "encrypted_content"}),
 }
 _PART_KEYS: dict[str, frozenset[str]] = {
@@ -95,8 +103,10 @@ def decode_input(value: Any) -> Conversation:
                 continue
             flush_assistant()
             parts = _content_parts(item.get("content"), role, f"{path}.content")
-            if role in _SYSTEM_ROLES:
+            if role in _SYSTEM_ROLES and not conv.messages:
                 conv.system.extend(p for p in parts if isinstance(p, TextPart))
+            elif role in _SYSTEM_ROLES:
+                conv.messages.append(Message("system", [p for p in parts if isinstance(p, TextPart)]))
             elif role == "user":
                 conv.messages.append(Message("user", parts))
             else:
@@ -104,18 +114,23 @@ def decode_input(value: Any) -> Conversation:
                     f"{path}.role '{role}' is not one of user, assistant, system, developer", param="input"
                 )
         elif kind == "function_call":
+            name, namespace = req_str(item, "name", path), opt_str(item, "namespace", path)
+            name = flat_name(name, namespace) if namespace else name  # a plain function keeps its name
+            assistant.append(
+                ToolCall(id=req_str(item, "call_id", path), name=name, arguments=req_str(item, "arguments", path))
+            )
+        elif kind == "custom_tool_call":
+            arguments = custom_arguments(req_str(item, "input", path))
             assistant.append(
                 ToolCall(
-                    id=req_str(item, "call_id", path),
-                    name=req_str(item, "name", path),
-                    arguments=req_str(item, "arguments", path),
+                    id=req_str(item, "call_id", path), name=flat_name(req_str(item, "name", path)), arguments=arguments
                 )
             )
         elif kind == "reasoning":
             thinking = _reasoning(item, path)
             if thinking is not None:
                 assistant.append(thinking)
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             flush_assistant()
             result = ToolResult(call_id=req_str(item, "call_id", path), content=_tool_output(item.get("output"), path))
             conv.messages.append(Message("tool", [result]))
@@ -137,10 +152,11 @@ def _check_keys(obj: JSONObject, kind: str, path: str) -> None:
 def _untranslatable_item(kind: str, path: str) -> BadRequest:
     if kind == "item_reference":
         why = "it refers to state stored by OpenAI, and this gateway is stateless"
-    elif kind.startswith("custom_tool_call"):
-        why = "custom (free-form) tools cannot be translated; declare a function tool instead"
     else:
-        why = "the gateway translates only message, function_call, function_call_output and reasoning items"
+        why = (
+            "the gateway translates only message, function_call, function_call_output, custom_tool_call, "
+            "custom_tool_call_output and reasoning items"
+        )
     return NoCanonicalForm(f"{path} has type '{kind}', which is not supported: {why}", param="input")
 
 
@@ -194,11 +210,11 @@ def _reasoning(item: JSONObject, path: str) -> Thinking | None:
     texts = _texts(item.get("summary"), "summary_text", f"{path}.summary")
     if not texts:
         texts = _texts(item.get("content"), "reasoning_text", f"{path}.content")
-    signature, redacted = thinking_state(opt_str(item, "encrypted_content", path))
+    signature, redacted, origin = thinking_state(opt_str(item, "encrypted_content", path))
     text = "\n\n".join(texts)
     if not text and signature is None and redacted is None:
         return None
-    return Thinking(text=text, signature=signature, redacted=redacted)
+    return Thinking(text=text, signature=signature, redacted=redacted, origin=origin)
 
 
 def _texts(value: Any, kind: str, path: str) -> list[str]:

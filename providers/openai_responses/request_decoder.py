@@ -6,20 +6,33 @@ Field by field: ``instructions`` and system/developer input messages -> ``system
 ``metadata``, ``user`` one to one; ``text.format`` -> ``response_format``;
 ``reasoning.effort`` (minimal..high) and ``reasoning.summary`` -> ``reasoning``.
 
-Kept in ``extras`` (forwarded only to a Responses upstream, refused by any other): hosted
-tools (web search, file search, code interpreter, MCP) under ``"tools"``, a hosted or
+Tools with no canonical form of their own (see ``client_tools``): the function tools of a
+``namespace`` tool are flattened into function tools with reversible names, and a
+``custom`` (free-form) tool is a function taking one string; ``Tool.shape`` keeps the
+client's shape so the encoders answer with the client's own call items.
+
+Hosted ``web_search`` tools become ``hosted_tools``: a Responses upstream runs them, an
+attempt on any other format goes without them and the response says so in
+``x-turnout-dropped-tools`` (the model answers from what it knows instead of searching).
+
+Kept in ``extras`` (forwarded only to a Responses upstream, refused by any other): the
+other hosted tools (file search, code interpreter, MCP) under ``"tools"``, a hosted or
 ``allowed_tools`` tool choice under ``"tool_choice"``, ``include`` entries other than
 ``reasoning.encrypted_content``, efforts and summary levels the canonical model lacks
 (``"reasoning.effort"``, ``"reasoning.summary"``), ``"text.verbosity"``,
 ``"text.format.description"``, and every other top-level field as is
-(``previous_response_id``, ``conversation``, ``prompt``, ``background``, ``truncation``,
-``service_tier``, ``prompt_cache_key``...). Fields equal to the API's documented default
-(``truncation: "disabled"``, ``background: false``, ``service_tier: "auto"``,
-``top_logprobs: 0``, ``text.verbosity: "medium"``) and JSON nulls are no-ops.
+(``previous_response_id``, ``conversation``, ``prompt``, ``background``, ``truncation``...).
+Fields equal to the API's documented default (``truncation: "disabled"``,
+``background: false``, ``service_tier: "auto"``, ``top_logprobs: 0``,
+``text.verbosity: "medium"``) and JSON nulls are no-ops.
 
-Hints (``HINTS``: prompt-cache keys and retention, ``safety_identifier``, ``service_tier``)
-tune cost or caching and never change the answer: forwarded to a Responses upstream,
-left out for others (so the Codex CLI works on any route).
+Hints (``HINTS``: ``prompt_cache_retention``, ``safety_identifier``, ``service_tier``,
+``client_metadata``) tune cost or caching or label the caller and never change the answer:
+forwarded to a Responses upstream, left out for others (so the Codex CLI works on any
+route). ``prompt_cache_key`` is ``cache_key`` (sent as ``prompt_cache_key`` to OpenAI chat
+and Responses upstreams) and also marks prompt-cache breakpoints (``cache`` on the last
+tool, the last system part and the last part of the conversation) that an Anthropic
+upstream sends as ``cache_control``, so long agent conversations are cached there too.
 
 Decided here, because the gateway is stateless:
 
@@ -31,9 +44,10 @@ Decided here, because the gateway is stateless:
 * ``stream_options`` only tunes obfuscation padding of the stream; it is accepted and
   the gateway's own stream carries no padding.
 
-Refused with ``BadRequest``: custom (free-form) tools and tool types whose calls the
-client must execute or whose results are not text (computer use, shell, apply_patch,
-image generation), because their output items have no canonical form.
+Refused (``NoCanonicalForm``: only a Responses upstream can serve them): tool types whose
+calls the client must execute in a shape of their own or whose results are not text
+(computer use, local shell, image generation), because their output items have no
+canonical form.
 """
 
 from __future__ import annotations
@@ -42,13 +56,19 @@ from typing import Any, Literal
 
 from engine.canonical import (
     ChatRequest,
+    HostedTool,
+    ImagePart,
+    Message,
     Reasoning,
     ResponseFormat,
     TextPart,
     Tool,
+    ToolCall,
     ToolChoice,
+    ToolResult,
 )
 from engine.errors import BadRequest, NoCanonicalForm
+from providers.openai_responses.client_tools import custom_tool, flat_name, namespace_tools
 from providers.openai_responses.input_items import decode_input
 from providers.openai_responses.wire import (
     FORMAT,
@@ -64,7 +84,8 @@ from providers.openai_responses.wire import (
 )
 from providers.output_cap import output_cap
 
-HINTS = frozenset({"prompt_cache_key", "prompt_cache_retention", "safety_identifier", "service_tier"})
+HINTS = frozenset({"prompt_cache_retention", "safety_identifier", "service_tier", "client_metadata"})
+CACHE_HINT = "5m"  # the breakpoints' lifetime: Anthropic's default (and cheapest) cache
 _MAPPED = frozenset(
     {
         "model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls",
@@ -85,6 +106,7 @@ _CHOICES: dict[str, Literal["auto", "none", "required"]] = {"auto": "auto", "non
 _PLAIN_FORMATS: dict[str, Literal["text", "json_object"]] = {"text": "text", "json_object": "json_object"}
 _FUNCTION_TOOL_KEYS = frozenset({"type", "name", "description", "parameters", "strict"})
 _HOSTED_TOOL_PREFIXES = ("web_search", "file_search", "code_interpreter", "mcp")
+_DROPPABLE_TOOL_PREFIX = "web_search"  # the model may search; without it, it answers from what it knows
 _ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 
@@ -124,7 +146,7 @@ def _decode(body: JSONObject, path_model: str | None, path_stream: bool | None) 
         extras=extras,
         extras_format=FORMAT,
     )
-    request.tools = _tools(body.get("tools"), extras)
+    request.tools, request.hosted_tools = _tools(body.get("tools"), extras)
     request.tool_choice = _tool_choice(body.get("tool_choice"), extras)
     request.response_format = _text(opt_object(body, "text", "body"), extras)
     request.reasoning = _reasoning(opt_object(body, "reasoning", "body"), extras)
@@ -137,8 +159,28 @@ def _decode(body: JSONObject, path_model: str | None, path_stream: bool | None) 
         if key in HINTS:
             request.hints[key] = value
             continue
+        if key == "prompt_cache_key" and isinstance(value, str):
+            request.cache_key = value
+            continue
         extras[key] = value
+    if request.cache_key:
+        _mark_cache_breakpoints(request)
     return request
+
+
+def _mark_cache_breakpoints(request: ChatRequest) -> None:
+    """Prompt-cache breakpoints where a long agent conversation's stable prefix ends: the
+    tools, the system prompt, and the conversation so far (at most 4 on Anthropic)."""
+    if request.tools:
+        request.tools[-1].cache = CACHE_HINT
+    if request.system:
+        request.system[-1].cache = CACHE_HINT
+    last: Message | None = request.messages[-1] if request.messages else None
+    if last is not None:
+        for part in reversed(last.parts):
+            if isinstance(part, TextPart | ImagePart | ToolCall | ToolResult):
+                part.cache = CACHE_HINT
+                break
 
 
 def _metadata(value: Any) -> dict[str, str]:
@@ -151,10 +193,11 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(meta)
 
 
-def _tools(value: Any, extras: JSONObject) -> list[Tool]:
+def _tools(value: Any, extras: JSONObject) -> tuple[list[Tool], list[HostedTool]]:
     if value is None:
-        return []
+        return [], []
     tools: list[Tool] = []
+    droppable: list[HostedTool] = []
     hosted: list[JSONObject] = []
     for i, raw in enumerate(as_list(value, "tools")):
         path = f"tools[{i}]"
@@ -172,18 +215,31 @@ def _tools(value: Any, extras: JSONObject) -> list[Tool]:
                     strict=opt_bool(tool, "strict", path),
                 )
             )
+        elif kind == "namespace":
+            tools.extend(namespace_tools(tool, path))
+        elif kind == "custom":
+            tools.append(custom_tool(tool, path))
+        elif kind.startswith(_DROPPABLE_TOOL_PREFIX):
+            droppable.append(HostedTool(kind=kind, spec=tool, format=FORMAT))
         elif kind.startswith(_HOSTED_TOOL_PREFIXES):
             hosted.append(tool)
         else:
             raise NoCanonicalForm(
                 f"{path}: tool type '{kind}' is not supported by this gateway: its calls have no "
-                "translatable form (use function tools, or the hosted web_search, file_search, "
-                "code_interpreter and mcp tools)",
+                "translatable form (use function, namespace or custom tools, or the hosted "
+                "web_search, file_search, code_interpreter and mcp tools)",
                 param="tools",
             )
+    names = [t.name for t in tools]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise BadRequest(
+            f"tools: more than one tool is named '{dup}' (namespaced tools count as <namespace>__<name>)",
+            param="tools",
+        )
     if hosted:
         extras["tools"] = hosted
-    return tools
+    return tools, droppable
 
 
 def _tool_choice(value: Any, extras: JSONObject) -> ToolChoice | None:
@@ -196,10 +252,12 @@ def _tool_choice(value: Any, extras: JSONObject) -> ToolChoice | None:
         return ToolChoice(mode=mode)
     choice = as_object(value, "tool_choice")
     kind = req_str(choice, "type", "tool_choice")
-    if kind == "function":
-        return ToolChoice(mode="tool", name=req_str(choice, "name", "tool_choice"))
-    if kind == "custom":
-        raise NoCanonicalForm("tool_choice: custom tools are not supported by this gateway", param="tool_choice")
+    if kind in ("function", "custom"):
+        name = req_str(choice, "name", "tool_choice")
+        namespace = opt_str(choice, "namespace", "tool_choice")
+        return ToolChoice(
+            mode="tool", name=name if kind == "function" and not namespace else flat_name(name, namespace)
+        )
     extras["tool_choice"] = choice
     return None
 

@@ -1,6 +1,8 @@
 """A canonical ``ChatRequest`` as the JSON body of an upstream ``POST /responses``.
 
-Mapping: system parts -> ``instructions`` (joined by a blank line); user text/images ->
+Mapping: system parts -> ``instructions`` (joined by a blank line); a positioned system
+message -> a ``system`` input message at the same position (after the tool results when it
+interrupts a tool call and its results); user text/images ->
 ``message`` items with ``input_text``/``input_image``; each assistant text or refusal ->
 an assistant ``message`` item with string content (the form the API documents for
 earlier assistant turns without item ids; a refusal is history text like any other);
@@ -8,7 +10,8 @@ tool calls -> ``function_call`` items; tool results ->
 ``function_call_output`` items (a string for a single text, else a list of parts); thinking
 with a signature -> ``reasoning`` items carrying it as ``encrypted_content``;
 ``response_format`` -> ``text.format``; ``reasoning`` -> ``reasoning`` (effort, and
-``summary: "auto"`` when thoughts are wanted); ``max_tokens`` -> ``max_output_tokens``.
+``summary: "auto"`` when thoughts are wanted); ``max_tokens`` -> ``max_output_tokens``;
+``cache_key`` (an agent session) -> ``prompt_cache_key``.
 
 Decided here:
 
@@ -18,9 +21,10 @@ Decided here:
   asks for reasoning (only reasoning models accept that ``include``).
 * Item ids are never sent (with ``store: false`` there is nothing they could refer to),
   the way stateless Responses clients do it.
-* Thinking without a signature (plain text, or another vendor's ``redacted`` payload) is
-  left out of the input: the API only takes earlier reasoning back as encrypted content,
-  and the model does not read its earlier reasoning text.
+* Thinking without a signature (plain text, or another vendor's ``redacted`` payload), or
+  with another vendor's (``Thinking.origin``), is left out of the input: the API only
+  takes earlier reasoning back as its own encrypted content, and the model does not read
+  its earlier reasoning text.
 * ``reasoning.budget_tokens`` has no Responses equivalent; without an explicit effort it
   picks one (< 4096 tokens low, < 16384 medium, else high).
 * A json_schema format without a name is sent as ``"response"`` (the API requires one).
@@ -28,7 +32,9 @@ Decided here:
 Refused with ``UnsupportedFeature``: ``stop`` (no stop sequences in Responses), a tool
 result flagged ``is_error`` (no such flag), assistant images, refusals outside assistant
 turns, and any ``extras`` from
-another client format. ``extras`` from a Responses client are merged back: ``"tools"``
+another client format. Hosted tools (``hosted_tools``) of a Responses client are sent as
+they came; another format's are left out (the response names them). ``extras`` from a
+Responses client are merged back: ``"tools"``
 extends the tool list, dotted keys (``"reasoning.summary"``) set nested fields, other
 keys are top-level fields. The channel's ``params`` are merged last, over everything.
 """
@@ -50,6 +56,7 @@ from engine.canonical import (
     ToolResult,
 )
 from engine.errors import UnsupportedFeature
+from providers import system_turns
 from providers.openai_responses.wire import FORMAT, JSONObject
 
 _ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -77,6 +84,9 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
             _tool(t.name, t.description, t.parameters, t.strict if t.strict is not None or native else False)
             for t in request.tools
         ]
+    hosted = [h.spec for h in request.hosted_tools if h.format == FORMAT]
+    if hosted:
+        body.setdefault("tools", []).extend(hosted)
     if request.tool_choice is not None:
         choice = request.tool_choice
         body["tool_choice"] = {"type": "function", "name": choice.name} if choice.mode == "tool" else choice.mode
@@ -92,6 +102,7 @@ def encode_request(request: ChatRequest, model: str, params: dict[str, Any]) -> 
     if request.metadata:
         body["metadata"] = dict(request.metadata)
     _set(body, "user", request.user)
+    _set(body, "prompt_cache_key", request.cache_key)
     if request.stream:
         body["stream"] = True
     if request.extras_format == FORMAT:
@@ -159,7 +170,11 @@ def _merge_extras(body: JSONObject, extras: dict[str, Any]) -> None:
 
 def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
     items: list[JSONObject] = []
-    for message in messages:
+    for message in system_turns.after_tool_results(messages):
+        if message.role == "system":
+            text = [{"type": "input_text", "text": p.text} for p in system_turns.text_parts(message)]
+            items.append({"type": "message", "role": "system", "content": text})
+            continue
         content: list[JSONObject] = []  # a user message's parts, until an item cuts it
         for part in message.parts:
             if isinstance(part, (TextPart, Refusal)) and message.role == "assistant":
@@ -181,7 +196,7 @@ def _input(messages: list[Message], unsupported: list[str]) -> list[JSONObject]:
                     items.append(_tool_output(part, unsupported))
                 elif isinstance(part, Refusal):
                     unsupported.append("user refusals")
-                elif part.signature:
+                elif part.signature and part.origin in (None, FORMAT):
                     items.append(_reasoning_item(part))
         _flush(items, content)
     return items

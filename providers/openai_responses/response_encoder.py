@@ -3,7 +3,8 @@
 Used by the codec for non-streamed answers and by the stream encoder for the
 ``response`` snapshots and items its events carry. Each canonical part becomes one
 output item, in order: text -> ``message`` (one ``output_text``), refusal -> ``message``
-(one ``refusal``), tool call -> ``function_call``, thinking -> ``reasoning`` (summary
+(one ``refusal``), tool call -> ``function_call`` (in the client's ``namespace``, or a
+``custom_tool_call`` for a free-form tool: see ``client_tools``), thinking -> ``reasoning`` (summary
 text, ``encrypted_content`` from the signature). ``stop_reason`` ``length`` and
 ``content_filter`` make the response ``incomplete`` with that reason, and so does a
 ``refusal`` with no refusal text (reason ``content_filter``); the rest are
@@ -14,11 +15,13 @@ gateway never stores a response, so ``store`` is always ``false``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from engine.canonical import (
     ChatRequest,
     ChatResponse,
+    ClientToolShape,
     Part,
     Refusal,
     StopReason,
@@ -28,6 +31,7 @@ from engine.canonical import (
     Usage,
 )
 from engine.errors import GatewayError
+from providers.openai_responses.client_tools import call_item, shapes
 from providers.openai_responses.wire import (
     FORMAT,
     JSONObject,
@@ -46,7 +50,8 @@ _ECHOED_EXTRAS = (
 
 def encode_response(response: ChatResponse, request: ChatRequest) -> JSONObject:
     resp_id = response_id(response.id)
-    items = [output_item(resp_id, index, part, "completed") for index, part in enumerate(response.parts)]
+    tool_shapes = shapes(request.tools)
+    items = [output_item(resp_id, index, part, "completed", tool_shapes) for index, part in enumerate(response.parts)]
     head = ResponseHead(resp_id, response.model, response.created)
     return response_object(head, request, items, stop_reason=response.stop_reason, usage=response.usage)
 
@@ -127,6 +132,7 @@ def settings_echo(request: ChatRequest) -> JSONObject:
         "top_p": request.top_p,
         "tool_choice": _tool_choice_echo(request, extras),
         "tools": [_function_tool(t.name, t.description, t.parameters, t.strict) for t in request.tools]
+        + [h.spec for h in request.hosted_tools if h.format == FORMAT]
         + list(extras.get("tools", [])),
         "text": _text_echo(request, extras),
         "reasoning": _reasoning_echo(request, extras),
@@ -139,8 +145,15 @@ def settings_echo(request: ChatRequest) -> JSONObject:
     return echo
 
 
-def output_item(resp_id: str, index: int, part: Part, status: ItemStatus) -> JSONObject:
-    """The output item for one finished (or, with ``in_progress``, just started) part."""
+def output_item(
+    resp_id: str,
+    index: int,
+    part: Part,
+    status: ItemStatus,
+    tool_shapes: Mapping[str, ClientToolShape] | None = None,
+) -> JSONObject:
+    """The output item for one finished (or, with ``in_progress``, just started) part;
+    ``tool_shapes`` (flat name -> the client's shape) restores the client's tool calls."""
     if isinstance(part, TextPart):
         content = [text_content(part.text)] if status != "in_progress" else []
         return message_item(item_id("msg", resp_id, index), content, status)
@@ -148,20 +161,15 @@ def output_item(resp_id: str, index: int, part: Part, status: ItemStatus) -> JSO
         content = [refusal_content(part.text)] if status != "in_progress" else []
         return message_item(item_id("msg", resp_id, index), content, status)
     if isinstance(part, ToolCall):
-        return {
-            "id": item_id("fc", resp_id, index),
-            "type": "function_call",
-            "status": status,
-            "arguments": part.arguments if status != "in_progress" else "",
-            "call_id": part.id,
-            "name": part.name,
-        }
+        shape = tool_shapes.get(part.name) if tool_shapes else None
+        prefix = "ctc" if shape is not None and shape.freeform else "fc"
+        return call_item(part, shape, item_id(prefix, resp_id, index), status, done=status != "in_progress")
     if isinstance(part, Thinking):
         item: JSONObject = {"id": item_id("rs", resp_id, index), "type": "reasoning", "summary": []}
         if status != "in_progress":
             if part.text:
                 item["summary"] = [summary_content(part.text)]
-            encrypted = encrypted_content(part.signature, part.redacted)
+            encrypted = encrypted_content(part.signature, part.redacted, part.origin)
             if encrypted is not None:
                 item["encrypted_content"] = encrypted
         return item
@@ -189,6 +197,7 @@ def summary_content(text: str) -> JSONObject:
 
 
 def _function_tool(name: str, description: str | None, parameters: dict[str, Any], strict: bool | None) -> JSONObject:
+    """A tool as the model was offered it (namespaced and custom tools under their flat names)."""
     tool: JSONObject = {"type": "function", "name": name, "parameters": parameters, "strict": strict}
     if description is not None:
         tool["description"] = description

@@ -13,6 +13,11 @@ is streamed live; a part that starts while another is open is buffered (its text
 arguments accumulate) and emitted, as one delta, when every part before it is done.
 Item ``output_index`` values are therefore the serialised order.
 
+A call of a client's free-form (``custom``) tool streams as a ``custom_tool_call`` item:
+its input is known only once the flat function's arguments are complete, so it arrives as
+one ``response.custom_tool_call_input.delta`` before ``...input.done``. A call into a
+namespace streams as a ``function_call`` carrying the ``namespace`` (``client_tools``).
+
 After a mid-stream failure ``error(err)`` emits an ``error`` event and then
 ``response.failed``, as the real API does. The ``error`` event carries the fields both at
 top level (the SDK's ``ResponseErrorEvent``) and nested under ``error`` (what the API
@@ -45,6 +50,7 @@ from engine.canonical import (
 )
 from engine.errors import GatewayError
 from engine.sse import frame
+from providers.openai_responses.client_tools import custom_input, shapes
 from providers.openai_responses.error_body import error_fields, failed_code
 from providers.openai_responses.response_encoder import (
     ResponseHead,
@@ -74,6 +80,7 @@ class ResponsesStreamEncoder:
 
     def __init__(self, request: ChatRequest) -> None:
         self.request = request
+        self._shapes = shapes(request.tools)
         self._seq = 0
         self._resp_id = ""
         self._model = ""
@@ -162,7 +169,7 @@ class ResponsesStreamEncoder:
         state = self._parts[index]
         part = state.part
         state.output_index = len(self._output)
-        item = output_item(self._resp_id, state.output_index, part, "in_progress")
+        item = output_item(self._resp_id, state.output_index, part, "in_progress", self._shapes)
         state.item_id = str(item["id"])
         self._emit({"type": "response.output_item.added", "output_index": state.output_index, "item": item})
         if isinstance(part, TextPart):
@@ -192,7 +199,8 @@ class ResponsesStreamEncoder:
         elif isinstance(part, Refusal):
             self._content_event("response.refusal.delta", state, delta=text)
         elif isinstance(part, ToolCall):
-            self._item_event("response.function_call_arguments.delta", state, delta=text)
+            if not self._freeform(part):  # a free-form input is sent whole when complete
+                self._item_event("response.function_call_arguments.delta", state, delta=text)
         else:
             if not state.summary_open:
                 state.summary_open = True
@@ -210,6 +218,11 @@ class ResponsesStreamEncoder:
         elif isinstance(part, Refusal):
             self._content_event("response.refusal.done", state, refusal=part.text)
             self._content_event("response.content_part.done", state, part=refusal_content(part.text))
+        elif isinstance(part, ToolCall) and self._freeform(part):
+            text = custom_input(part.arguments)
+            if text:
+                self._item_event("response.custom_tool_call_input.delta", state, delta=text)
+            self._item_event("response.custom_tool_call_input.done", state, input=text)
         elif isinstance(part, ToolCall):
             self._item_event("response.function_call_arguments.done", state, arguments=part.arguments)
         elif state.summary_open:
@@ -217,11 +230,15 @@ class ResponsesStreamEncoder:
             self._item_event(
                 "response.reasoning_summary_part.done", state, summary_index=0, part=summary_content(part.text)
             )
-        item = output_item(self._resp_id, state.output_index, part, "completed")
+        item = output_item(self._resp_id, state.output_index, part, "completed", self._shapes)
         self._output.append(item)
         self._emit({"type": "response.output_item.done", "output_index": state.output_index, "item": item})
         if self._active == index:
             self._active = None
+
+    def _freeform(self, call: ToolCall) -> bool:
+        shape = self._shapes.get(call.name)
+        return shape is not None and shape.freeform
 
     # ---- framing ---------------------------------------------------------------------
 
@@ -246,7 +263,7 @@ def _empty_copy(part: OpenPart) -> OpenPart:
     if isinstance(part, ToolCall):
         return ToolCall(id=part.id, name=part.name, arguments="")
     if isinstance(part, Thinking):
-        return Thinking(text="", signature=part.signature, redacted=part.redacted)
+        return Thinking(text="", signature=part.signature, redacted=part.redacted, origin=part.origin)
     if isinstance(part, Refusal):
         return Refusal("")
     return TextPart("")

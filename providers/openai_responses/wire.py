@@ -11,6 +11,12 @@ Thinking signatures: Responses carries a reasoning item's opaque state in
 equivalent, so it travels to a Responses *client* as ``encrypted_content`` prefixed with
 ``REDACTED_PREFIX`` and comes back out of it as ``Thinking.redacted``: opaque to the
 client either way, lossless for the gateway.
+
+Another vendor's signature (``Thinking.origin`` names the format that issued it) travels
+to a Responses client as ``encrypted_content`` prefixed ``turnout:<format>:``, and comes back
+out of it with that origin, so only an upstream of that format is sent it. Unprefixed
+``encrypted_content`` from a client is OpenAI's own (a Responses upstream served it): it
+goes back to Responses upstreams and is left out for others, which could not read it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from engine.canonical import Usage
 
 FORMAT = "openai-responses"
 REDACTED_PREFIX = "turnout-redacted:"
+ISSUER_PREFIX = "turnout:"
 
 JSONObject = dict[str, Any]
 
@@ -141,8 +148,10 @@ def item_id(prefix: str, resp_id: str, output_index: int) -> str:
 # ---- reasoning state -----------------------------------------------------------------
 
 
-def encrypted_content(signature: str | None, redacted: str | None) -> str | None:
+def encrypted_content(signature: str | None, redacted: str | None, origin: str | None = None) -> str | None:
     """The ``encrypted_content`` a Responses client sees for a canonical Thinking."""
+    if signature and origin is not None and origin != FORMAT:
+        return f"{ISSUER_PREFIX}{origin}:{signature}"
     if signature:
         return signature
     if redacted:
@@ -150,10 +159,14 @@ def encrypted_content(signature: str | None, redacted: str | None) -> str | None
     return None
 
 
-def thinking_state(encrypted: str | None) -> tuple[str | None, str | None]:
-    """``(signature, redacted)`` for a client's ``encrypted_content``."""
+def thinking_state(encrypted: str | None) -> tuple[str | None, str | None, str | None]:
+    """``(signature, redacted, origin)`` for a client's ``encrypted_content``."""
     if not encrypted:
-        return None, None
+        return None, None, None
     if encrypted.startswith(REDACTED_PREFIX):
-        return None, encrypted[len(REDACTED_PREFIX) :]
-    return encrypted, None
+        return None, encrypted[len(REDACTED_PREFIX) :], None
+    if encrypted.startswith(ISSUER_PREFIX):
+        origin, sep, signature = encrypted[len(ISSUER_PREFIX) :].partition(":")
+        if sep and origin and signature:
+            return signature, None, origin
+    return encrypted, None, FORMAT

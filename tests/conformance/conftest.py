@@ -29,7 +29,7 @@ timeout = {{ connect = 2, first_byte = 20, total = 60, idle = 20 }}
 
 [models.{public}]
 context_window = 1000000
-capabilities = ["tools", "vision", "json", "stream"]
+capabilities = ["tools", "vision", "json", "reasoning", "stream"]
 """
 
 SETTINGS = """

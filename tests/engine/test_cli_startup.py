@@ -38,7 +38,12 @@ def _heavy_imports(argv: list[str]) -> tuple[list[str], object]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["check", "policies"], ["--version"], ["explain", "examples/cost-routing/request.json", "--policies", "policies"]],
+    [
+        ["check", "policies"],
+        ["test", "policies"],
+        ["--version"],
+        ["explain", "examples/cost-routing/request.json", "--policies", "policies"],
+    ],
 )
 def test_light_commands_load_no_server_or_database_code(argv: list[str]) -> None:
     heavy, code = _heavy_imports(argv)

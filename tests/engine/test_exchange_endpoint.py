@@ -1,5 +1,6 @@
 """The pipeline addresses each attempt with its channel's settings (headers, params, the
-output-cap field), for translated and passthrough exchanges alike."""
+output-cap field), for translated and passthrough exchanges alike, and sends reasoning
+controls only to a model declaring the ``reasoning`` capability."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ price = { input = 0.1, output = 0.2 }
 """
 
 
-def _exchange_body(tmp_path: Path, fmt: str, body: dict[str, Any]) -> dict[str, Any]:
-    (tmp_path / "policy.toml").write_text(POLICY)
+def _exchange_body(tmp_path: Path, fmt: str, body: dict[str, Any], capabilities: str = "") -> dict[str, Any]:
+    (tmp_path / "policy.toml").write_text(POLICY + capabilities)
     policy = load_policy(tmp_path, {"LLM_KEY": "k"}).policy
     assert policy is not None
     registry = build_registry()
@@ -53,3 +54,22 @@ def test_a_passthrough_request_keeps_the_clients_own_field(tmp_path: Path) -> No
     body = {"model": "local-a", "max_completion_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
     sent = _exchange_body(tmp_path, "openai", body)
     assert sent["max_completion_tokens"] == 5 and sent["model"] == "upstream-a"
+
+
+CLAUDE_CODE_THINKING = {
+    "model": "local-a",
+    "max_tokens": 32000,
+    "messages": [{"role": "user", "content": "hi"}],
+    "thinking": {"type": "adaptive", "display": "omitted"},
+    "output_config": {"effort": "high"},
+}
+
+
+def test_a_model_without_the_reasoning_capability_gets_no_reasoning_controls(tmp_path: Path) -> None:
+    sent = _exchange_body(tmp_path, "anthropic", CLAUDE_CODE_THINKING)
+    assert "reasoning_effort" not in sent
+
+
+def test_a_reasoning_model_gets_the_effort(tmp_path: Path) -> None:
+    sent = _exchange_body(tmp_path, "anthropic", CLAUDE_CODE_THINKING, 'capabilities = ["reasoning"]\n')
+    assert sent["reasoning_effort"] == "high"

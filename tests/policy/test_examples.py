@@ -11,7 +11,7 @@ from engine.policy.check import run_check
 from engine.policy.load import load_policy
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
-SCENARIOS = sorted(p.name for p in EXAMPLES.iterdir() if (p / "policies").is_dir())  # deploy/ holds manifests
+SCENARIOS = sorted(p.name for p in EXAMPLES.iterdir() if (p / "policies").is_dir())  # deploy/ is no scenario
 
 
 def test_there_are_at_least_three_scenarios() -> None:

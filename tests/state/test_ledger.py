@@ -13,7 +13,7 @@ from engine.state.keys import NewKey
 from engine.state.ledger import Ledger
 from engine.state.money import format_usd
 from engine.state.schema import accounts, api_keys, key_spend, ledger
-from engine.state.spend import Caps
+from engine.state.spend_rules import Caps
 from tests.state.conftest import Backend
 
 DOLLAR = 1_000_000

@@ -22,7 +22,7 @@ from engine.state.keys import NewKey
 from engine.state.ledger import Hold, Ledger
 from engine.state.records_json import balance_json
 from engine.state.schema import accounts, api_keys, ledger
-from engine.state.spend import Caps
+from engine.state.spend_rules import Caps
 from engine.state.state import State
 from tests.state.conftest import Backend, make_policy
 

@@ -136,7 +136,9 @@ def test_tool_choice(choice: dict[str, Any], expected: ToolChoice, parallel: boo
             {},
         ),
         ({"type": "disabled"}, Reasoning(budget_tokens=0, include_thoughts=False), {}),
-        ({"type": "adaptive"}, None, {"thinking": {"type": "adaptive"}}),
+        ({"type": "adaptive"}, Reasoning(include_thoughts=True), {}),
+        ({"type": "adaptive", "display": "omitted"}, Reasoning(include_thoughts=False), {}),
+        ({"type": "future_mode"}, None, {"thinking": {"type": "future_mode"}}),
     ],
 )
 def test_thinking(thinking: dict[str, Any], reasoning: Reasoning | None, extras: dict[str, Any]) -> None:
@@ -144,24 +146,86 @@ def test_thinking(thinking: dict[str, Any], reasoning: Reasoning | None, extras:
     assert (request.reasoning, request.extras) == (reasoning, extras)
 
 
+def test_adaptive_thinking_is_kept_as_sent_for_anthropic_only() -> None:
+    request = decode(_minimal(thinking={"type": "adaptive", "display": "omitted"}))
+    assert request.hints == {"thinking": {"type": "adaptive", "display": "omitted"}}
+
+
+@pytest.mark.parametrize(
+    ("thinking", "effort", "reasoning"),
+    [
+        (None, "high", Reasoning(effort="high")),
+        (None, "max", Reasoning(effort="high")),
+        (None, "xhigh", Reasoning(effort="high")),
+        (None, "low", Reasoning(effort="low")),
+        ({"type": "adaptive", "display": "omitted"}, "medium", Reasoning(effort="medium", include_thoughts=False)),
+        ({"type": "enabled", "budget_tokens": 4096}, "low", Reasoning("low", 4096, include_thoughts=True)),
+        ({"type": "disabled"}, "high", Reasoning(budget_tokens=0, include_thoughts=False)),
+    ],
+)
+def test_effort_is_the_reasoning_effort(thinking: dict[str, Any] | None, effort: str, reasoning: Reasoning) -> None:
+    fields: dict[str, Any] = {"output_config": {"effort": effort}}
+    if thinking is not None:
+        fields["thinking"] = thinking
+    request = decode(_minimal(**fields))
+    assert request.reasoning == reasoning
+    assert request.hints["output_config"] == {"effort": effort}
+    assert request.extras == {}
+
+
+def test_an_unknown_effort_is_anthropic_only() -> None:
+    request = decode(_minimal(output_config={"effort": "ludicrous"}))
+    assert (request.reasoning, request.extras) == (None, {"output_config": {"effort": "ludicrous"}})
+
+
+def test_context_management_is_a_hint() -> None:
+    edits = {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]}
+    request = decode(_minimal(context_management=edits))
+    assert (request.hints, request.extras) == ({"context_management": edits}, {})
+
+
+@pytest.mark.parametrize(
+    ("user_id", "user", "session"),
+    [
+        ('{"device_id":"dev1","account_uuid":"","session_id":"s-1"}', "dev1", "s-1"),
+        ('{"device_id":"dev1","account_uuid":"acc-9","session_id":"s-1"}', "acc-9", "s-1"),
+        ("user_dev1_account_acc-9_session_s-2", "acc-9", "s-2"),
+        ("user_dev1_account__session_s-2", "dev1", "s-2"),
+        ('{"not": "an agent"}', '{"not": "an agent"}', None),
+        ("plain-user", "plain-user", None),
+    ],
+)
+def test_an_agent_user_id_names_the_user_and_the_session(user_id: str, user: str, session: str | None) -> None:
+    request = decode(_minimal(metadata={"user_id": user_id}))
+    assert (request.user, request.cache_key) == (user, session)
+    assert request.hints == ({} if user == user_id else {"metadata": {"user_id": user_id}})
+
+
 def test_server_tools_and_unmodelled_tool_keys_go_to_extras() -> None:
     web_search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
     custom = {
         "name": "Read",
         "input_schema": {"type": "object"},
-        "defer_loading": True,
+        "defer_loading": False,
         "cache_control": {"type": "ephemeral"},
     }
     request = decode(_minimal(tools=[custom, web_search]))
     assert [tool.name for tool in request.tools] == ["Read"]
-    assert request.extras == {"tools[web_search]": web_search, "tools[Read].defer_loading": True}
+    assert request.extras == {"tools[web_search]": web_search, "tools[Read].defer_loading": False}
 
 
-def test_structured_output_format_is_a_response_format_and_effort_an_extra() -> None:
+def test_a_deferred_tool_is_a_hint_not_a_tool() -> None:
+    deferred = {"name": "Later", "input_schema": {"type": "object", "properties": {}}, "defer_loading": True}
+    request = decode(_minimal(tools=[{"name": "Now", "input_schema": {"type": "object"}}, deferred]))
+    assert [tool.name for tool in request.tools] == ["Now"]
+    assert (request.hints, request.extras) == ({"tools[Later]": deferred}, {})
+
+
+def test_structured_output_format_is_a_response_format_and_effort_the_reasoning_effort() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}}
     request = decode(_minimal(output_config={"format": {"type": "json_schema", "schema": schema}, "effort": "high"}))
     assert request.response_format == ResponseFormat("json_schema", schema=schema)
-    assert request.extras == {"output_config": {"effort": "high"}}
+    assert (request.reasoning, request.extras) == (Reasoning(effort="high"), {})
 
 
 def test_count_tokens_body_does_not_need_max_tokens() -> None:
@@ -183,8 +247,8 @@ def test_count_tokens_body_does_not_need_max_tokens() -> None:
         (lambda b: b.update(max_tokens="10"), "max_tokens: expected an integer, got string"),
         (lambda b: b.update(messages=[]), "messages: at least one message is required"),
         (
-            lambda b: b.update(messages=[{"role": "system", "content": "x"}]),
-            "messages.0.role: must be 'user' or 'assistant'",
+            lambda b: b.update(messages=[{"role": "developer", "content": "x"}]),
+            "messages.0.role: must be 'user', 'assistant' or 'system'",
         ),
         (lambda b: b.update(messages=[{"role": "user"}]), "messages.0.content: field required"),
         (

@@ -277,10 +277,23 @@ def test_anthropic_extras_are_forwarded_with_server_tools_and_tool_fields() -> N
         }
     )
     body = body_of(request)
-    assert body["tools"] == [{"name": "Read", "input_schema": {"type": "object"}, "defer_loading": True}, web_search]
+    assert body["tools"] == [web_search, {"name": "Read", "input_schema": {"type": "object"}, "defer_loading": True}]
     assert (body["top_k"], body["thinking"]) == (5, {"type": "adaptive"})
     assert body["metadata"] == {"future_key": 1, "user_id": "u"}
     assert body["output_config"] == {"effort": "max"}
+
+
+def test_claude_codes_first_request_rebuilt_for_anthropic() -> None:
+    """Claude Code's own request, decoded and built again (the resume path): every field it
+    sent reaches Anthropic as it was sent, the system turn aside (marked user text)."""
+    sent = orjson.loads((FIXTURES.parent / "agents" / "claude-code-2.1.332-first-request.json").read_bytes())["body"]
+    body = body_of(AnthropicCodec().decode_request(sent))
+    for key in ("thinking", "context_management", "output_config", "metadata", "max_tokens", "stream", "system"):
+        assert body[key] == sent[key], key
+    assert sorted(t["name"] for t in body["tools"]) == sorted(t["name"] for t in sent["tools"])
+    assert [t for t in body["tools"] if t["name"] == "DeferredToolPlaceholder"][0]["defer_loading"] is True
+    assert [m["role"] for m in body["messages"]] == ["user"]
+    assert body["messages"][0]["content"][2]["text"].startswith("<system>\n# Environment")
 
 
 def test_anthropic_extras_are_unsupported_elsewhere_by_name() -> None:

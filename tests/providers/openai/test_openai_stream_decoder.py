@@ -264,3 +264,13 @@ def test_nothing_after_done_is_decoded(endpoint: Endpoint) -> None:
     raw = frames(chunk({"content": "hi"}), chunk({}, "stop")) + frames(chunk({"content": "late"}), done=False)
     events = decode(raw, endpoint)
     assert not any(isinstance(e, TextDelta) and e.text == "late" for e in events)
+
+
+def test_cached_prompt_tokens_reach_the_stream_end(endpoint: Endpoint) -> None:
+    """Cached tokens are billed at the cached price, so the usage chunk's cached part must
+    survive (OpenAI's ``prompt_tokens_details.cached_tokens``, DeepSeek's cache-hit count)."""
+    openai_usage = {"prompt_tokens": 900, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 768}}
+    deepseek_usage = {"prompt_tokens": 900, "completion_tokens": 7, "prompt_cache_hit_tokens": 512}
+    for usage, cached in ((openai_usage, 768), (deepseek_usage, 512)):
+        events = decode(frames(chunk({"content": "hi"}), chunk({}, "stop"), chunk(None, usage=usage)), endpoint)
+        assert events[-1] == StreamEnd("end", Usage(input_tokens=900, output_tokens=7, cached_input_tokens=cached))

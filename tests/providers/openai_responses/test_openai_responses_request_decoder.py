@@ -8,6 +8,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from engine.canonical import (
+    HostedTool,
     ImagePart,
     Message,
     Reasoning,
@@ -67,21 +68,25 @@ def test_rich_request(snapshot: SnapshotAssertion) -> None:
         "prompt_cache_key": "k1",
     }
     request = CODEC.decode_request(body)
-    assert request.system == [TextPart("You are terse."), TextPart("Prefer metric units.")]
+    # prompt_cache_key marks cache breakpoints: the system prompt, the last tool, the conversation
+    assert request.system == [TextPart("You are terse."), TextPart("Prefer metric units.", cache="5m")]
     assert request.messages == [
-        Message("user", [TextPart("What is in this image?"), ImagePart("https://example.com/a.png", "low")])
+        Message("user", [TextPart("What is in this image?"), ImagePart("https://example.com/a.png", "low", cache="5m")])
+    ]
+    assert [t.cache for t in request.tools] == ["5m"]
+    assert request.hosted_tools == [
+        HostedTool("web_search_preview", {"type": "web_search_preview"}, "openai-responses")
     ]
     assert request.tool_choice == ToolChoice("tool", "calculator")
     assert request.response_format == ResponseFormat("json_schema", {"type": "object"}, "answer", True)
     assert request.reasoning == Reasoning(effort="high", include_thoughts=True)
     assert request.stream and request.include_usage
     assert request.extras == {
-        "tools": [{"type": "web_search_preview"}],
         "text.verbosity": "low",
         "reasoning.summary": "detailed",
         "include": ["web_search_call.action.sources"],
     }
-    assert request.hints == {"prompt_cache_key": "k1"}  # a caching hint, never a refusal
+    assert request.cache_key == "k1" and request.hints == {}  # a caching hint, never a refusal
     assert request.extras_format == "openai-responses"
     assert request == snapshot
 
@@ -131,7 +136,7 @@ def test_function_calling_turns() -> None:
         Message(
             "assistant",
             [
-                Thinking("Use the tool.", signature="gAAAA-enc"),
+                Thinking("Use the tool.", signature="gAAAA-enc", origin="openai-responses"),
                 ToolCall("call_1", "calculator", '{"a":12}'),
                 ToolCall("call_2", "calculator", '{"a":7}'),
             ],
@@ -196,11 +201,11 @@ def test_defaults_and_stateless_settings_are_no_ops(body: dict[str, Any]) -> Non
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ({"input": "x", "tools": [{"type": "custom", "name": "sql"}]}, "tool type 'custom'"),
+        ({"input": "x", "tools": [{"type": "computer_use_preview"}]}, "tool type 'computer_use_preview'"),
         ({"input": "x", "tools": [{"type": "image_generation"}]}, "tool type 'image_generation'"),
         ({"input": "x", "tools": [{**CALC, "defer_loading": True}]}, "tools[0].defer_loading"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "stateless"),
-        ({"input": [{"type": "custom_tool_call", "call_id": "c", "name": "n", "input": "x"}]}, "custom"),
+        ({"input": [{"type": "local_shell_call", "call_id": "c", "action": {}}]}, "local_shell_call"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}]}, "file id"),
         (
             {"input": [{"role": "user", "content": [{"type": "input_file", "file_url": "https://x/a.pdf"}]}]},

@@ -308,7 +308,7 @@ def test_reasoning_settings_without_effort_or_summary_send_nothing() -> None:
     assert "reasoning" not in body and "include" not in body
 
 
-def test_hints_are_forwarded_to_responses_and_left_out_elsewhere() -> None:
+def test_hints_are_forwarded_to_responses_prompt_cache_ones_to_chat() -> None:
     from providers.base import Endpoint
     from providers.openai.adapter import OpenAIChatAdapter
 
@@ -317,4 +317,5 @@ def test_hints_are_forwarded_to_responses_and_left_out_elsewhere() -> None:
     )
     assert _body(request)["prompt_cache_key"] == "k"
     chat = OpenAIChatAdapter().build_request(request, Endpoint("c", "openai", "http://x/v1", None, "m"))
-    assert b"prompt_cache_key" not in chat.body and b"safety_identifier" not in chat.body
+    # chat completions has prompt_cache_key too; the abuse-monitoring id is left out
+    assert orjson.loads(chat.body)["prompt_cache_key"] == "k" and b"safety_identifier" not in chat.body
