@@ -1,6 +1,6 @@
 """``console_routes``: every route of the account API and the console, for the app's lifespan
-to mount once the key store and the pipeline exist. ``/`` redirects to the console; the
-console's vendored CSS and JavaScript are served from ``/console/static``."""
+to mount once the key store and the pipeline exist (which then sends a browser's ``GET /``
+to ``/console``). The console's vendored CSS and JavaScript are served from ``/console/static``."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from engine.console.admin_pages import AdminPages
 from engine.console.forms import is_form
 from engine.console.pages import UserPages
 from engine.console.public_pages import PublicPages
-from engine.console.render import PACKAGE, PREFIX, Renderer, redirect
+from engine.console.render import PACKAGE, PREFIX, Renderer
 from engine.console.service import Accounts, ConsoleSettings
 from engine.explain import explain_plan
 from engine.pipeline import Pipeline
@@ -66,11 +66,7 @@ def console_routes(
 
         return Route(route.path, endpoint, methods=list(route.methods or ()))
 
-    async def home(request: Request) -> Response:
-        return redirect(PREFIX)
-
     routes: list[BaseRoute] = [by_body(r) if r.path in forms else r for r in api]
-    routes += [Route("/", home, methods=["GET"])]
     routes += pages.routes() + public.routes() + admin.routes()
     routes.append(Mount(f"{PREFIX}/static", StaticFiles(directory=PACKAGE / "static"), name="console-static"))
     return routes

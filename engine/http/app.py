@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
+from engine.console.render import PREFIX as CONSOLE_HOME
 from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
@@ -138,6 +139,7 @@ def build_app(settings: Settings) -> ASGIApp:
         if state is not None:
             extra_routes[:] = state_routes(state, settings, pipeline, proxies, openai_error)
             app.router.routes.extend(extra_routes)
+            endpoints.home = CONSOLE_HOME
         endpoints.probe = state.reachability if state is not None else None
         loop = asyncio.get_running_loop()
 

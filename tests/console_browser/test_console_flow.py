@@ -147,6 +147,7 @@ def test_register_credit_key_call_usage_revoke(world: World) -> None:
     page = world.user.new_page()
     page.goto(world.url("/"))
     expect(page).to_have_url(world.url("/console/login"))
+    assert httpx.head(world.url("/")).status_code == 200  # clients' reachability probe stays a 200
     page.click("text=Create one")
     page.fill("input[name=email]", USER_EMAIL)
     page.fill("input[name=password]", USER_PASSWORD)
