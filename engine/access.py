@@ -25,12 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from engine.errors import Forbidden, Unauthorized
 from engine.policy.compiled import CompiledPolicy, GroupSpec
 
 NO_KEYS: Mapping[str, str] = MappingProxyType({})
+
+if TYPE_CHECKING:
+    from engine.replay.recorded import RoutingRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ class UsageRecord(NamedTuple):
     byok: bool = False
     estimated: bool = False  # tokens counted by Turnout (the upstream reported no usage)
     overrun_usd: float = 0.0  # cost a prepaid balance could not cover (not charged)
+    routing: RoutingRecord | None = None  # request rows: the facts the plan read (``engine.replay.recorded``)
 
 
 class Gate(Protocol):

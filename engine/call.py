@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from engine.access import Admission, Principal, Reservation
@@ -52,5 +53,6 @@ class Call:
     route: Plan
     multiplier: float = 1.0  # the key group's price multiplier
     byok: Byok | None = None  # where the caller's own provider keys serve it
+    planned_at: datetime | None = None  # the ``now`` the plan was made at (recorded for replay)
     admission: Admission | None = None  # set once the gate admitted the request
     reservation: Reservation | None = None  # set once the worst case is reserved

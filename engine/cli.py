@@ -1,5 +1,5 @@
-"""The ``turnout`` command: serve, check, test, explain (and the key/credit/usage/db commands
-of the state store).
+"""The ``turnout`` command: serve, check, test, explain, replay and diff (and the
+key/credit/usage/db commands of the state store).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
 never starts a server. Each command imports what it needs when it runs (the server, the
@@ -25,6 +25,7 @@ from engine.console.cli import register as register_account_commands
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
+from engine.replay.cli import register as register_replay_commands
 from engine.state.cli import StateConfig
 from engine.state.cli import register as register_state_commands
 
@@ -51,6 +52,8 @@ def _refuse(problem: str) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from engine.http.port_probe import listen_problem
+    from engine.observability import multiproc as metrics_dir
+    from engine.observability.log_setup import configure_logging
     from engine.settings import SettingsError, load_settings
     from engine.state import StateConfigError
 
@@ -68,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = load_settings()
     except SettingsError as exc:
         return _refuse(str(exc))
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, json=settings.log_format == "json", sql=settings.log_sql)
     if not settings.policy_dir.is_dir():
         return _refuse(
             f"the policy directory {settings.policy_dir} does not exist: run `turnout init` to write the "
@@ -95,17 +98,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from engine.http.graceful import GracefulGranian, graceful_options
 
     log.info("turnout listening on http://%s:%d (%d worker(s))", settings.host, settings.port, settings.workers)
-    GracefulGranian(
-        "engine.http.app:create_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        factory=True,
-        log_enabled=False,
-        **granian_tuning(),
-        **graceful_options(settings.drain_timeout),
-    ).serve()
+    shared_metrics = metrics_dir.prepare(os.environ)  # before any import of prometheus_client
+    try:
+        GracefulGranian(
+            "engine.http.app:create_app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            factory=True,
+            log_enabled=False,
+            **granian_tuning(),
+            **graceful_options(settings.drain_timeout),
+        ).serve()
+    finally:
+        metrics_dir.cleanup(shared_metrics)
     return 0
 
 
@@ -275,6 +282,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
     register_state_commands(sub, _state_config)
     register_account_commands(sub, _state_config)
+    register_replay_commands(sub, _state_config)
     return parser
 
 

@@ -99,7 +99,13 @@ class KeyedGate:
                 log.info("an API key exists now: open mode has ended (requests need a key)")
 
     async def authenticate(self, credential: str | None, client_ip: str, policy: CompiledPolicy) -> Principal:
-        if self._open:  # no key anywhere: the static gate lets everyone in as ``anonymous``
+        if self._open:  # no key anywhere: the static gate lets everyone in as ``anonymous``...
+            if credential:  # ...but a key created a moment ago is already itself (limits, balance, BYOK)
+                try:
+                    return await self._store.authenticate(credential, client_ip, policy)
+                except Unauthorized as err:
+                    if err.code != "invalid_api_key":
+                        raise
             return await self._static.authenticate(credential, client_ip, policy)
         if credential and not self._static.open:
             try:

@@ -9,7 +9,6 @@ Once decoded and planned, a request travels as one ``Call`` (``engine.call``).
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 
 from engine.access import Admission, Gate, Principal, Reservation
-from engine.billing import NOTHING, byok_for, charges, request_charge
+from engine.billing import NOTHING, Charge, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
@@ -28,6 +27,8 @@ from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
 from engine.metering import worst_case_of
+from engine.observability.access_log import format_cost
+from engine.observability.recorder import Recorder
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
@@ -49,7 +50,6 @@ from providers.base import ClientCodec, Endpoint
 from providers.outline import outline_request
 from providers.registry import Registry
 
-log = logging.getLogger("turnout.request")
 NO_KEYS: Mapping[str, str] = {}
 
 
@@ -147,6 +147,7 @@ class Pipeline:
         self.health = health
         self.gate = gate
         self._rng = random.Random()
+        self.recorder = Recorder()  # metrics, access log, traces: the app sets the worker's
 
     def base_headers(self, policy: CompiledPolicy, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id, "x-turnout-policy": policy.version}
@@ -169,29 +170,48 @@ class Pipeline:
         return principal, request, body
 
     def plan(
-        self, request: ChatRequest, principal: Principal, policy: CompiledPolicy, headers: Mapping[str, str]
+        self,
+        request: ChatRequest,
+        principal: Principal,
+        policy: CompiledPolicy,
+        headers: Mapping[str, str],
+        now: datetime | None = None,
     ) -> tuple[RequestFacts, Plan]:
         facts = request_facts(request, headers, policy.request_headers)
         key = KeyFacts(principal.key_name, principal.group, principal.tags)
-        return facts, plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
+        return facts, plan(facts, policy, self.health, key, now or datetime.now(UTC), self._rng)
 
     async def handle(self, ingress: Ingress) -> Answer:
+        started = time.perf_counter()
+        self.recorder.arrived(ingress.fmt)
+        try:
+            return await self._handle(ingress, started)
+        except asyncio.CancelledError:
+            self.recorder.aborted(ingress, started, 499, "client_disconnected")
+            raise
+        except BaseException:
+            self.recorder.aborted(ingress, started, 500, "internal")
+            raise
+
+    async def _handle(self, ingress: Ingress, started: float) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)
-        started = time.perf_counter()
         try:
             principal, request, body = await self.decode(ingress, policy)
-            facts, route = self.plan(request, principal, policy, ingress.headers)
+            planned_at = datetime.now(UTC)
+            facts, route = self.plan(request, principal, policy, ingress.headers, planned_at)
         except GatewayError as err:
             if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
                 err.param = codec.output_cap_field
                 err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
+            self.recorder.rejected(ingress, err, started)
             return self.error_response(codec, err, headers)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
         call.byok = byok_for(principal.byok_keys, group, policy)
+        call.planned_at = planned_at
         return await self._execute(call)
 
     async def _admit(self, call: Call) -> None:
@@ -201,19 +221,7 @@ class Pipeline:
             call.admission, call.reservation = Admission(), Reservation(None, None, 0.0)
             return
         policy, facts = call.policy, call.facts
-        cap = facts.max_tokens or policy.default_max_tokens
-        byok = call.byok
-        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
-        worst = max(
-            worst_case_of(  # at list price times the group's multiplier
-                facts.estimated_tokens,
-                cap,
-                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
-                call.multiplier,
-            ),
-            # with the caller's own key: the group's fee, as charged
-            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
-        )
+        worst = self._worst_case(call)
         # independent checks, each a round trip on shared state: run them together
         admitted, reserved = await asyncio.gather(
             self.gate.admit(principal, policy, facts.estimated_tokens),
@@ -227,6 +235,27 @@ class Pipeline:
         for checked in (admitted, reserved):
             if isinstance(checked, BaseException):
                 raise checked
+
+    def _worst_case(self, call: Call) -> float:
+        """The most the request can cost the key (what is reserved before it is sent)."""
+        policy, facts = call.policy, call.facts
+        cap = facts.max_tokens or policy.default_max_tokens
+        byok = call.byok
+        own = [a for a in call.route.attempts if byok is not None and a.target.channel in byok.channels]
+        return max(
+            worst_case_of(  # at list price times the group's multiplier
+                facts.estimated_tokens,
+                cap,
+                (policy.models[a.target.model].price for a in call.route.attempts if a not in own),
+                call.multiplier,
+            ),
+            # with the caller's own key: the group's fee, as charged
+            worst_case_of(facts.estimated_tokens, cap, [byok.fee] if byok is not None and own else [], 1.0),
+        )
+
+    def _charges(self, call: Call, outcome: Outcome) -> list[Charge]:
+        """Each attempt's charge, in ``outcome.records`` order."""
+        return charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
 
     async def _release(self, call: Call) -> None:
         """Give back what the gate granted to a request that was not served."""
@@ -246,7 +275,10 @@ class Pipeline:
         except GatewayError as err:
             await self._release(call)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
-            self.gate.record(usage_rows(call, None, records, Ending(err.status, err.kind, NOTHING)))
+            ending = Ending(err.status, err.kind, NOTHING)
+            self.gate.record(usage_rows(call, None, records, ending))
+            self.recorder.finished(call, None, records, ending)
+            call.headers["x-turnout-cost"] = format_cost(0.0)
             return self.error_response(call.codec, err, call.headers)
         except BaseException:
             await self._release(call)
@@ -260,7 +292,8 @@ class Pipeline:
         if dropped:
             call.headers["x-turnout-dropped-tools"] = ", ".join(dropped)
         if isinstance(result, Completed):
-            await self._settle(call, outcome)
+            charge = await self._settle(call, outcome)
+            call.headers["x-turnout-cost"] = format_cost(charge.cost_usd)
             return Reply(result.body, 200, call.headers)
         return self._stream(call, result)
 
@@ -308,8 +341,17 @@ class Pipeline:
         return self.registry.adapter(policy.channels[attempt.target.channel].format).inline_images_only
 
     def _stream(self, call: Call, result: Streaming) -> StreamResponse:
+        fmt = call.ingress.fmt
+        self.recorder.stream_opened(fmt)
+
         async def on_close(disconnected: bool) -> None:
-            await self._settle(call, result.outcome, disconnected=disconnected)
+            try:
+                await self._settle(call, result.outcome, disconnected=disconnected)
+            except BaseException:
+                self.recorder.aborted(call.ingress, call.started, 500, "internal")
+                raise
+            finally:
+                self.recorder.stream_closed(fmt)
 
         call.headers["cache-control"] = "no-cache"
         call.headers["x-accel-buffering"] = "no"
@@ -333,8 +375,8 @@ class Pipeline:
             raise PassthroughOnly(request.opaque, codec.format, channel.format)
         return TranslatedExchange(leg, request)
 
-    async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> None:
-        per_attempt = charges(outcome.records, call.policy, call.facts.estimated_tokens, call.multiplier, call.byok)
+    async def _settle(self, call: Call, outcome: Outcome, *, disconnected: bool = False) -> Charge:
+        per_attempt = self._charges(call, outcome)
         charge = request_charge(outcome.records, per_attempt)
         principal = call.principal
         overrun = 0.0
@@ -351,6 +393,5 @@ class Pipeline:
             status, error_type = 200, None
         ending = Ending(status, error_type, charge, per_attempt, overrun)
         self.gate.record(usage_rows(call, outcome, outcome.records, ending))
-        if log.isEnabledFor(logging.DEBUG):
-            served = outcome.attempt.target.channel
-            log.debug("request %s %s -> %s status=%s", call.ingress.request_id, call.route.requested, served, status)
+        self.recorder.finished(call, outcome, outcome.records, ending)
+        return charge

@@ -37,7 +37,21 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, description="port to listen on")
     workers: int = Field(1, ge=1, description="worker processes (more than one needs TURNOUT_REDIS_URL)")
     log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text or one JSON object each")
+    log_sql: bool = Field(False, description="log the database drivers' statements (off: only their warnings)")
+    access_log: bool = Field(True, description="one line per request on the turnout.access logger (INFO)")
     body_limit: int = Field(10 * 1024 * 1024, ge=1, description="largest accepted request body (decoded), bytes")
+    image_body_limit: int = Field(
+        50 * 1024 * 1024, ge=1, description="largest accepted image request body (an edit's uploads), bytes"
+    )
+    image_timeout: float = Field(
+        300.0, gt=0, description="upstream first-byte and total timeout of image requests, seconds"
+    )
+    image_url_ttl: float = Field(3600.0, gt=0, description="how long an image answered as a url is served, seconds")
+    public_url: str | None = Field(
+        None,
+        description="the gateway's public base URL, for image urls and console snippets (default: the request's Host)",
+    )
     api_keys: str = Field("", description="comma-separated static API keys (Bearer)")
     connect_timeout: float = Field(5.0, gt=0, description="default upstream connect timeout, seconds")
     first_byte_timeout: float = Field(60.0, gt=0, description="default upstream time-to-first-byte, seconds")
@@ -61,7 +75,6 @@ class Settings(BaseSettings):
     )
     console_groups: str = Field("default", description="comma-separated key groups console users may choose")
     console_prepaid: bool = Field(True, description="accounts registered in the console spend bought credits")
-    public_url: str | None = Field(None, description="this server's URL as clients reach it (console snippets)")
     byok_key: str | None = Field(None, description="32 bytes, base64: seals callers' own provider keys (BYOK) at rest")
     byok_old_keys: str = Field("", description="earlier TURNOUT_BYOK_KEY values, comma-separated, during a rotation")
     drain_timeout: float = Field(
@@ -70,6 +83,11 @@ class Settings(BaseSettings):
         description="on SIGTERM, seconds in-flight answers get to finish before they are cut cleanly "
         "(keep it below the orchestrator's grace period: Kubernetes' default is 30)",
     )
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod

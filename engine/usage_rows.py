@@ -2,6 +2,8 @@
 
 Rows never carry prompts or outputs: only who asked, what was routed where, how each
 attempt ended, tokens, cost (``engine.billing``) and the policy version the request ran on.
+The request row also carries the routing facts the plan read (``engine.replay.recorded``,
+references only: the usage log's writer converts them), for ``turnout replay``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import NamedTuple
 from engine.access import UsageRecord
 from engine.billing import NOTHING, Charge
 from engine.call import Call
+from engine.replay.recorded import RoutingRecord
 from engine.routing.outcome import AttemptRecord, Outcome
+from engine.routing.plan import KeyFacts
 
 
 class Ending(NamedTuple):
@@ -44,6 +48,9 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
     if len(pairs) > 1:
         pairs.sort(key=lambda pair: pair[0].number)
     ttfb = next((r.ttfb_ms for r, _ in pairs if r.delivered), pairs[-1][0].ttfb_ms if pairs else None)
+    first = route.attempts[0].target if route.attempts else None
+    key = KeyFacts(principal.key_name, principal.group, principal.tags)
+    routing = RoutingRecord(call.facts, key, key_id is not None, call.planned_at or now, first)
     rows = [
         UsageRecord(
             request_id, None, now, account_id, key_id, endpoint, route.requested, alias_rule,
@@ -51,7 +58,7 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
             ending.status, ending.error_type, (time.perf_counter() - call.started) * 1000, ttfb,
             usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens,
             ending.charge.cost_usd, policy_version, _own_key(call, served.target.channel if served else None),
-            ending.charge.estimated, ending.overrun_usd,
+            ending.charge.estimated, ending.overrun_usd, routing,
         )
     ]  # fmt: skip
     for record, charge in pairs:

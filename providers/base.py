@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Protocol
 
 from engine.canonical import ChatRequest, ChatResponse, StreamEvent, Usage
 from engine.errors import GatewayError, UpstreamError
+from engine.media.canonical import EmbeddingRequest, EmbeddingResult, ImageRequest, ImageResult
 
 _NONE: Mapping[str, Any] = MappingProxyType({})  # the shared, read-only empty default
 
@@ -205,3 +206,23 @@ class Passthrough(Protocol):
         ...
 
     def stream(self, public_model: str, client_wants_usage: bool) -> PassthroughStream: ...
+
+
+class EmbeddingsUpstream(Protocol):
+    """How one format's upstream is asked for embeddings (``<format>/embeddings.py``)."""
+
+    def build_embedding_request(self, request: EmbeddingRequest, endpoint: Endpoint) -> UpstreamRequest:
+        """``UnsupportedFeature`` for what this format cannot carry (the attempt moves on)."""
+        ...
+
+    def decode_embedding_response(self, body: bytes, request: EmbeddingRequest) -> EmbeddingResult: ...
+
+
+class ImagesUpstream(Protocol):
+    """How one format's upstream is asked to generate or edit images (``<format>/images.py``)."""
+
+    def build_image_request(self, request: ImageRequest, endpoint: Endpoint) -> UpstreamRequest:
+        """``UnsupportedFeature`` for what this format cannot carry (the attempt moves on)."""
+        ...
+
+    def decode_image_response(self, body: bytes) -> ImageResult: ...

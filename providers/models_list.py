@@ -1,6 +1,7 @@
 """Model-list shapes of every client format (OpenAI, Anthropic, Gemini) from neutral entries.
 
-OpenAI's list carries Turnout's extra fields (kind, price, context window, capabilities,
+OpenAI's list carries Turnout's extra fields (kind: model or alias, model_kind: chat,
+embedding or image, price, context window, capabilities,
 availability) next to the standard ones; SDKs ignore fields they do not know.
 """
 
@@ -22,6 +23,7 @@ class ModelEntry:
     max_output_tokens: int | None
     capabilities: tuple[str, ...]
     available: bool  # at least one enabled channel can serve it
+    model_kind: str = "chat"  # what it serves: chat, embedding or image (an alias: its models')
 
 
 def openai_entry(entry: ModelEntry) -> dict[str, Any]:
@@ -37,6 +39,7 @@ def openai_entry(entry: ModelEntry) -> dict[str, Any]:
         "max_output_tokens": entry.max_output_tokens,
         "capabilities": list(entry.capabilities),
         "available": entry.available,
+        "model_kind": entry.model_kind,
     }
 
 
@@ -48,6 +51,7 @@ def anthropic_list(entries: list[ModelEntry]) -> dict[str, Any]:
     data = [
         {"type": "model", "id": e.id, "display_name": e.description or e.id, "created_at": "1970-01-01T00:00:00Z"}
         for e in entries
+        if e.model_kind == "chat"  # Anthropic clients only chat
     ]
     return {
         "data": data,
@@ -66,6 +70,8 @@ def gemini_list(entries: list[ModelEntry]) -> bytes:
             max_output_tokens=e.max_output_tokens,
             description=e.description,
             thinking="reasoning" in e.capabilities,
+            embedding=e.model_kind == "embedding",
         )
         for e in entries
+        if e.model_kind != "image"  # Gemini clients have no image endpoint here
     )

@@ -5,23 +5,37 @@ Formats: ``openai`` (chat completions, and every OpenAI-compatible vendor),
 ``openai-responses``, ``anthropic``, ``gemini``. Built once at startup and passed around;
 codecs and adapters are stateless (per-request state lives in their stream objects).
 Optional capabilities are small protocols found by type, never by format name:
-``TokenCounting`` and ``StreamReframing`` on a codec; ``inline_images_only`` on an adapter.
+``TokenCounting`` and ``StreamReframing`` on a codec; ``inline_images_only`` on an adapter;
+``EmbeddingsUpstream`` and ``ImagesUpstream`` for the formats whose upstreams serve them
+(``openai`` and ``gemini``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from providers.anthropic.adapter import AnthropicAdapter
 from providers.anthropic.codec import AnthropicCodec
 from providers.anthropic.passthrough import AnthropicPassthrough
-from providers.base import ClientCodec, Passthrough, StreamReframing, TokenCounting, UpstreamAdapter
+from providers.base import (
+    ClientCodec,
+    EmbeddingsUpstream,
+    ImagesUpstream,
+    Passthrough,
+    StreamReframing,
+    TokenCounting,
+    UpstreamAdapter,
+)
 from providers.gemini.adapter import GeminiAdapter
 from providers.gemini.codec import GeminiCodec
+from providers.gemini.embeddings import GeminiEmbeddings
+from providers.gemini.images import GeminiImages
 from providers.gemini.passthrough import GeminiPassthrough
 from providers.openai.adapter import OpenAIChatAdapter
 from providers.openai.codec import OpenAIChatCodec
+from providers.openai.embeddings import OpenAIEmbeddings
+from providers.openai.images import OpenAIImages
 from providers.openai.passthrough import OpenAIChatPassthrough
 from providers.openai_responses.adapter import ResponsesAdapter
 from providers.openai_responses.codec import ResponsesCodec
@@ -37,6 +51,8 @@ class Registry:
     passthroughs: Mapping[str, Passthrough]
     token_counters: Mapping[str, TokenCounting]
     reframings: Mapping[str, StreamReframing]
+    embeddings: Mapping[str, EmbeddingsUpstream] = field(default_factory=dict)
+    images: Mapping[str, ImagesUpstream] = field(default_factory=dict)
 
     def codec(self, fmt: str) -> ClientCodec:
         return self.codecs[fmt]
@@ -55,6 +71,14 @@ class Registry:
     def stream_reframing(self, fmt: str) -> StreamReframing | None:
         """The codec's other stream framing, for the formats that have one."""
         return self.reframings.get(fmt)
+
+    def embeddings_upstream(self, fmt: str) -> EmbeddingsUpstream | None:
+        """How a ``fmt`` upstream is asked for embeddings, for the formats that serve them."""
+        return self.embeddings.get(fmt)
+
+    def images_upstream(self, fmt: str) -> ImagesUpstream | None:
+        """How a ``fmt`` upstream is asked for images, for the formats that serve them."""
+        return self.images.get(fmt)
 
 
 def build_registry() -> Registry:
@@ -80,4 +104,6 @@ def build_registry() -> Registry:
         },
         token_counters={"anthropic": anthropic, "gemini": gemini},
         reframings={"gemini": gemini},
+        embeddings={"openai": OpenAIEmbeddings(), "gemini": GeminiEmbeddings()},
+        images={"openai": OpenAIImages(), "gemini": GeminiImages()},
     )

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
@@ -26,10 +27,17 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
 from engine.http.graceful import DRAIN_SIGNAL
+from engine.http.media_routes import MediaEndpoints
 from engine.http.request_ids import RequestIds
 from engine.http.routes import Endpoints
 from engine.http.state_routes import state_routes
 from engine.keyed_gate import CLOSED_WITHOUT_KEYS, KeyedGate, open_store
+from engine.media.deadlines import media_deadlines
+from engine.media.image_store import ImageStore
+from engine.media.pipeline import MediaPipeline
+from engine.observability.log_setup import configure_logging
+from engine.observability.metrics import CONTENT_TYPE
+from engine.observability.worker import WorkerObservability
 from engine.pipeline import Pipeline
 from engine.policy.secrets import process_env
 from engine.policy.store import PolicyStore
@@ -121,7 +129,10 @@ def build_app(settings: Settings) -> ASGIApp:
     registry = build_registry()
     proxies = parse_networks(settings.proxy_networks())
     endpoints = Endpoints(None, settings.body_limit, proxies)
+    media = MediaEndpoints(settings.body_limit, settings.image_body_limit, proxies, settings.public_url)
+    endpoints.media = media
     extra_routes: list[BaseRoute] = []
+    observed: list[WorkerObservability] = []  # the worker's, once its lifespan started
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,13 +145,20 @@ def build_app(settings: Settings) -> ASGIApp:
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         images = ImageFetcher()
-        pipeline = Pipeline(store, registry, Executor(transports, health), health, the_gate, images)
+        observability = WorkerObservability(settings, store, health, state.usage if state else None, os.environ)
+        recorder = observability.recorder
+        executor = Executor(transports, health, events=recorder, deadlines=media_deadlines(settings.image_timeout))
+        pipeline = Pipeline(store, registry, executor, health, the_gate, images)
+        pipeline.recorder = recorder
         endpoints.pipeline = pipeline
         if state is not None:
             extra_routes[:] = state_routes(state, settings, pipeline, proxies, openai_error)
             app.router.routes.extend(extra_routes)
             endpoints.home = CONSOLE_HOME
+        media.pipeline = MediaPipeline(pipeline, ImageStore(settings.data_dir / "images", settings.image_url_ttl))
         endpoints.probe = state.reachability if state is not None else None
+        observed[:] = [observability]
+        observability.start()
         loop = asyncio.get_running_loop()
 
         def begin_drain() -> None:
@@ -151,10 +169,13 @@ def build_app(settings: Settings) -> ASGIApp:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals off the main thread
             loop.add_signal_handler(DRAIN_SIGNAL, begin_drain)
         stop = asyncio.Event()
+        reloaded = recorder.reloaded
         watchers = (
             [
-                asyncio.create_task(watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms)),
-                asyncio.create_task(watch_secrets(store, stop)),
+                asyncio.create_task(
+                    watch_policy(store, stop, debounce_ms=settings.reload_debounce_ms, on_reload=reloaded)
+                ),
+                asyncio.create_task(watch_secrets(store, stop, on_reload=reloaded)),
             ]
             if settings.watch
             else []
@@ -176,6 +197,7 @@ def build_app(settings: Settings) -> ASGIApp:
                 await state.close()
             await images.close()
             await transports.close()
+            await observability.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 404)
@@ -205,8 +227,13 @@ def build_app(settings: Settings) -> ASGIApp:
         codec = registry.codec(_format_of(request.url.path))
         return Response(codec.encode_error(err), status_code=500, media_type="application/json")
 
+    async def metrics(request: Request) -> Response:
+        if not observed:
+            raise RuntimeError("the gateway is not started")
+        return Response(await observed[0].scrape(), headers={"content-type": CONTENT_TYPE})
+
     app = Starlette(
-        routes=endpoints.routes(),
+        routes=[*endpoints.routes(), *media.routes(), Route("/metrics", metrics, methods=["GET"])],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: not_found, Exception: internal},
     )
@@ -218,5 +245,5 @@ def build_app(settings: Settings) -> ASGIApp:
 def create_app() -> ASGIApp:
     """Granian's factory: settings from the environment."""
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, json=settings.log_format == "json", sql=settings.log_sql)
     return build_app(settings)

@@ -11,6 +11,7 @@ traceback goes to the log, never to the client).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -54,6 +55,10 @@ class DataPlane:
         self._body_limit = body_limit
         self._proxies = proxies
 
+    def _unread(self, scope: Scope, fmt: str, headers: dict[str, str], request_id: str) -> Ingress:
+        """What the access log and metrics need of a request whose body was not read."""
+        return Ingress(fmt, client_path(scope["path"]), b"", None, "", headers, request_id)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fmt = None
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -62,6 +67,7 @@ class DataPlane:
         if fmt is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         raw: list[tuple[bytes, bytes]] = scope["headers"]
         request_id = self._ids.for_request(raw)
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in raw}
@@ -70,8 +76,10 @@ class DataPlane:
             encoding = headers.get("content-encoding")
             body = await read_body(receive, headers.get("content-length"), self._body_limit, encoding)
         except ClientGone:
+            pipeline.recorder.unread(self._unread(scope, fmt, headers, request_id), started, 499, "client_disconnected")
             return
         except GatewayError as err:
+            pipeline.recorder.unread(self._unread(scope, fmt, headers, request_id), started, err.status, err.kind)
             policy = pipeline.store.current
             await pipeline.error_response(pipeline.registry.codec(fmt), err, pipeline.base_headers(policy, request_id))(
                 scope, receive, send

@@ -5,7 +5,9 @@ A model is *available* when an enabled channel serves it whose circuit breaker f
 not open (``down``: the open (channel, model) pairs of this worker); an alias when one of
 the models or aliases it can route to is. OpenAI's list shows every entry with its
 ``available`` flag; the Anthropic and Gemini lists, which have no such field, list only the
-available ones."""
+available ones, and only what their clients can ask (Anthropic: chat models; Gemini: chat
+and embedding models, the latter with ``embedContent`` methods). Every entry carries its
+``model_kind`` (an alias: its models' kind)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,11 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
                 price["cached_input"] = model.price.cached_input
             if model.price.cache_write is not None:
                 price["cache_write"] = model.price.cache_write
+            if model.kind != "chat":  # billed by input tokens (embedding) or per image
+                del price["output"]
+            if model.kind == "image":
+                del price["input"]
+                price.update({f"image:{s}:{q}": usd for s, by in model.price.images.items() for q, usd in by.items()})
         out.append(
             ModelEntry(
                 model_id,
@@ -44,12 +51,13 @@ def entries(policy: CompiledPolicy, down: Down = frozenset()) -> list[ModelEntry
                 model.max_output_tokens,
                 tuple(sorted(model.capabilities)),
                 _model_up(policy, model_id, down),
+                model.kind,
             )
         )
     for name in sorted(policy.aliases):
         alias = policy.aliases[name]
         up = _alias_up(policy, name, down, set())
-        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), up))
+        out.append(ModelEntry(name, "alias", alias.description, None, None, None, (), up, alias.kind))
     return out
 
 

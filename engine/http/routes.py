@@ -7,6 +7,7 @@ methods a 405 in the client's format.) Credentials and bodies are read as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.explain import explain_plan
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import DATA_PLANE_FORMATS, credential_for, read_body
+from engine.http.media_routes import GEMINI_EMBED_METHODS, MediaEndpoints
 from engine.http.models_list import (
     anthropic_models,
     gemini_models,
@@ -49,6 +51,7 @@ class Endpoints:
         self.home: str | None = None  # where a browser's GET / goes (the web console, when mounted)
         self.body_limit = body_limit
         self.proxies = proxies
+        self.media: MediaEndpoints | None = None  # embeddings and images (engine.http.media_routes)
 
     @property
     def pipeline(self) -> Pipeline:
@@ -84,9 +87,12 @@ class Endpoints:
         )
 
     async def _serve(self, request: Request, fmt: str, **path: Any) -> Handled:
+        started = time.perf_counter()
         try:
             body = await self._body(request)
         except GatewayError as err:
+            unread = self._ingress(request, fmt, b"", **path)
+            self.pipeline.recorder.unread(unread, started, err.status, err.kind)
             policy = self.pipeline.store.current
             headers = self.pipeline.base_headers(policy, request.state.request_id)
             return self.pipeline.error_response(self.pipeline.registry.codec(fmt), err, headers)
@@ -104,8 +110,13 @@ class Endpoints:
     async def gemini(self, request: Request) -> Handled:
         target = request.path_params["target"]
         model, _, method = target.partition(":")
+        if method in GEMINI_EMBED_METHODS and self.media is not None:
+            return await self.media.gemini_embed(request, model, method)
         if method not in GEMINI_METHODS:
-            err = BadRequest(f"unknown method '{method}': use generateContent, streamGenerateContent or countTokens")
+            err = BadRequest(
+                f"unknown method '{method}': use generateContent, streamGenerateContent, countTokens, "
+                "embedContent or batchEmbedContents"
+            )
             return await self._fail(request, "gemini", err)
         if method == "countTokens":
             return await self._count(request, "gemini", model)

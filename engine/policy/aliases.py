@@ -4,16 +4,18 @@ Checked here: every ``use``/``candidates``/``fallback`` name is a model or an al
 type-check (``when``/``filter`` bool, ``order``/``cost`` double); a rule after an
 always-true rule is unreachable; a ``cheapest`` alias without a ``cost`` rule needs a price
 on every model it can pick; aliases must not refer to each other in a cycle. An alias with
-no servable model right now (every channel disabled) is a warning.
+no servable model right now (every channel disabled) is a warning. An alias picks models of
+one kind only (chat, embedding or image): mixing kinds is an error, and its kind is theirs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import cast
 
 from engine.policy.cel import CelRule, ResultType
-from engine.policy.compiled import AliasSpec, ModelSpec, Rule, Strategy
+from engine.policy.compiled import KINDS, AliasSpec, Kind, ModelSpec, Rule, Strategy
 from engine.policy.document import Problems
 from engine.policy.durations import parse_duration, parse_stream_buffer
 from engine.policy.models import STREAM_BUFFER_HELP
@@ -43,6 +45,9 @@ def compile_aliases(
     _report_cycles(raw, problems)
     for name in sorted(raw.aliases):
         _check_prices(name, raw, problems)
+        kind = _kind(name, raw, problems)
+        if name in out:
+            out[name] = replace(out[name], kind=kind)
     if not problems.has_errors:  # servability means little while channels are broken
         for name in sorted(raw.aliases):
             _check_servable(name, raw, problems, models)
@@ -201,6 +206,21 @@ def _check_prices(name: str, raw: RawPolicy, problems: Problems) -> None:
             f"cheapest needs a price for every model it can pick; no price: {', '.join(unpriced)} "
             "(add a price or a cost rule)",
         )
+
+
+def _kind(name: str, raw: RawPolicy, problems: Problems) -> Kind:
+    """The one kind of every model the alias can end up on (an error when they mix)."""
+    by_kind: dict[str, list[str]] = {}
+    for model in sorted(_reachable_models(name, raw, with_fallback=True)):
+        by_kind.setdefault(raw.models[model].kind, []).append(model)
+    if len(by_kind) > 1:
+        parts = [f"{kind} ({', '.join(models)})" for kind, models in sorted(by_kind.items())]
+        mixed = ", ".join(parts[:-1]) + " and " + parts[-1]
+        problems.add(["aliases", name], f"mixes model kinds: {mixed}; an alias picks models of one kind")
+    for kind in KINDS:
+        if kind in by_kind:
+            return kind
+    return "chat"
 
 
 def _check_servable(name: str, raw: RawPolicy, problems: Problems, models: Mapping[str, ModelSpec]) -> None:

@@ -48,6 +48,7 @@ FIELDS: Mapping[str, Mapping[str, cel.Type]] = {
         "text": _T.STRING,
         "metadata": _STRINGS,
         "headers": _STRINGS,
+        "kind": _T.STRING,
     },
     "candidate": {
         "model": _T.STRING,

@@ -9,7 +9,7 @@ CEL variables a rule sees (plain Python values, built by the router per request)
 ``request``  dict: model (str), estimated_tokens (int), max_tokens (int), stream (bool),
              has_tools (bool), has_images (bool), message_count (int), text (str),
              metadata (dict[str, str]), headers (dict[str, str]; only whitelisted names,
-             lower-cased)
+             lower-cased), kind (str: chat, embedding or image: what the endpoint asks)
 ``candidate`` dict: model (str), channel (str), price (dict: input, output, cached_input
              as float USD per 1M tokens), context_window (int), capabilities (list[str]),
              latency_p50_ms (float), latency_p95_ms (float), error_rate (float),
@@ -29,6 +29,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, Protocol
 
 Strategy = Literal["priority", "weighted", "cheapest", "fastest", "least-busy"]
+# What a model is for: the endpoints that may ask it and the units it is billed in
+# (chat: input and output tokens; embedding: input tokens; image: per generated image).
+Kind = Literal["chat", "embedding", "image"]
+KINDS: tuple[Kind, ...] = ("chat", "embedding", "image")
 
 
 class CelProgram(Protocol):
@@ -81,6 +85,8 @@ class Price:
     per_image: float | None = None  # USD per input image
     batch_discount: float = 0.0  # fraction off for batch jobs, 0..1
     cache_write: float | None = None  # USD per 1M prompt tokens written to a cache (Anthropic)
+    # image models: USD per generated image by size, then quality ("*": any quality)
+    images: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # The same prices as exact integers of NANO_MICROS per token (per image), for
     # ``engine.metering``: input, output, cached input (else input), image, cache write
     # (else input).
@@ -98,6 +104,19 @@ class Price:
             nano_units(written),
         )
         object.__setattr__(self, "units", units)
+
+    def image_usd(self, size: str, quality: str) -> float:
+        """USD per image of ``size`` and ``quality``: the exact price when listed, else the
+        highest price that could apply (a size or quality not listed, or "auto", is billed
+        at the dearest match, never for free)."""
+        by_quality = self.images.get(size)
+        if by_quality is not None:
+            if quality in by_quality:
+                return by_quality[quality]
+            if "*" in by_quality:
+                return by_quality["*"]
+            return max(by_quality.values(), default=0.0)
+        return max((usd for table in self.images.values() for usd in table.values()), default=0.0)
 
 
 NANO_MICROS = 1_000_000_000  # prices in 1e-9 micro-dollars: exact for up to 9 decimals
@@ -119,6 +138,7 @@ class ModelSpec:
     max_output_tokens: int | None = None
     channels: tuple[str, ...] = ()  # enabled channels serving it, in priority order
     stream_buffer: float | None = None  # seconds of output held back (inf = full); None = not set
+    kind: Kind = "chat"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +162,7 @@ class AliasSpec:
     description: str | None = None
     stream_buffer: float | None = None  # overrides its models' (seconds held; inf = full)
     hedge_after: float | None = None  # seconds without a token before the next candidate races
+    kind: Kind = "chat"  # the kind of every model it can pick (checked: an alias never mixes kinds)
 
 
 @dataclass(frozen=True, slots=True)

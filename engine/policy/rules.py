@@ -46,6 +46,7 @@ def sample_variables(headers: dict[str, str], metadata: dict[str, str]) -> dict[
             "text": "Hello",
             "metadata": metadata,
             "headers": headers,
+            "kind": "chat",
         },
         "candidate": {
             "model": "sample",

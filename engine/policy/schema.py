@@ -62,15 +62,21 @@ class ChannelRaw(Raw):
 
 
 class PriceRaw(Raw):
-    input: NonNegative
-    output: NonNegative
+    # which keys a model needs depends on its kind (checked when compiled): chat models
+    # input and output; embedding models input; image models images
+    input: NonNegative | None = None
+    output: NonNegative | None = None
     cached_input: NonNegative | None = None
     per_image: NonNegative | None = None
+    # image models: USD per generated image, by size and then quality:
+    # { "1024x1024" = { low = 0.011, high = 0.167 } } or { "1024x1024" = 0.04 } (any quality)
+    images: dict[str, NonNegative | dict[str, NonNegative]] = {}
     batch_discount: Annotated[float, Field(ge=0, le=1)] = 0.0
     cache_write: NonNegative | None = None
 
 
 class ModelRaw(Raw):
+    kind: str = "chat"  # chat | embedding | image (checked when compiled)
     price: PriceRaw | None = None
     context_window: Count | None = None
     capabilities: list[str] = []

@@ -14,12 +14,12 @@ attribute assignment.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 
 from watchfiles import Change, awatch
 
 from engine.policy.secrets import fingerprint
-from engine.policy.store import PolicyStore
+from engine.policy.store import PolicyStore, ReloadOutcome
 
 Changes = set[tuple[Change, str]]
 
@@ -30,10 +30,12 @@ async def watch_policy(
     *,
     debounce_ms: int = 50,
     ready: asyncio.Event | None = None,
+    on_reload: Callable[[ReloadOutcome], None] | None = None,
 ) -> None:
     """Reload ``store`` on every change under its directory until ``stop`` is set.
 
-    ``ready`` (optional) is set once the watch is in place: changes made after it are seen.
+    ``ready`` (optional) is set once the watch is in place: changes made after it are seen;
+    ``on_reload`` (optional) is told each reload's outcome (for the metrics).
     """
     changes = awatch(
         store.directory,
@@ -53,7 +55,9 @@ async def watch_policy(
             except StopAsyncIteration:
                 return
             # load + compile off the event loop: requests keep flowing during a reload
-            await asyncio.to_thread(store.reload)
+            outcome = await asyncio.to_thread(store.reload)
+            if on_reload is not None:
+                on_reload(outcome)
             pending = asyncio.ensure_future(_next(changes))
     finally:
         if not pending.done():
@@ -62,7 +66,13 @@ async def watch_policy(
         await changes.aclose()
 
 
-async def watch_secrets(store: PolicyStore, stop: asyncio.Event, *, interval: float = 1.0) -> None:
+async def watch_secrets(
+    store: PolicyStore,
+    stop: asyncio.Event,
+    *,
+    interval: float = 1.0,
+    on_reload: Callable[[ReloadOutcome], None] | None = None,
+) -> None:
     """Reload ``store`` when a secret file it reads (``${file:...}``) or the ``.env`` file
     changes. They live outside the policy directory (a Kubernetes Secret is its own mount),
     so they are polled: a few ``stat`` calls every ``interval`` seconds."""
@@ -76,7 +86,9 @@ async def watch_secrets(store: PolicyStore, stop: asyncio.Event, *, interval: fl
         now = fingerprint(store.secret_sources())
         if now != seen:
             seen = now  # (a reloaded policy naming other files differs next time: one more reload)
-            await asyncio.to_thread(store.reload)
+            outcome = await asyncio.to_thread(store.reload)
+            if on_reload is not None:
+                on_reload(outcome)
 
 
 async def _next(changes: AsyncGenerator[Changes, None]) -> Changes:

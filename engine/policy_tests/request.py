@@ -51,6 +51,8 @@ def case_facts(case: CaseRaw, codec: ClientCodec, policy: CompiledPolicy) -> Req
     facts = request_facts(request, headers, policy.request_headers)
     if case.prompt_tokens is not None:
         facts = facts._replace(estimated_tokens=case.prompt_tokens)
+    if case.kind != "chat":  # an embeddings or images request: planned with its kind
+        facts = facts._replace(kind=case.kind, has_images=False, images=1 if case.kind == "image" else 0)
     return facts
 
 

@@ -79,6 +79,7 @@ class ExpectRaw(Raw):
 class CaseRaw(Raw):
     name: str
     model: str  # a model id or an alias, as a client sends it
+    kind: Literal["chat", "embedding", "image"] = "chat"  # the endpoint asked: chat, /v1/embeddings, /v1/images
     prompt: str = "hello"  # the user's message (request.text for rules)
     prompt_tokens: Count | None = None  # the router's prompt estimate, instead of the prompt's own
     max_tokens: Count | None = None

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 from engine.errors import NoRoute, UnsupportedFeature, UpstreamError
 from engine.exchange import Exchange, Relay
-from engine.policy.compiled import CompiledPolicy
+from engine.policy.compiled import CompiledPolicy, Timeouts
 from engine.resume import Continuation, Transcript, why_not_resumable
+from engine.routing.events import NO_EVENTS, RoutingEvents
 from engine.routing.health import Health
 from engine.routing.outcome import AttemptRecord, Completed, Outcome, Streaming
 from engine.routing.plan import Attempt, Plan
@@ -51,6 +52,13 @@ ExchangeFactory = Callable[[Attempt], Exchange]
 # given the records of the attempts the client already got output from.
 ResumeFactory = Callable[[Attempt, Transcript, list[AttemptRecord]], tuple[Exchange, Continuation]]
 Sleep = Callable[[float], Awaitable[None]]
+# An attempt's deadlines: its channel's, unless the executor was given another rule (image
+# requests wait longer, ``engine.media.deadlines``).
+Deadlines = Callable[[CompiledPolicy, Attempt], Timeouts]
+
+
+def channel_deadlines(policy: CompiledPolicy, attempt: Attempt) -> Timeouts:
+    return policy.channels[attempt.target.channel].timeout
 
 
 class Executor:
@@ -61,11 +69,15 @@ class Executor:
         *,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        events: RoutingEvents = NO_EVENTS,
+        deadlines: Deadlines = channel_deadlines,
     ) -> None:
         self.transports = transports
+        self.deadlines = deadlines
         self.health = health
         self.sleep = sleep
         self.rng = rng or random.Random()
+        self.events = events  # retries, fallbacks, hedges and resumes, as they happen
 
     async def run(
         self,
@@ -101,6 +113,7 @@ class _Run:
     used_for_resume: tuple[int, ...] = ()  # plan positions a resume already tried
     decided: bool = False  # a racer won: the others are cancelled as hedge losers
     skipped_probe: bool = False  # a candidate was half-open with its one probe already out
+    taken: int = 0  # candidates taken so far (a later one is a fallback or a hedge)
 
     # ---- before the commit ----------------------------------------------------------
 
@@ -119,8 +132,9 @@ class _Run:
                     continue
             return self._streaming(won)
 
-    def _take(self) -> tuple[Attempt, Exchange] | None:
-        """The next candidate this request can use, with its exchange."""
+    def _take(self, hedge: bool = False) -> tuple[Attempt, Exchange] | None:
+        """The next candidate this request can use, with its exchange (``hedge``: to race
+        the one in flight; otherwise any candidate after the first is a fallback)."""
         attempts = self.plan.attempts
         while self.position < len(attempts):
             attempt = attempts[self.position]
@@ -131,9 +145,16 @@ class _Run:
                 self.skipped_probe = True  # planned before another request's probe went out
                 continue
             try:
-                return attempt, self.make(attempt)
+                exchange = self.make(attempt)
             except UnsupportedFeature as exc:
                 self.unsupported = self.unsupported or exc
+                continue
+            if hedge:
+                self.ex.events.hedged(self.plan, attempt)
+            elif self.taken:
+                self.ex.events.fell_back(self.plan, attempt)
+            self.taken += 1
+            return attempt, exchange
         return None
 
     async def _in_turn(self) -> Completed | Live:
@@ -171,7 +192,7 @@ class _Run:
                 done, _ = await asyncio.wait(active, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
                 if not done:  # the hedge fires: the next candidate races the silent one
                     hedged.update(active)
-                    taken = self._take()
+                    taken = self._take(hedge=True)
                     if taken is not None:
                         active[asyncio.create_task(self._candidate(*taken))] = time.perf_counter()
                     continue
@@ -254,12 +275,13 @@ class _Run:
                 delay = retry_delay(err, retry, try_index, self.ex.rng)
                 if delay is None:
                     raise
+                self.ex.events.retried(self.plan, attempt)
             await self.ex.sleep(delay)
             try_index += 1
 
     def _try(self, attempt: Attempt, exchange: Exchange) -> Try:
         self.started += 1
-        timeouts = self.policy.channels[attempt.target.channel].timeout
+        timeouts = self.ex.deadlines(self.policy, attempt)
         return Try(attempt, exchange, timeouts, self.started, time.perf_counter())
 
     async def _once(self, t: Try, relay: Relay | None) -> Completed | Live:
@@ -293,7 +315,7 @@ class _Run:
 
     def _record(self, t: Try, status: int | None, *, ended: str) -> AttemptRecord:
         latency = t.elapsed() * 1000
-        record = AttemptRecord(t.attempt, t.number, status, None, "", latency, t.ttfb_ms, ended)
+        record = AttemptRecord(t.attempt, t.number, status, None, "", latency, t.ttfb_ms, ended, started=t.started)
         self.records.append(record)
         t.done = True
         return record
@@ -431,6 +453,7 @@ class _Run:
             except UpstreamError:
                 continue
             assert isinstance(opened, Live)
+            self.ex.events.resumed(self.plan, attempt)
             return opened
         return None
 

@@ -22,6 +22,7 @@ from engine.canonical import (
     ToolCall,
     ToolResult,
 )
+from engine.policy.compiled import Kind
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -42,6 +43,10 @@ class RequestFacts(NamedTuple):
     text: str
     metadata: Mapping[str, str] = _NONE
     headers: Mapping[str, str] = _NONE
+    kind: Kind = "chat"  # what the endpoint asks for: only models of this kind can serve it
+    images: int = 0  # image requests: how many images are asked for, of what size and quality
+    image_size: str = ""
+    image_quality: str = ""
 
     def cel(self, default_max_tokens: int) -> dict[str, Any]:
         """The ``request`` variable CEL rules see; ``max_tokens`` falls back to the policy's
@@ -57,6 +62,7 @@ class RequestFacts(NamedTuple):
             "text": self.text,
             "metadata": dict(self.metadata),
             "headers": dict(self.headers),
+            "kind": self.kind,
         }
 
 

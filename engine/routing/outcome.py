@@ -26,6 +26,7 @@ class AttemptRecord:
     delivered: bool = False  # its output reached the client: the key pays for it
     complete: bool = False  # it finished normally, so ``usage`` is the whole of it
     retry_after: float | None = None  # what a rate-limited upstream asked for
+    started: float = 0.0  # perf_counter when it began (for trace spans)
 
 
 @dataclass(slots=True)

@@ -121,6 +121,10 @@ class KeyFacts(NamedTuple):
 def estimated_cost(model: ModelSpec, facts: RequestFacts, default_max_tokens: int) -> float | None:
     if model.price is None:
         return None
+    if model.kind == "embedding":
+        return facts.estimated_tokens * model.price.input / 1_000_000
+    if model.kind == "image":
+        return facts.images * model.price.image_usd(facts.image_size, facts.image_quality)
     output = facts.max_tokens or default_max_tokens
     return (facts.estimated_tokens * model.price.input + output * model.price.output) / 1_000_000
 
@@ -137,6 +141,7 @@ def plan(
     variables: dict[str, Any] = {"request": facts.cel(policy.default_max_tokens), "key": key.cel(), "now": now}
     notes: list[Note] = []
     alias = policy.aliases.get(requested)
+    _check_kind(facts, policy, alias)
     if alias is not None:
         rule, primary = _select(alias, policy, variables, notes, 0)
         fallback = _expand(alias.fallback, policy, variables, notes, 1)
@@ -162,6 +167,27 @@ def plan(
         kept = [_nothing_left(scope, requested)]
     hedge = alias.hedge_after if alias else None
     return Plan(requested, alias.name if alias else None, rule, strategy, tuple(kept), tuple(notes), hedge)
+
+
+ENDPOINTS = {"chat": "a chat endpoint", "embedding": "/v1/embeddings", "image": "/v1/images"}
+
+
+def _check_kind(facts: RequestFacts, policy: CompiledPolicy, alias: AliasSpec | None) -> None:
+    """A 400 when the endpoint asks for a model of another kind (an embedding model on
+    chat completions, a chat model on /v1/embeddings)."""
+    model = policy.models.get(facts.model)
+    kind = alias.kind if alias is not None else (model.kind if model is not None else facts.kind)
+    if kind != facts.kind:
+        what = f"an alias for {kind} models" if alias is not None else f"{_a(kind)} model"
+        raise BadRequest(
+            f"'{facts.model}' is {what}: ask it on {ENDPOINTS[kind]}; this endpoint serves {facts.kind} models",
+            code="wrong_model_kind",
+            param="model",
+        )
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def _nothing_left(scope: _Scope, requested: str) -> Attempt:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from engine.replay.cli import register_export
 from engine.state.errors import StateError
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ def register(
     prune = usage_sub.add_parser("prune", help="roll old rows into daily totals and delete them")
     prune.add_argument("--before", required=True, help="date (2025-01-01) or duration ago (90d)")
     _bind(prune, "usage_prune", load_config)
+    register_export(usage_sub, load_config)  # turnout usage export (engine.replay)
 
     db = subparsers.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     _bind(db.add_parser("upgrade", help="create or migrate the schema to this version"), "db_upgrade", load_config)

@@ -5,7 +5,8 @@ rows are written every ``flush_interval`` seconds (0.5 by default) or every 500 
 ``close`` writes the rest, so a graceful stop loses nothing and a crash loses at most one
 flush interval. Rows carry the fields of ``engine.access.UsageRecord`` (never prompts or
 outputs), with ``cost_usd`` and ``overrun_usd`` stored as integer ``cost_micros`` and
-``overrun_micros``, and the UTC ``day`` added for rollups.
+``overrun_micros``, the UTC ``day`` added for rollups, and a request row's routing facts
+as JSON text in ``routing`` (``engine.replay.recorded.routing_json``, for ``turnout replay``).
 
 All conversion happens at write time, one pass per batch, and goes to the driver directly,
 with no SQLAlchemy compile or bind processing per row. What is stored is exactly what
@@ -46,6 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.access import UsageRecord
+from engine.replay.recorded import routing_json
 from engine.state.batcher import Batcher
 from engine.state.db import upsert_adding
 from engine.state.money import usd_to_micros
@@ -103,6 +105,7 @@ def usage_row(record: UsageRecord) -> dict[str, Any]:
         "byok": record.byok,
         "estimated": record.estimated,
         "overrun_micros": usd_to_micros(record.overrun_usd),
+        "routing": routing_json(record.routing) if record.routing is not None else None,
     }
 
 
@@ -149,7 +152,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
         try:
             (request_id, attempt, at, account_id, key_id, endpoint, model_requested, alias_rule, model_served,
              channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens, cached_tokens,
-             reasoning_tokens, cost_usd, policy_version, byok, estimated, overrun_usd) = record  # fmt: skip
+             reasoning_tokens, cost_usd, policy_version, byok, estimated, overrun_usd, routing) = record  # fmt: skip
             if at is not last_at:  # a request's rows share one datetime
                 at_value, day = encode_at(at)
                 last_at = at
@@ -158,6 +161,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
                 model_served, channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens,
                 cached_tokens, reasoning_tokens, cost_micros(cost_usd) if cost_usd else 0, policy_version, byok,
                 estimated, cost_micros(overrun_usd) if overrun_usd else 0,
+                routing_json(routing) if routing is not None else None,
             ))  # fmt: skip
         except Exception as exc:  # one bad row must not block every row queued after it
             log.error("usage row of request %s dropped, it cannot be stored: %r", record[0], exc)
@@ -321,6 +325,11 @@ class UsageLog:
     @property
     def pending(self) -> int:
         return self._writer.pending
+
+    @property
+    def dropped(self) -> int:
+        """Rows dropped since start (the database was down or too slow for too long)."""
+        return self._writer.dropped
 
     async def flush(self) -> None:
         await self._writer.flush()

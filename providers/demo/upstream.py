@@ -15,6 +15,8 @@ by name:
                      the body iterator; not streamed: ``ConnectionResetError`` from ``respond``
 ``demo-context``     400 ``context_length_exceeded``
 ``demo-refuse``      400 ``content_policy_violation``
+``demo-embed``       ``/embeddings``: vectors from the bundled local model (``providers.demo.media``)
+``demo-image``       ``/images/generations`` and ``/images/edits``: a small PNG drawn from the prompt
 anything else        404 ``model_not_found``
 ===================  ===========================================================================
 
@@ -33,7 +35,9 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from engine.errors import BadRequest
 from providers.base import UpstreamRequest
+from providers.demo import media
 from providers.demo.echo import echo_answer, message_text, tokens
 from providers.demo.render import (
     Identity,
@@ -66,6 +70,8 @@ class DemoUpstream:
         digest = hashlib.sha256(request.body).hexdigest()
         headers = {"x-request-id": f"req_demo_{digest[:24]}"}
         path = urlsplit(request.url).path
+        if request.method == "POST" and path.endswith(("/embeddings", "/images/generations", "/images/edits")):
+            return await _media(path, request, headers)
         if request.method != "POST" or not path.endswith("/chat/completions"):
             message = f"Unknown request URL: {request.method} {path or '/'}."
             return _error(404, headers, message, "invalid_request_error", code="unknown_url")
@@ -95,6 +101,28 @@ class DemoUpstream:
 async def respond(request: UpstreamRequest) -> DemoReply:
     """What the executor calls for a ``demo://`` URL."""
     return await DemoUpstream().respond(request)
+
+
+async def _media(path: str, request: UpstreamRequest, headers: dict[str, str]) -> DemoReply:
+    """``demo-embed`` and ``demo-image`` (``providers.demo.media``)."""
+    if path.endswith("/images/edits"):
+        content_type = next((v for k, v in request.headers.items() if k.lower() == "content-type"), "")
+        try:
+            status, body = media.image_edit(request.body, content_type)
+        except BadRequest as exc:
+            return _error(400, headers, exc.message, "invalid_request_error")
+        return DemoReply(status, headers | {"content-type": _JSON}, _yield([body]))
+    try:
+        parsed = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return _error(400, headers, "We could not parse the JSON body of your request.", "invalid_request_error")
+    if path.endswith("/embeddings"):
+        status, body = await media.embeddings(parsed)
+    else:
+        status, body = media.images(parsed, [])
+    return DemoReply(status, headers | {"content-type": _JSON}, _yield([body]))
 
 
 def _echo(body: dict[str, Any], ident: Identity, headers: dict[str, str], streaming: bool) -> DemoReply:

@@ -4,7 +4,8 @@
 no ``nextPageToken``); ``GET /v1beta/models/{id}`` -> one ``Model``;
 ``POST /v1beta/models/{id}:countTokens`` -> ``{"totalTokens": n}``. A ``Model`` names
 itself ``models/<id>`` and lists ``generateContent``, ``streamGenerateContent`` and
-``countTokens`` as its methods, which is what this gateway serves for it.
+``countTokens`` as its methods (an embedding model ``embedContent`` and
+``batchEmbedContents``), which is what this gateway serves for it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 _METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+_EMBED_METHODS = ["embedContent", "batchEmbedContents"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class GeminiModelInfo:
     max_output_tokens: int | None = None  # outputTokenLimit
     description: str | None = None
     thinking: bool = False
+    embedding: bool = False  # an embedding model: embedContent and batchEmbedContents
 
 
 def model_object(item: GeminiModelInfo) -> dict[str, Any]:
@@ -41,7 +44,7 @@ def model_object(item: GeminiModelInfo) -> dict[str, Any]:
         out["inputTokenLimit"] = item.context_window
     if item.max_output_tokens is not None:
         out["outputTokenLimit"] = item.max_output_tokens
-    out["supportedGenerationMethods"] = list(_METHODS)
+    out["supportedGenerationMethods"] = list(_EMBED_METHODS if item.embedding else _METHODS)
     if item.thinking:
         out["thinking"] = True
     return out

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import os
 import re
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +128,7 @@ class MockUpstream:
         self.defaults = defaults
         self.stats = Stats()
         self._replies: dict[tuple[str, bool, bool], Reply] = {}
+        self._embeddings: dict[tuple[bool, int], bytes] = {}
 
     def reply(self, body: bytes) -> Reply:
         try:
@@ -146,6 +149,30 @@ class MockUpstream:
         self.stats.requests += 1
         if stream:
             self.stats.streams += 1
+        return found
+
+    def embeddings(self, body: bytes) -> bytes:
+        """``POST .../embeddings``: one 1,536-dimension vector per input (precomputed per
+        input count and encoding), usage counting four tokens per input."""
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            request = {}
+        given = request.get("input") if isinstance(request, dict) else None
+        count = len(given) if isinstance(given, list) and given and not isinstance(given[0], int) else 1
+        as_base64 = isinstance(request, dict) and request.get("encoding_format") == "base64"
+        key = (as_base64, count)
+        found = self._embeddings.get(key)
+        if found is None:
+            vector = [round((i % 97) / 97 - 0.5, 6) for i in range(1536)]
+            packed = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data = [
+                {"object": "embedding", "index": i, "embedding": packed if as_base64 else vector} for i in range(count)
+            ]
+            usage = {"prompt_tokens": 4 * count, "total_tokens": 4 * count}
+            answer = {"object": "list", "data": data, "model": "mock-embed", "usage": usage}
+            found = self._embeddings[key] = orjson.dumps(answer)
+        self.stats.requests += 1
         return found
 
     def _build(self, model: str, stream: bool, usage: bool) -> Reply:
@@ -183,6 +210,9 @@ class RSGIApp:
         if path == "/stats/reset":
             self.mock.stats = Stats()
             proto.response_bytes(200, JSON_HEADERS, b"{}")
+            return
+        if path.endswith("/embeddings"):  # the default (RSGI) server only: bench_embeddings
+            proto.response_bytes(200, JSON_HEADERS, self.mock.embeddings(body))
             return
         if not path.endswith("/chat/completions"):
             proto.response_bytes(404, JSON_HEADERS, b'{"error":{"message":"not found"}}')

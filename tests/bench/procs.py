@@ -78,8 +78,11 @@ def _spawn(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Pop
     return subprocess.Popen(argv, cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def write_policy(directory: Path, mock_root: str, models: Mapping[str, str]) -> None:
-    """One OpenAI-format channel to the mock serving ``models`` (public id -> upstream id)."""
+def write_policy(
+    directory: Path, mock_root: str, models: Mapping[str, str], kinds: Mapping[str, str] | None = None
+) -> None:
+    """One OpenAI-format channel to the mock serving ``models`` (public id -> upstream id);
+    ``kinds`` names the models that are not chat models (``embedding``)."""
     directory.mkdir(parents=True, exist_ok=True)
     table = ", ".join(f'"{public}" = "{upstream}"' for public, upstream in models.items())
     lines = [
@@ -91,6 +94,9 @@ def write_policy(directory: Path, mock_root: str, models: Mapping[str, str]) -> 
         "",
     ]
     for public in models:
+        if (kinds or {}).get(public) == "embedding":
+            lines += [f'[models."{public}"]', 'kind = "embedding"', "price = { input = 0.02 }", ""]
+            continue
         lines += [
             f'[models."{public}"]',
             "price = { input = 1.0, output = 2.0 }",
@@ -120,6 +126,7 @@ def bench_stack(
     launch: str = "cli",
     floor: bool = False,
     extra_env: Mapping[str, str] | None = None,
+    kinds: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start the mock and a 1-worker Turnout in front of it; stop both on exit.
 
@@ -131,7 +138,7 @@ def bench_stack(
     mock_root = f"http://127.0.0.1:{mock_port}"
     gateway_root = f"http://127.0.0.1:{gateway_port}"
     policies = workdir / "policies"
-    write_policy(policies, mock_root, models)
+    write_policy(policies, mock_root, models, kinds)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURNOUT_")}
     env.update(
         {

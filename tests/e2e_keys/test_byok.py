@@ -22,7 +22,7 @@ import pytest
 from tests.e2e_keys.admin import Admin, CreatedKey
 from tests.e2e_keys.deployment import ADMIN_TOKEN, FAKE_KEY, Deployment, deployment
 from tests.e2e_keys.turnout_cli import turnout_command
-from tests.support.fake_upstream import FakeUpstream
+from tests.support.fake_upstream import FakeUpstream, Received
 from tests.support.gateway import GatewayProcess, gateway_env
 from tests.support.replies import Status
 
@@ -97,6 +97,11 @@ def _chat(site: Site, key: CreatedKey, model: str) -> openai.types.chat.ChatComp
         return client.chat.completions.create(model=model, messages=[{"role": "user", "content": "one two three"}])
 
 
+def _last(fake: FakeUpstream, upstream_model: str) -> Received:
+    """The latest request for one of this module's upstream models (other modules share the fake)."""
+    return fake.requests_for(upstream_model)[-1]
+
+
 def _rows(site: Site, request_id: str) -> list[tuple[int | None, str | None, int, int, int, int]]:
     db = sqlite3.connect(site.deployment.data_dir / "turnout.db")
     try:
@@ -125,7 +130,7 @@ def test_the_callers_own_key_reaches_the_upstream_and_is_billed_at_the_fee(site:
             model="own-model", messages=[{"role": "user", "content": "one two three"}]
         )
     completion = raw.parse()
-    assert fake.requests[-1].headers["authorization"] == f"Bearer {OWN_SECRET}"
+    assert _last(fake, "up-own").headers["authorization"] == f"Bearer {OWN_SECRET}"
     usage = completion.usage
     assert usage is not None
     request_id = raw.headers["x-request-id"]
@@ -140,9 +145,9 @@ def test_the_callers_own_key_reaches_the_upstream_and_is_billed_at_the_fee(site:
 
 def test_other_channels_and_other_keys_use_the_operators_key_at_list_price(site: Site, fake: FakeUpstream) -> None:
     _chat(site, site.bringer, "operator-model")  # a channel without byok
-    assert fake.requests[-1].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert _last(fake, "up-operator").headers["authorization"] == f"Bearer {FAKE_KEY}"
     _chat(site, site.plain, "own-model")  # a key whose group does not allow BYOK
-    assert fake.requests[-1].headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert _last(fake, "up-own").headers["authorization"] == f"Bearer {FAKE_KEY}"
 
 
 def test_a_refused_own_key_is_the_callers_401_naming_the_provider_with_no_fallback(
@@ -154,7 +159,7 @@ def test_a_refused_own_key_is_the_callers_401_naming_the_provider_with_no_fallba
         _chat(site, site.bringer, "refused-model")
     assert refused.value.status_code == 401
     assert "own upstream refused your own API key for it (BYOK)" in refused.value.message
-    sent = fake.requests[before:]
+    sent = [r for r in fake.requests[before:] if r.model in ("up-refused", "up-backup")]  # (the fake is shared)
     assert [r.model for r in sent] == ["up-refused"]  # never the backup on the operator's key
     assert sent[0].headers["authorization"] == f"Bearer {OWN_SECRET}"
     assert _chat(site, site.plain, "operator-model").choices[0].message.content  # the channel is not tripped

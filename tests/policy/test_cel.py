@@ -88,7 +88,7 @@ def test_a_compiled_rule_is_a_cel_program() -> None:
             "request",
             "bool",
             "1:8: request has no field 'estimated_tokenz' (fields: estimated_tokens, has_images, "
-            "has_tools, headers, max_tokens, message_count, metadata, model, stream, text)",
+            "has_tools, headers, kind, max_tokens, message_count, metadata, model, stream, text)",
         ),
         (
             "request.estimated_tokens > 1.5",

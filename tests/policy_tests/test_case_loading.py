@@ -6,10 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
 from engine.policy.sources import find_files, find_test_files, is_test_file
+from engine.policy_tests.request import case_facts
+from engine.policy_tests.schema import CaseRaw
 from engine.policy_tests.suite import EXIT_LOAD_ERROR, EXIT_NO_TESTS, EXIT_PASSED, run_suite
+from providers.openai.codec import OpenAIChatCodec
 from tests.policy_tests.helpers import policy_dir
 
 GOOD = """
@@ -96,7 +101,7 @@ expect = { rule = 0, refused = 418, frist = "x", cost_usd = { min = -1 } }
         "policy.test.toml:1: title: unknown key (known: tests)",
         "policy.test.toml:6: tests.0.max_tokens: must be at least 1",
         "policy.test.toml:7: tests.0.stream: expected true or false, got a string",
-        "policy.test.toml:8: tests.0.colour: unknown key (known: expect, headers, health, images, key, max_tokens, "
+        "policy.test.toml:8: tests.0.colour: unknown key (known: expect, headers, health, images, key, kind, max_tokens, "
         "model, name, now, prompt, prompt_tokens, stream, tools, unset_env, wants_json)",
         "policy.test.toml:9: tests.0.key.budget: unknown key (known: balance_usd, group, models, name, quota_usd, "
         "spent_month_usd, spent_today_usd, spent_usd, tags)",
@@ -236,3 +241,22 @@ def test_a_broken_policy_stops_before_the_tests(tmp_path: Path) -> None:
     assert [str(d) for d in outcome.errors] == ["more.toml:2: groups.other.rpm: must be at least 1"]
     assert outcome.results == []
     assert outcome.exit_code == EXIT_LOAD_ERROR
+
+
+def test_a_case_names_the_kind_its_endpoint_asks(tmp_path: Path) -> None:
+    """``kind`` plans the case as an embeddings or images request (issue 13: model kinds)."""
+    case = CaseRaw.model_validate({"name": "n", "model": "m", "kind": "embedding", "expect": {"first": "m"}})
+    policy = _kind_policy(tmp_path)
+    assert case_facts(case, OpenAIChatCodec(), policy).kind == "embedding"
+    with pytest.raises(ValidationError):
+        CaseRaw.model_validate({"name": "n", "model": "m", "kind": "audio", "expect": {"first": "m"}})
+
+
+def _kind_policy(tmp_path: Path) -> CompiledPolicy:
+    (tmp_path / "policy.toml").write_text(
+        '[channels.demo]\nformat = "openai"\nbase_url = "demo://local"\nmodels = ["m"]\n'
+        '[models.m]\nkind = "embedding"\n'
+    )
+    loaded = load_policy(tmp_path, {})
+    assert loaded.policy is not None
+    return loaded.policy

@@ -80,6 +80,27 @@ async def test_open_until_the_first_key_then_closed_for_good(state: State) -> No
         await gate.close()
 
 
+async def test_a_key_created_while_still_open_is_itself_at_once(state: State) -> None:
+    """Open mode ends at the next presence check; a key presented before that is already
+    authenticated as itself (its group, limits, balance and own provider keys apply), an
+    unknown credential is still anonymous, and a disabled key is refused."""
+    gate = KeyedGate(StaticKeyGate([]), state.gate, state.keys.presence, recheck_seconds=3600)
+    try:
+        await gate.start()
+        created = await state.keys.create(NewKey("fresh"))
+        assert gate.open  # the gate has not looked again yet
+        principal = await gate.authenticate(created.secret, "127.0.0.1", POLICY)
+        assert (principal.key_name, principal.key_id) == ("fresh", created.key.id)
+        stranger = await gate.authenticate("sk-trn-" + "x" * 40, "127.0.0.1", POLICY)
+        assert (stranger.key_name, stranger.key_id) == ("anonymous", None)
+        await state.keys.set_enabled("fresh", False)
+        with pytest.raises(Unauthorized) as refused:
+            await gate.authenticate(created.secret, "127.0.0.1", POLICY)
+        assert refused.value.code == "key_disabled"
+    finally:
+        await gate.close()
+
+
 async def test_concurrent_requests_in_open_mode_make_no_query(state: State) -> None:
     presence = CountingPresence(state)
     gate = KeyedGate(StaticKeyGate([]), state.gate, presence, recheck_seconds=3600)

@@ -29,6 +29,7 @@ from engine.state.schema import usage_log
 from engine.state.state import State
 from engine.state.usage_log import COLUMNS, UsageLog, cost_micros, insert_sqlalchemy
 from engine.state.usage_report import UsageQuery, usage_rollups
+from tests.replay.builders import routing_record
 from tests.state.conftest import Backend, count_rows, usage
 
 BASE = usage("0", datetime(2025, 3, 1, 10, 15, 30, 250_000, tzinfo=UTC), key_id="KEY")
@@ -55,6 +56,7 @@ def variety(key_id: str) -> list[UsageRecord]:
         {"estimated": True, "overrun_usd": 0.1 + 0.2, "cost_usd": 0.0},  # nothing left to charge
         {"overrun_usd": 0.0000005, "cost_usd": 0.0000015},  # half micros: both round to even
         {"overrun_usd": 123_456.789_012, "estimated": False, "byok": True},
+        {"routing": routing_record()},  # routing facts as JSON text (non-ASCII metadata included)
     ]
     return [BASE._replace(request_id=f"{key_id}-{i}", key_id=key_id, **change) for i, change in enumerate(changes)]
 

@@ -92,7 +92,7 @@ def test_a_stalled_stream_resumes_after_the_idle_timeout(clients: Clients, fault
     assert_whole(got, Case("openai", True, "stall"), stalled)
     failed, continued = resumed(fault, stalled, with_prefill)
     assert failed.disconnected  # the gateway gave up on the silent stream and closed it
-    assert continued.received_at - failed.received_at >= IDLE
+    assert continued.received_at - failed.received_at >= IDLE - SCHEDULING_SLACK
 
 
 def test_a_stalled_stream_with_nothing_to_resume_on_ends_with_the_in_band_error(
@@ -232,7 +232,7 @@ def test_a_whole_answer_that_stalls_mid_body_falls_back_after_the_idle_timeout(
     [failed] = seen(fault, stalled)  # half a body, then silence: a stall, not retried
     assert failed.status == 200 and failed.disconnected
     [served] = seen(fault, fallback)
-    assert served.prefill is None and served.received_at - failed.received_at >= IDLE
+    assert served.prefill is None and served.received_at - failed.received_at >= IDLE - SCHEDULING_SLACK
 
 
 def test_a_whole_answer_that_is_an_error_object_is_not_an_answer(clients: Clients, fault: FaultUpstream) -> None:

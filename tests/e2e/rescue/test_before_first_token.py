@@ -131,7 +131,7 @@ def test_an_upstream_that_never_answers_is_left_after_the_first_byte_deadline_an
     [hung] = seen(fault, primary)  # one request: a silent candidate is not retried
     assert hung.status is None and hung.disconnected  # the gateway hung up on it
     [served] = seen(fault, backup)
-    assert served.received_at - hung.received_at >= FIRST_BYTE
+    assert served.received_at - hung.received_at >= FIRST_BYTE - SCHEDULING_SLACK
 
 
 @pytest.mark.parametrize("case", matrix("slow", "slow-an", streams_only=True))
@@ -147,7 +147,7 @@ def test_headers_and_keep_alives_without_a_token_hit_the_first_token_deadline(
     assert slow.frames_sent > HEAD_FRAMES[slow.wire or ""]  # the preamble and keep-alives went out...
     assert slow.disconnected  # ...and did not count: the gateway left before the first token
     [served] = seen(fault, backup)
-    assert served.received_at - slow.received_at >= FIRST_TOKEN
+    assert served.received_at - slow.received_at >= FIRST_TOKEN - SCHEDULING_SLACK
 
 
 # -- refusals: moved on only where another candidate can do better ----------------------------
@@ -216,7 +216,7 @@ def test_every_attempt_timed_out_is_a_504_and_each_silent_one_was_asked_once(
     assert error.tried() == [attempt(first, "first_byte_timeout"), attempt(second, "first_byte_timeout")]
     [one], [other] = seen(fault, first), seen(fault, second)
     assert one.disconnected and other.disconnected
-    assert other.received_at - one.received_at >= FIRST_BYTE
+    assert other.received_at - one.received_at >= FIRST_BYTE - SCHEDULING_SLACK
 
 
 @pytest.mark.parametrize(
