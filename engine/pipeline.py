@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,10 +182,15 @@ class Pipeline:
         return facts, plan(facts, policy, self.health, key, now or datetime.now(UTC), self._rng)
 
     async def handle(self, ingress: Ingress) -> Answer:
+        return await self.observed(ingress, lambda started: self._handle(ingress, started))
+
+    async def observed(self, ingress: Ingress, run: Callable[[float], Awaitable[Answer]]) -> Answer:
+        """``run(started)`` with the recorder told that a request arrived and, when it raised,
+        how it ended (every other ending is recorded where it happens)."""
         started = time.perf_counter()
         self.recorder.arrived(ingress.fmt)
         try:
-            return await self._handle(ingress, started)
+            return await run(started)
         except asyncio.CancelledError:
             self.recorder.aborted(ingress, started, 499, "client_disconnected")
             raise

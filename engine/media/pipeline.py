@@ -68,6 +68,7 @@ class MediaPipeline(Pipeline):
     def __init__(self, chat: Pipeline, image_store: ImageStore) -> None:
         """Shares the chat pipeline's policy store, registry, executor, health and gate."""
         super().__init__(chat.store, chat.registry, chat.executor, chat.health, chat.gate, chat.images)
+        self.recorder = chat.recorder  # the worker's metrics, access log and traces
         self.image_store = image_store
 
     async def embeddings(self, ingress: Ingress, client: EmbeddingsClient) -> Answer:
@@ -77,10 +78,12 @@ class MediaPipeline(Pipeline):
         return await self._media(ingress, client)
 
     async def _media(self, ingress: Ingress, client: EmbeddingsClient | ImagesClient) -> Answer:
+        return await self.observed(ingress, lambda started: self._media_call(ingress, client, started))
+
+    async def _media_call(self, ingress: Ingress, client: EmbeddingsClient | ImagesClient, started: float) -> Answer:
         policy = self.store.current
         codec = self.registry.codec(ingress.fmt)
         headers = self.base_headers(policy, ingress.request_id)
-        started = time.perf_counter()
         try:
             principal = await self.gate.authenticate(ingress.credential, ingress.client_ip, policy)
             request = client.decode(ingress.body)
@@ -94,8 +97,10 @@ class MediaPipeline(Pipeline):
             self.gate.authorize_model(principal, request.model, policy)
             facts = self._facts(request, ingress.headers, policy.request_headers)
             key = KeyFacts(principal.key_name, principal.group, principal.tags)
-            route = plan(facts, policy, self.health, key, datetime.now(UTC), self._rng)
+            planned_at = datetime.now(UTC)
+            route = plan(facts, policy, self.health, key, planned_at, self._rng)
         except GatewayError as err:
+            self.recorder.rejected(ingress, err, started)
             return self.error_response(codec, err, headers)
         media: EmbeddingsCall | ImagesCall
         if isinstance(client, EmbeddingsClient):
@@ -109,6 +114,7 @@ class MediaPipeline(Pipeline):
         outline = ChatRequest(model=request.model, messages=[])
         call = Call(ingress, policy, codec, headers, started, principal, outline, media, facts, route, multiplier)
         call.byok = byok_for(principal.byok_keys, group, policy)
+        call.planned_at = planned_at
         return await self._execute(call)
 
     @staticmethod

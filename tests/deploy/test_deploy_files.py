@@ -107,3 +107,27 @@ def test_compose_builds_this_repository_and_prometheus_scrapes_it() -> None:
     prometheus = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
     [job] = prometheus["scrape_configs"]
     assert job["metrics_path"] == "/metrics" and job["static_configs"][0]["targets"] == ["turnout:8080"]
+
+
+def test_the_grafana_dashboard_queries_series_the_gateway_exports() -> None:
+    """Every series a panel queries is one /metrics exposes (a renamed metric would leave a
+    panel silently empty), and every metric family has a panel."""
+    import json
+    import re
+
+    from engine.observability.metrics import Metrics
+
+    exported = {
+        re.sub(r"_total$", "", line.split()[2])
+        for line in Metrics().exposition().decode().splitlines()
+        if line.startswith("# TYPE") and not line.split()[2].endswith("_created")  # a counter's start time
+    }
+    dashboard = json.loads((DEPLOY / "grafana" / "turnout-dashboard.json").read_text())
+    queried = {
+        re.sub(r"_(total|bucket|sum|count)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bturnout_[a-z_]+", target["expr"])
+    }
+    assert queried and queried <= exported, queried - exported
+    assert exported <= queried, exported - queried

@@ -4,6 +4,7 @@ upstream that record what they received, and the demo channel's local model."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -230,3 +231,25 @@ def test_client_lists_show_what_each_client_can_ask(gateway: GatewayProcess) -> 
     assert "oai-image" not in methods
     anthropic = httpx.get(f"{gateway.base_url}/v1/models", headers={"anthropic-version": "2023-06-01"}).json()
     assert [m["id"] for m in anthropic["data"]] == ["oai-chat"]
+
+
+def test_embeddings_are_metered_and_logged_like_chat(gateway: GatewayProcess, client: openai.OpenAI) -> None:
+    """An embeddings request has its access-log line and its series in /metrics, and a
+    refused one is counted too (the same recorder as chat)."""
+    raw = client.embeddings.with_raw_response.create(model="demo-embed", input="metered")
+    request_id = raw.headers["x-request-id"]
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="no-such-embedder", input="x")
+    deadline = time.monotonic() + 10
+    while True:
+        metrics = httpx.get(f"{gateway.base_url}/metrics").text
+        lines = [line for line in gateway.logs().splitlines() if "turnout.access" in line]
+        served = 'turnout_requests_total{alias="",channel="demo",format="openai",model="demo-embed",status="200"}'
+        if served in metrics and any(request_id in line for line in lines):
+            break
+        assert time.monotonic() < deadline, (metrics[-2000:], lines[-5:])
+        time.sleep(0.2)
+    [line] = [line for line in lines if request_id in line]
+    assert "endpoint=/v1/embeddings" in line and "model=demo-embed" in line and "status=200" in line
+    assert "metered" not in line  # never the input
+    assert any("status=404" in line and "endpoint=/v1/embeddings" in line for line in lines)

@@ -13,44 +13,22 @@ a prompt (``--dangerously-skip-permissions`` is refused as root).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-CLIS = Path(__file__).resolve().parent / "clis"
-CLAUDE = CLIS / "node_modules" / ".bin" / "claude"
+from tests.e2e.agents.pinned_clis import installed
+
 VERSION = "2.1.332"
 RUN_TIMEOUT = 180.0
-INSTALL_TIMEOUT = 600.0
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-class ClaudeUnavailable(RuntimeError):
-    pass
-
-
 def ensure_installed() -> Path:
-    """The claude binary, installing the pinned CLIs first when they are missing."""
-    if not CLAUDE.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise ClaudeUnavailable("npm is not on PATH: install Node.js (apt-get install nodejs npm)")
-        done = subprocess.run(
-            [npm, "ci", "--prefix", str(CLIS), "--no-audit", "--no-fund", "--loglevel=error"],
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-        if done.returncode != 0 or not CLAUDE.exists():
-            raise ClaudeUnavailable(f"npm ci in {CLIS} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    version = subprocess.run([str(CLAUDE), "--version"], capture_output=True, text=True, timeout=60, check=False)
-    if VERSION not in version.stdout:
-        raise ClaudeUnavailable(f"expected claude {VERSION}, found: {version.stdout or version.stderr}")
-    return CLAUDE
+    """The claude binary (see ``pinned_clis``)."""
+    return installed("claude", VERSION)
 
 
 @dataclass(frozen=True)

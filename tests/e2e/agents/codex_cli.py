@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-CLIS = Path(__file__).resolve().parent / "clis"
-CODEX = CLIS / "node_modules" / ".bin" / "codex"
+from tests.e2e.agents.pinned_clis import installed
+
 VERSION = "0.171.0"
 KEY_ENV = "TURNOUT_API_KEY"
 RUN_TIMEOUT = 180.0
-INSTALL_TIMEOUT = 600.0
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 CONFIG = """\
@@ -67,29 +65,9 @@ def catalog_entry(model: str) -> dict[str, object]:
     }
 
 
-class CodexUnavailable(RuntimeError):
-    pass
-
-
 def ensure_installed() -> Path:
-    """The codex binary, installing the pinned CLIs first when they are missing."""
-    if not CODEX.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise CodexUnavailable("npm is not on PATH: install Node.js (apt-get install nodejs npm)")
-        done = subprocess.run(
-            [npm, "ci", "--prefix", str(CLIS), "--no-audit", "--no-fund", "--loglevel=error"],
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-        if done.returncode != 0 or not CODEX.exists():
-            raise CodexUnavailable(f"npm ci in {CLIS} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    version = subprocess.run([str(CODEX), "--version"], capture_output=True, text=True, timeout=60, check=False)
-    if VERSION not in version.stdout:
-        raise CodexUnavailable(f"expected codex {VERSION}, found: {version.stdout or version.stderr}")
-    return CODEX
+    """The codex binary (see ``pinned_clis``)."""
+    return installed("codex", VERSION)
 
 
 @dataclass(frozen=True)
