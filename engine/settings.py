@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     )
     image_url_ttl: float = Field(3600.0, gt=0, description="how long an image answered as a url is served, seconds")
     public_url: str | None = Field(
-        None, description="the gateway's public base URL, for image urls (default: from the request's Host)"
+        None,
+        description="the gateway's public base URL, for image urls and console snippets (default: the request's Host)",
     )
     api_keys: str = Field("", description="comma-separated static API keys (Bearer)")
     connect_timeout: float = Field(5.0, gt=0, description="default upstream connect timeout, seconds")
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
         False, description="let batch callbacks reach loopback, private and link-local addresses"
     )
     batch_callback_backoff: float = Field(2.0, gt=0, description="first retry delay of a failed batch callback, s")
+    registration: Literal["open", "invite", "closed"] = Field(
+        "invite", description="console sign-up: open, invite (a code from an admin) or closed"
+    )
+    console_groups: str = Field("default", description="comma-separated key groups console users may choose")
+    console_prepaid: bool = Field(True, description="accounts registered in the console spend bought credits")
     byok_key: str | None = Field(None, description="32 bytes, base64: seals callers' own provider keys (BYOK) at rest")
     byok_old_keys: str = Field("", description="earlier TURNOUT_BYOK_KEY values, comma-separated, during a rotation")
     drain_timeout: float = Field(

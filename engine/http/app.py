@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
+from engine.console.render import PREFIX as CONSOLE_HOME
 from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
 from engine.http.data_plane import DataPlane, client_path
@@ -141,9 +142,6 @@ def build_app(settings: Settings) -> ASGIApp:
         except StateConfigError as exc:  # reachable at the preflight, gone since: one line, no traceback
             log.error("refusing to start: %s", exc)
             raise
-        if state is not None:
-            extra_routes[:] = state_routes(state, settings, store, proxies, openai_error)
-            app.router.routes.extend(extra_routes)
         transports = HttpTransports(pool_size=settings.pool_size, pool_per_host=settings.pool_per_host)
         health = Health()
         images = ImageFetcher()
@@ -153,6 +151,10 @@ def build_app(settings: Settings) -> ASGIApp:
         pipeline = Pipeline(store, registry, executor, health, the_gate, images)
         pipeline.recorder = recorder
         endpoints.pipeline = pipeline
+        if state is not None:
+            extra_routes[:] = state_routes(state, settings, pipeline, proxies, openai_error)
+            app.router.routes.extend(extra_routes)
+            endpoints.home = CONSOLE_HOME
         media.pipeline = MediaPipeline(pipeline, ImageStore(settings.data_dir / "images", settings.image_url_ttl))
         batches = None
         if state is not None:  # batch jobs live in the state database

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from engine.errors import BadRequest, GatewayError, ModelNotFound
@@ -48,6 +48,7 @@ class Endpoints:
         self._pipeline = pipeline
         self.probe: Probe | None = None  # the state store's reachability check, when there is one
         self.draining = False  # shutting down: not ready for new traffic
+        self.home: str | None = None  # where a browser's GET / goes (the web console, when mounted)
         self.body_limit = body_limit
         self.proxies = proxies
         self.media: MediaEndpoints | None = None  # embeddings and images (engine.http.media_routes)
@@ -223,7 +224,10 @@ class Endpoints:
 
     async def reachable(self, request: Request) -> Handled:
         """``HEAD /`` (and ``/api/hello``): the reachability probes clients such as Claude Code
-        send to a base URL before their first call. No credentials, nothing but a 200."""
+        send to a base URL before their first call. No credentials, nothing but a 200. A
+        browser's ``GET /`` goes to the web console when there is one (``home``)."""
+        if self.home is not None and request.method == "GET" and request.url.path == "/":
+            return RedirectResponse(self.home, status_code=303)
         return _json({"status": "ok"})
 
     async def readyz(self, request: Request) -> Handled:

@@ -1,6 +1,7 @@
-"""The HTTP routes of the key store: ``/admin/...`` (admin token) and the key-scoped
-self-service ``GET /v1/usage`` and ``GET /v1/credits``. Mounted by the app's lifespan once
-the store is open."""
+"""The HTTP routes of the key store: ``/admin/...`` (admin token), the key-scoped
+self-service ``GET /v1/usage`` and ``GET /v1/credits``, and the account API and console
+(``engine.console``), whose ``/v1/usage`` and ``/v1/credits`` hand requests made with an
+API key to the self-service ones. Mounted by the app's lifespan once the store is open."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from engine.access import Principal, StaticKeyGate
+from engine.console.mount import console_routes
 from engine.errors import Forbidden, Unauthorized
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import credential_for
+from engine.pipeline import Pipeline
 from engine.policy.compiled import CompiledPolicy
-from engine.policy.store import PolicyStore
 from engine.settings import Settings
 from engine.state import State
 from engine.state.admin_api import admin_routes
@@ -20,9 +22,10 @@ from engine.state.selfservice_api import RenderError, bearer_authenticator, self
 
 
 def state_routes(
-    state: State, settings: Settings, store: PolicyStore, proxies: tuple[Network, ...], openai_error: RenderError
+    state: State, settings: Settings, pipeline: Pipeline, proxies: tuple[Network, ...], openai_error: RenderError
 ) -> list[BaseRoute]:
     """``openai_error`` renders the self-service endpoints' errors (they are under /v1)."""
+    store = pipeline.store
 
     def policy() -> CompiledPolicy:
         return store.current
@@ -51,5 +54,6 @@ def state_routes(
 
     routes: list[BaseRoute] = []
     routes += admin_routes(state, admin_token=settings.admin_token, policy=policy)
-    routes += selfservice_routes(state, authenticate, openai_error)
+    key_scoped = {route.path: route.endpoint for route in selfservice_routes(state, authenticate, openai_error)}
+    routes += console_routes(state, settings, pipeline, caller_ip, openai_error, key_scoped)
     return routes

@@ -231,3 +231,63 @@ batch_requests = sa.Table(
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Index("ix_batch_requests_state", "state", "job_id"),
 )
+
+# Console logins (``engine.console``): a person who signs in, owning one billing account.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # lower-cased
+    sa.Column("password_hash", sa.Text, nullable=False),  # argon2id, PHC string
+    sa.Column("role", sa.String(16), nullable=False),  # user | admin
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False, unique=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Console sessions (cookie) and account tokens (bearer, for scripts); only a SHA-256 of each is kept.
+user_sessions = sa.Table(
+    "user_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # session | token
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_user_sessions_user_id", "user_id"),
+)
+
+# Top-ups through a payment provider; the manual (invoice) provider's stay pending until an admin confirms.
+topups = sa.Table(
+    "topups",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(128), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("amount_micros", sa.BigInteger, nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | confirmed | cancelled
+    sa.Column("reference", sa.Text, nullable=False),  # what the payer quotes (invoice number)
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("settled_at", UtcDateTime, nullable=True),
+    sa.Column("settled_by", sa.String(64), nullable=True),
+    sa.Index("ix_topups_account_id", "account_id"),
+)
+
+# Invitations (registration mode "invite"): a SHA-256 of the code, used at most once.
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=True),
+    sa.Column("used_by", sa.String(64), nullable=True),
+    sa.Column("used_at", UtcDateTime, nullable=True),
+)
+
+# A key's free-text label as its owner typed it (the key store's names are identifiers).
+key_labels = sa.Table(
+    "key_labels",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
+)
