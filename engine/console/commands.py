@@ -9,7 +9,7 @@ from typing import TextIO
 
 from engine.console.users import UserStore
 from engine.state.cli import StateConfig
-from engine.state.commands import _open, _table
+from engine.state.commands import opened_state, print_table
 from engine.state.money import format_usd
 
 
@@ -23,8 +23,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 async def create_admin(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         users = UserStore(state.engine)
         existing = await users.find_email(args.email)
         if existing is not None:
@@ -34,28 +33,20 @@ async def create_admin(args: argparse.Namespace, config: StateConfig, out: TextI
         user = await users.create(args.email, _password(args), role="admin", prepaid=False)
         out.write(f"created admin {user.email} (account {user.account_id}); sign in at /console\n")
         return 0
-    finally:
-        await state.close()
 
 
 async def invite(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         out.write(await UserStore(state.engine).create_invite(None) + "\n")
         return 0
-    finally:
-        await state.close()
 
 
 async def list_accounts(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         rows = []
         for user in await UserStore(state.engine).list():
             balance = await state.ledger.balance(user.account_id)
             state_text = "disabled" if user.disabled else "active"
             rows.append([user.email, user.role, user.account_id, format_usd(balance.balance_micros), state_text])
-        _table(out, ["email", "role", "account", "balance", "state"], rows)
+        print_table(out, ["email", "role", "account", "balance", "state"], rows)
         return 0
-    finally:
-        await state.close()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -26,8 +27,10 @@ from engine.state.timeparse import parse_future, parse_instant, parse_past
 from engine.state.usage_report import UsageQuery, usage_rollups
 
 
-async def _open(config: StateConfig) -> State:
-    return await open_state(
+@asynccontextmanager
+async def opened_state(config: StateConfig) -> AsyncIterator[State]:
+    """The state store for one command, closed (and its usage log flushed) when it is done."""
+    state = await open_state(
         data_dir=config.data_dir,
         database_url=config.database_url,
         redis_url=config.redis_url,
@@ -35,6 +38,10 @@ async def _open(config: StateConfig) -> State:
         workers=1,
         vault=Vault.from_settings(config.byok_key, config.byok_old_keys),
     )
+    try:
+        yield state
+    finally:
+        await state.close()
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -45,7 +52,7 @@ def _print_json(out: TextIO, data: Any) -> None:
     out.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         out.write("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() + "\n")
@@ -65,11 +72,8 @@ async def keys_create(args: argparse.Namespace, config: StateConfig, out: TextIO
         prepaid=args.prepaid,
     )
     groups = frozenset(config.load_policy().groups) if config.load_policy is not None else None
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         created = await state.keys.create(spec, known_groups=groups)
-    finally:
-        await state.close()
     if args.json:
         _print_json(out, {"key": key_json(created.key), "secret": created.secret})
         return 0
@@ -99,26 +103,20 @@ def _key_row(key: KeyRecord, now: datetime) -> list[str]:
 
 
 async def keys_list(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         keys = await state.keys.list()
-    finally:
-        await state.close()
     if args.json:
         _print_json(out, {"keys": [key_json(k) for k in keys]})
         return 0
     header = ["NAME", "ID", "PREFIX", "GROUP", "STATE", "EXPIRES", "SPEND", "QUOTA", "ACCOUNT"]
     now = datetime.now(UTC)
-    _table(out, header, [_key_row(k, now) for k in keys])
+    print_table(out, header, [_key_row(k, now) for k in keys])
     return 0
 
 
 async def _keys_set(args: argparse.Namespace, config: StateConfig, out: TextIO, enabled: bool) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         key = await state.keys.set_enabled(args.key, enabled)
-    finally:
-        await state.close()
     out.write(f"key '{key.name}' {'enabled' if enabled else 'disabled'}\n")
     return 0
 
@@ -132,11 +130,8 @@ async def keys_enable(args: argparse.Namespace, config: StateConfig, out: TextIO
 
 
 async def keys_rotate(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         rotated = await state.keys.rotate(args.key)
-    finally:
-        await state.close()
     out.write(f"key '{rotated.key.name}' rotated; the old secret no longer works\n")
     out.write("new secret (shown only now; store it safely):\n")
     out.write(rotated.secret + "\n")
@@ -144,11 +139,8 @@ async def keys_rotate(args: argparse.Namespace, config: StateConfig, out: TextIO
 
 
 async def keys_delete(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         key = await state.keys.delete(args.key)
-    finally:
-        await state.close()
     out.write(f"key '{key.name}' deleted (account {key.account_id} and usage history kept)\n")
     return 0
 
@@ -157,43 +149,33 @@ async def credits_add(args: argparse.Namespace, config: StateConfig, out: TextIO
     amount = parse_usd(args.amount)
     if amount <= 0:
         raise ValueError("the amount must be positive")
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         await state.accounts.get(args.account)
         if args.prepaid:
             await state.accounts.set_prepaid(args.account, True)
         await state.ledger.credit(args.account, amount, args.note)
         balance = await state.ledger.balance(args.account)
-    finally:
-        await state.close()
     out.write(f"added {format_usd(amount)} to {args.account}; balance {format_usd(balance.balance_micros)}\n")
     return 0
 
 
 async def credits_show(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         balance = await state.ledger.balance(args.account)
-    finally:
-        await state.close()
     _print_json(out, balance_json(balance))
     return 0
 
 
 async def credits_reconcile(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         old, new = await state.ledger.reconcile(args.account)
-    finally:
-        await state.close()
     out.write(f"{args.account}: cached balance {format_usd(old)} -> ledger sum {format_usd(new)}; holds cleared\n")
     return 0
 
 
 async def usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
     now = datetime.now(UTC)
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         key_id = (await state.keys.get(args.key)).id if args.key else None
         query = UsageQuery(
             since=parse_past(args.since, now).date() if args.since else None,
@@ -202,8 +184,6 @@ async def usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> i
             key_id=key_id,
         )
         rows = await usage_rollups(state.engine, query)
-    finally:
-        await state.close()
     if args.json:
         _print_json(out, {"usage": [r.to_json() for r in rows]})
         return 0
@@ -223,17 +203,14 @@ async def usage(args: argparse.Namespace, config: StateConfig, out: TextIO) -> i
         ]
         for r in rows
     ]
-    _table(out, header, body)
+    print_table(out, header, body)
     return 0
 
 
 async def usage_prune(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
     before = parse_past(args.before, datetime.now(UTC))
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         result = await state.usage.prune(before)
-    finally:
-        await state.close()
     out.write(
         f"pruned {result.deleted_rows} usage rows before {before.isoformat(timespec='seconds')} "
         f"into {result.rollup_rows} daily rollups\n"
@@ -275,41 +252,29 @@ async def db_status(args: argparse.Namespace, config: StateConfig, out: TextIO) 
 
 async def byok_set(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
     secret = sys.stdin.readline() if not sys.stdin.isatty() else getpass.getpass("provider key (not echoed): ")
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         policy = config.load_policy() if config.load_policy is not None else None
         await byok.register(state, policy, args.key, args.channel, secret)
-    finally:
-        await state.close()
     out.write(f"stored the key's own provider key for channel {args.channel} (sealed; it is not shown again)\n")
     return 0
 
 
 async def byok_list(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         entries = await byok.listing(state, args.key)
-    finally:
-        await state.close()
-    _table(out, ["CHANNEL", "SET"], [[e.channel, e.created_at.isoformat(timespec="seconds")] for e in entries])
+    print_table(out, ["CHANNEL", "SET"], [[e.channel, e.created_at.isoformat(timespec="seconds")] for e in entries])
     return 0
 
 
 async def byok_delete(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         await byok.remove(state, args.key, args.channel)
-    finally:
-        await state.close()
     out.write(f"forgot the key's own provider key for channel {args.channel}\n")
     return 0
 
 
 async def byok_rotate(args: argparse.Namespace, config: StateConfig, out: TextIO) -> int:
-    state = await _open(config)
-    try:
+    async with opened_state(config) as state:
         count = await byok.rotate(state)
-    finally:
-        await state.close()
     out.write(f"resealed {count} BYOK secret(s) with the current TURNOUT_BYOK_KEY\n")
     return 0

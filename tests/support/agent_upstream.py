@@ -48,7 +48,6 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -58,7 +57,7 @@ from tests.support import agent_wire_anthropic, agent_wire_gemini, agent_wire_op
 from tests.support.agent_conversation import Format, read_conversation
 from tests.support.agent_request import AgentRequest, Kind
 from tests.support.agent_script import AgentScript, Reply, counted_body, input_count, plan
-from tests.support.background_server import BackgroundServer
+from tests.support.background_server import BackgroundServer, ServedFake
 
 __all__ = ["AgentRequest", "AgentScript", "AgentUpstream", "Route", "route"]
 
@@ -144,7 +143,7 @@ def _count_body(fmt: Format, tokens: int) -> bytes:
     return agent_wire_openai.responses_count(tokens)
 
 
-class AgentUpstream:
+class AgentUpstream(ServedFake):
     """A real HTTP server on 127.0.0.1 answering by ``script`` (see the module docstring)."""
 
     def __init__(self, script: AgentScript) -> None:
@@ -152,27 +151,6 @@ class AgentUpstream:
         self._server = BackgroundServer(self._handle, "agent-upstream")
         self._arrived = threading.Condition()
         self._received: list[AgentRequest] = []
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> AgentUpstream:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> AgentUpstream:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def base_url(self) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -73,3 +75,29 @@ class BackgroundServer:
             await self._stop.wait()
         finally:
             await runner.cleanup()
+
+
+class ServedFake:
+    """The lifecycle every fake upstream shares: a ``BackgroundServer`` in ``self._server``,
+    started and stopped by ``start``/``stop`` or as a context manager, on ``port``."""
+
+    _server: BackgroundServer
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port

@@ -28,14 +28,13 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from tests.support import openai_wire
-from tests.support.background_server import BackgroundServer
+from tests.support.background_server import BackgroundServer, ServedFake
 from tests.support.replies import Cut, Hang, Json, Reply, Status, Stream
 
 _PATH_MODEL = re.compile(r"/models/([^/:]+)")
@@ -65,7 +64,7 @@ class Received:
         return self.closed_at is not None
 
 
-class FakeUpstream:
+class FakeUpstream(ServedFake):
     def __init__(self, prefix: str = "/v1") -> None:
         self._prefix = prefix
         self._lock = threading.Lock()
@@ -74,24 +73,6 @@ class FakeUpstream:
         self._received: list[Received] = []
         self._arrived = threading.Condition(self._lock)
         self._server = BackgroundServer(self._handle, "fake-upstream")
-        self.port = 0
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeUpstream:
-        self.port = self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeUpstream:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

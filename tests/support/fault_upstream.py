@@ -30,13 +30,12 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.support.background_server import BackgroundServer
+from tests.support.background_server import BackgroundServer, ServedFake
 from tests.support.fault_plan import Behaviour, Fault, FaultPlan, FaultSyntaxError, parse_model
 from tests.support.fault_text import make_answer
 from tests.support.fault_wire import WIRES, RequestFacts, Turn, WireFormat
@@ -79,7 +78,7 @@ class FaultRequest:
         return self.finished_at if self.finished_at is not None else self.closed_at
 
 
-class FaultUpstream:
+class FaultUpstream(ServedFake):
     """``keepalive_s``: the period of keep-alives while a ``slow`` stream waits for its
     first token; ``hang_s``: how long ``hang`` and ``stall`` keep a connection before
     dropping it (a client normally leaves first)."""
@@ -93,27 +92,6 @@ class FaultUpstream:
         self._received: list[FaultRequest] = []
         self._counts: dict[str | None, int] = {}
         self._first_seen: dict[str | None, float] = {}
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FaultUpstream:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FaultUpstream:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def base_url(self) -> str:

@@ -17,31 +17,13 @@ import pytest
 from providers.demo.png import png, png_size
 from providers.multipart import parse_form
 from tests.e2e.conftest import FAKE_KEY, StartGateway
-from tests.e2e.media_policy import media_policy
+from tests.e2e.media.media_policy import media_policy
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
 from tests.support.replies import Json, Status
 
 PICTURE = png(8, 4, b"upstream picture")
 IMAGE_LIMIT = 200_000
-
-
-@pytest.fixture(scope="module")
-def oai() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gem() -> Iterator[FakeUpstream]:
-    with FakeUpstream(prefix="/v1beta") as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def _fresh(oai: FakeUpstream, gem: FakeUpstream) -> None:
-    oai.reset()
-    gem.reset()
 
 
 @pytest.fixture(scope="module")

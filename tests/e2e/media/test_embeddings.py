@@ -15,30 +15,12 @@ from google.genai import types as genai_types
 
 from providers.vectors import pack, unpack
 from tests.e2e.conftest import FAKE_KEY, StartGateway
-from tests.e2e.media_policy import media_policy
+from tests.e2e.media.media_policy import media_policy
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import GatewayProcess
 from tests.support.replies import Json, Status
 
 VECTORS = [[0.25, -0.5, 0.125], [1.0, 0.0, -1.0]]
-
-
-@pytest.fixture(scope="module")
-def oai() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gem() -> Iterator[FakeUpstream]:
-    with FakeUpstream(prefix="/v1beta") as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def _fresh(oai: FakeUpstream, gem: FakeUpstream) -> None:
-    oai.reset()
-    gem.reset()
 
 
 @pytest.fixture(scope="module")
