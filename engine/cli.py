@@ -1,4 +1,4 @@
-"""The ``turnout`` command: serve, check, test, explain, replay and diff (and the
+"""The ``turnout`` command: serve, check, test, explain, replay, diff and drift (and the
 key/credit/usage/db commands of the state store, and ``batch``).
 
 ``check`` and ``serve`` run the same load path: a policy that fails ``turnout check``
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engine import __version__
 from engine.batch.cli import register as register_batch_commands
 from engine.console.cli import register as register_account_commands
+from engine.drift.cli import register as register_drift_command
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.secrets import process_env
@@ -284,6 +285,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     register_state_commands(sub, _state_config)
     register_account_commands(sub, _state_config)
     register_replay_commands(sub, _state_config)
+    register_drift_command(sub, _state_config, lambda: _settings().policy_dir)
     register_batch_commands(sub)
     return parser
 

@@ -20,15 +20,13 @@ from engine.replay.export import ExportError, read_export, write_export
 from engine.replay.git_revs import RevisionError, describe, policy_at
 from engine.replay.load import PolicyLoadError, load
 from engine.replay.progress import Progress
-from engine.replay.read_db import Loaded, recorded_since
+from engine.replay.read_db import Loaded, UsageLogError, recorded_since, usage_log_engine
 from engine.replay.recorded import RecordedRequest
 from engine.replay.render import render
 from engine.replay.replan import Replanner, recorded_outcome
 from engine.replay.report import Report, Side, compare, policy_notes
 from engine.state.cli import StateConfig
-from engine.state.db import check_reachable, create_engine, database_label, default_database_url
 from engine.state.errors import StateError
-from engine.state.migrate import schema_status
 from engine.state.timeparse import parse_instant, parse_past
 
 EXIT_REFUSALS = 3
@@ -39,18 +37,8 @@ class ReplayError(Exception):
 
 
 async def _from_database(config: StateConfig, since: datetime, until: datetime | None) -> Loaded:
-    url = config.database_url or default_database_url(config.data_dir)
-    if config.database_url is None and not (Path(config.data_dir).expanduser() / "turnout.db").exists():
-        raise ReplayError(f"no usage log: {database_label(url, configured=False)} does not exist (or use --from FILE)")
-    engine = create_engine(url)
-    try:
-        await check_reachable(engine, database_label(url, configured=config.database_url is not None))
-        status = await schema_status(engine)
-        if status.state != "current":
-            raise ReplayError(status.explain())
+    async with usage_log_engine(config, " (or use --from FILE)") as engine:
         return await recorded_since(engine, since, until)
-    finally:
-        await engine.dispose()
 
 
 def traffic(args: argparse.Namespace, load_config: Callable[[], StateConfig]) -> tuple[list[RecordedRequest], int]:
@@ -147,4 +135,4 @@ def cmd_export(args: argparse.Namespace, load_config: Callable[[], StateConfig],
     return 0
 
 
-EXPECTED = (ReplayError, PolicyLoadError, RevisionError, StateError, ValueError)
+EXPECTED = (ReplayError, UsageLogError, PolicyLoadError, RevisionError, StateError, ValueError)

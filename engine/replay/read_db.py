@@ -6,7 +6,10 @@ A row whose facts cannot be parsed is counted as skipped too, never guessed at.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import NamedTuple
 
 import orjson
@@ -14,7 +17,33 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from engine.replay.recorded import RecordedRequest, RecordError, from_dict
+from engine.state.cli import StateConfig
+from engine.state.db import check_reachable, create_engine, database_label, default_database_url
+from engine.state.migrate import schema_status
 from engine.state.schema import usage_log
+
+
+class UsageLogError(Exception):
+    """The usage log cannot be read (absent, or its schema is not current); one line."""
+
+
+@asynccontextmanager
+async def usage_log_engine(config: StateConfig, hint: str = "") -> AsyncIterator[AsyncEngine]:
+    """The configured database, reachable and migrated, for reading the usage log (never
+    created: an absent embedded database is a ``UsageLogError``, ``hint`` appended)."""
+    url = config.database_url or default_database_url(config.data_dir)
+    if config.database_url is None and not (Path(config.data_dir).expanduser() / "turnout.db").exists():
+        raise UsageLogError(f"no usage log: {database_label(url, configured=False)} does not exist{hint}")
+    engine = create_engine(url)
+    try:
+        await check_reachable(engine, database_label(url, configured=config.database_url is not None))
+        status = await schema_status(engine)
+        if status.state != "current":
+            raise UsageLogError(status.explain())
+        yield engine
+    finally:
+        await engine.dispose()
+
 
 _COLUMNS = (
     usage_log.c.request_id,
