@@ -61,6 +61,11 @@ def find_test_files(directory: Path) -> list[tuple[str, Path]]:
     return [(n, p) for n, p in _toml_files(directory) if is_test_file(n) and not is_canary_file(n)]
 
 
+def find_canary_test_files(directory: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of the candidate's test files (``canary/tests/...``), sorted."""
+    return [(n, p) for n, p in _toml_files(directory) if is_canary_file(n) and is_test_file(n)]
+
+
 def find_canary_files(directory: Path) -> list[tuple[str, Path]]:
     """(relative name, path) of the candidate's policy files (``canary/...``), sorted."""
     return [(n, p) for n, p in _toml_files(directory) if is_canary_file(n) and not is_test_file(n)]

@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.store import PolicyStore
+from engine.policy_tests.suite import run_suite
 from tests.support.policy_files import write_policy
 
 ENV = {"CANARY_TEST_KEY": "sk-test"}
@@ -141,3 +142,27 @@ def test_candidate_files_without_a_canary_table_are_a_warning(tmp_path: Path) ->
     assert [str(d) for d in loaded.diagnostics] == [
         "canary/aliases.toml:1: canary: warning: not served: the policy has no [canary] table"
     ]
+
+
+def test_tests_under_canary_run_against_the_candidate(tmp_path: Path) -> None:
+    directory = _write(tmp_path)
+    case = '[[tests]]\nname = "{name}"\nmodel = "chat"\nexpect.first = "{model}@steady"\n'
+    write_policy(directory / "tests", case.format(name="stable keeps model-a", model="model-a"), "chat.toml")
+    write_policy(directory / "canary" / "tests", case.format(name="candidate moves", model="model-b"), "chat.toml")
+    outcome = run_suite(directory)
+    assert outcome.files == ["tests/chat.toml", "canary/tests/chat.toml"]
+    assert [(r.case.name, r.passed) for r in outcome.results] == [
+        ("stable keeps model-a", True),
+        ("candidate moves", True),
+    ]
+    write_policy(directory / "canary" / "tests", case.format(name="candidate moves", model="model-a"), "chat.toml")
+    failed = run_suite(directory).failed
+    assert [(r.case.name, r.case.file) for r in failed] == [("candidate moves", "canary/tests/chat.toml")]
+
+
+def test_the_readmes_canary_table_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("# policies/canary.toml\n", 1)[1].split("```", 1)[0]
+    loaded = load_policy(_write(tmp_path, table), ENV)
+    assert loaded.policy is not None and loaded.policy.canary is not None, loaded.diagnostics
+    assert (loaded.policy.canary.percent, loaded.policy.canary.header) == (10.0, "x-turnout-canary")
