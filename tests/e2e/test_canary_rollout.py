@@ -186,6 +186,7 @@ def test_a_reviewed_change_canaried_under_load_rolls_back_without_failing_a_requ
             assert status["version"] == canary and status["state"] == "rolled_back"
             assert status["rolled_back"]["reason"].startswith("canary.requests >= 8 && canary.error_rate > 0.5 held")
             assert status["rolled_back"]["canary"]["error_rate"] > 0.5
+
         def rollback_logged() -> str | None:
             logs = gateway.logs()
             return logs if f"canary {canary} rolled back" in logs else None
