@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.batch.cli import register as register_batch_commands
+from engine.canary.cli import register as register_canary_commands
 from engine.console.cli import register as register_account_commands
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
@@ -284,6 +285,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     register_state_commands(sub, _state_config)
     register_account_commands(sub, _state_config)
     register_replay_commands(sub, _state_config)
+    register_canary_commands(sub, _state_config)
     register_batch_commands(sub)
     return parser
 

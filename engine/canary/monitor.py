@@ -7,7 +7,8 @@ it reads both sides' statistics of the last ``window`` (``engine.canary.window``
 evaluates the policy's ``rollback`` condition. The first worker that sees it hold stores the
 record (once: later writers read the stored one), and every worker, on this replica or
 another, stops sending requests to that version when it reads it, at most one
-``check_every`` later. A rolled-back version stays rolled back; a changed candidate is a new
+``check_every`` later. A rolled-back version stays rolled back until ``turnout canary reset``
+removes its record (every worker then serves it again); a changed candidate is a new
 version and a new canary. Without a state store there is no shared usage log: the canary
 serves, and the status says it is not monitored.
 """
@@ -115,7 +116,7 @@ class CanaryMonitor:
         """One look: learn a rollback another worker stored, or evaluate the condition."""
         policy = self._current()
         spec = policy.canary
-        if spec is None or spec.version in self._rolled_back:
+        if spec is None:
             return None
         self._announce(policy, spec)
         if self._engine is None:
@@ -125,6 +126,9 @@ class CanaryMonitor:
         if stored is not None:
             self._learn(Rollback.from_json(stored), decided_here=False)
             return None
+        if self._rolled_back.pop(spec.version, None) is not None:  # ``turnout canary reset``
+            log.warning("canary %s serves again: its rollback was reset", spec.version)
+            self._last.pop(spec.version, None)
         now = self._clock()
         canary, stable = await window_stats(
             self._engine, spec.version, policy.version, now - timedelta(seconds=spec.window)

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.canary.monitor import CanaryMonitor
+from engine.canary.monitor import CanaryMonitor, record_name
 from engine.canary.window import window_stats
 from engine.policy.compiled import CompiledPolicy
 from engine.policy.load import load_policy
 from engine.state import State
+from engine.state.meta import delete_value
 from tests.state.conftest import usage
 from tests.support.policy_files import write_policy
 
@@ -146,3 +147,20 @@ async def test_without_a_state_store_the_canary_serves_unmonitored(tmp_path: Pat
     assert monitor.serving(policy) is policy.canary
     status = monitor.status(policy)
     assert status is not None and status["state"] == "unmonitored"
+
+
+async def test_a_reset_rollback_serves_the_canary_again_on_every_worker(state: State, tmp_path: Path) -> None:
+    policy = _policy(tmp_path)
+    spec = policy.canary
+    assert spec is not None
+    now = [NOW]
+    monitor = CanaryMonitor(lambda: policy, state.engine, clock=lambda: now[0])
+    await _write(state, *(_served(f"r{i}", policy.version, canary=spec.version) for i in range(5)))
+    await monitor.check()
+    assert monitor.serving(policy) is None
+    async with state.engine.begin() as conn:  # what `turnout canary reset` does
+        assert await delete_value(conn, record_name(spec.version))
+    now[0] = NOW + timedelta(minutes=11)  # the failures have left the window
+    evaluation = await monitor.check()
+    assert evaluation is not None and not evaluation.holds
+    assert monitor.serving(policy) is spec
