@@ -205,6 +205,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(str(diagnostic), file=sys.stderr)
         return 1
     policy = result.policy
+    if args.canary:
+        if policy.canary is None:
+            print(f"error: the policy in {directory} has no [canary]", file=sys.stderr)
+            return 1
+        policy = policy.canary.policy
     try:
         body = orjson.loads(Path(args.request).read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
@@ -280,6 +285,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     explain.add_argument("--model", help="override the request's model")
     explain.add_argument("--policies", help="policy directory (default ./policies)")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.add_argument("--canary", action="store_true", help="on the policy's canary candidate (canary/)")
     explain.set_defaults(func=cmd_explain)
 
     register_state_commands(sub, _state_config)

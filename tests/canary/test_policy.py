@@ -3,8 +3,12 @@ place of the same-named ones, and every mistake fails the load naming file, line
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from engine.cli import main
 from engine.policy.check import run_check
 from engine.policy.load import load_policy
 from engine.policy.store import PolicyStore
@@ -166,3 +170,18 @@ def test_the_readmes_canary_table_loads(tmp_path: Path) -> None:
     loaded = load_policy(_write(tmp_path, table), ENV)
     assert loaded.policy is not None and loaded.policy.canary is not None, loaded.diagnostics
     assert (loaded.policy.canary.percent, loaded.policy.canary.header) == (10.0, "x-turnout-canary")
+
+
+def test_explain_routes_on_the_candidate_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = _write(tmp_path / "policy")
+    request = tmp_path / "request.json"
+    request.write_text('{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}')
+    monkeypatch.setenv("CANARY_TEST_KEY", "sk-test")
+    assert main(["explain", str(request), "--policies", str(directory), "--json"]) == 0
+    stable = json.loads(capsys.readouterr().out)
+    assert main(["explain", str(request), "--policies", str(directory), "--json", "--canary"]) == 0
+    candidate = json.loads(capsys.readouterr().out)
+    assert stable["attempts"][0]["model"] == "model-a" and candidate["attempts"][0]["model"] == "model-b"
+    assert candidate["policy_version"] != stable["policy_version"]
