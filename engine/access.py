@@ -95,6 +95,7 @@ class UsageRecord(NamedTuple):
     estimated: bool = False  # tokens counted by Turnout (the upstream reported no usage)
     overrun_usd: float = 0.0  # cost a prepaid balance could not cover (not charged)
     routing: RoutingRecord | None = None  # request rows: the facts the plan read (``engine.replay.recorded``)
+    canary_version: str | None = None  # the canary the request was sent to, served or rescued (``engine.canary``)
 
 
 class Gate(Protocol):

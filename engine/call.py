@@ -57,3 +57,10 @@ class Call:
     admission: Admission | None = None  # set once the gate admitted the request
     reservation: Reservation | None = None  # set once the worst case is reserved
     batch: bool = False  # a batch job's request: priced at each model's batch_discount
+    # Canary (``engine.canary``): the canary version the request was sent to (on its rows,
+    # whether the canary served it or the stable policy rescued it); on a canary call, the
+    # stable policy that answers when the canary fails before the first byte; and how many
+    # attempts the canary made before the stable policy took over (its rows come first).
+    canary_version: str | None = None
+    rescuer: CompiledPolicy | None = None
+    attempt_offset: int = 0

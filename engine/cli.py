@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import __version__
 from engine.batch.cli import register as register_batch_commands
+from engine.canary.cli import register as register_canary_commands
 from engine.console.cli import register as register_account_commands
 from engine.drift.cli import register as register_drift_command
 from engine.policy.check import run_check
@@ -205,6 +206,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             print(str(diagnostic), file=sys.stderr)
         return 1
     policy = result.policy
+    if args.canary:
+        if policy.canary is None:
+            print(f"error: the policy in {directory} has no [canary]", file=sys.stderr)
+            return 1
+        policy = policy.canary.policy
     try:
         body = orjson.loads(Path(args.request).read_bytes())
     except (OSError, orjson.JSONDecodeError) as exc:
@@ -280,11 +286,13 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     explain.add_argument("--model", help="override the request's model")
     explain.add_argument("--policies", help="policy directory (default ./policies)")
     explain.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain.add_argument("--canary", action="store_true", help="on the policy's canary candidate (canary/)")
     explain.set_defaults(func=cmd_explain)
 
     register_state_commands(sub, _state_config)
     register_account_commands(sub, _state_config)
     register_replay_commands(sub, _state_config)
+    register_canary_commands(sub, _state_config)
     register_drift_command(sub, _state_config, lambda: _settings().policy_dir)
     register_batch_commands(sub)
     return parser

@@ -21,6 +21,8 @@ import orjson
 from engine.access import Admission, Gate, Principal, Reservation
 from engine.billing import NOTHING, Charge, batch_multiplier, byok_for, charges, request_charge
 from engine.call import Call, Ingress
+from engine.canary.monitor import CanaryMonitor
+from engine.canary.split import on_canary, rescues
 from engine.canonical import ChatRequest, Usage
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
 from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchange
@@ -163,6 +165,7 @@ class Pipeline:
         self.interactive = 0
         self.interactive_at = 0.0
         self.recorder = Recorder()  # metrics, access log, traces: the app sets the worker's
+        self.canaries: CanaryMonitor | None = None  # the worker's canary monitor, once started
 
     def base_headers(self, policy: CompiledPolicy, request_id: str) -> dict[str, str]:
         return {"x-request-id": request_id, "x-turnout-policy": policy.version}
@@ -218,25 +221,69 @@ class Pipeline:
             self.interactive_at = time.monotonic()
 
     async def _handle(self, ingress: Ingress, started: float) -> Answer:
-        policy = self.store.current
+        stable = self.store.current
         codec = self.registry.codec(ingress.fmt)
-        headers = self.base_headers(policy, ingress.request_id)
+        headers = self.base_headers(stable, ingress.request_id)
         try:
-            principal, request, body = await self.decode(ingress, policy)
-            planned_at = datetime.now(UTC)
-            facts, route = self.plan(request, principal, policy, ingress.headers, planned_at)
+            decoded = await self.decode(ingress, stable)
         except GatewayError as err:
-            if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
-                err.param = codec.output_cap_field
-                err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
-            self.recorder.rejected(ingress, err, started)
-            return self.error_response(codec, err, headers)
+            return self._refused(ingress, codec, err, headers, started)
+        principal, request, _ = decoded
+        canary = self.canaries.serving(stable) if self.canaries is not None else None
+        key = KeyFacts(principal.key_name, principal.group, principal.tags)
+        rescued_from: str | None = None
+        if canary is not None and on_canary(canary, key, request, ingress.headers):
+            try:
+                self.gate.authorize_model(principal, request.model, canary.policy)
+                call = self._call(ingress, canary.policy, codec, started, decoded)
+            except GatewayError as err:
+                if not (canary.rescue and rescues(err)):
+                    return self._refused(
+                        ingress, codec, err, self.base_headers(canary.policy, ingress.request_id), started
+                    )
+                rescued_from = canary.version  # the canary cannot route it: the stable policy answers
+            else:
+                call.canary_version = canary.version
+                call.rescuer = stable if canary.rescue else None
+                call.headers["x-turnout-canary"] = canary.version
+                return await self._execute(call)
+        try:
+            call = self._call(ingress, stable, codec, started, decoded)
+        except GatewayError as err:
+            return self._refused(ingress, codec, err, headers, started)
+        if rescued_from is not None:
+            call.canary_version = rescued_from
+            call.headers["x-turnout-canary"] = f"{rescued_from} rescued"
+        return await self._execute(call)
+
+    def _call(
+        self,
+        ingress: Ingress,
+        policy: CompiledPolicy,
+        codec: ClientCodec,
+        started: float,
+        decoded: tuple[Principal, ChatRequest, Any],
+    ) -> Call:
+        """The request planned on ``policy``; raises the ``GatewayError`` that refuses it."""
+        principal, request, body = decoded
+        planned_at = datetime.now(UTC)
+        facts, route = self.plan(request, principal, policy, ingress.headers, planned_at)
         group = policy.groups.get(principal.group)
         multiplier = group.price_multiplier if group else 1.0
+        headers = self.base_headers(policy, ingress.request_id)
         call = Call(ingress, policy, codec, headers, started, principal, request, body, facts, route, multiplier)
         call.byok = byok_for(principal.byok_keys, group, policy)
         call.planned_at = planned_at
-        return await self._execute(call)
+        return call
+
+    def _refused(
+        self, ingress: Ingress, codec: ClientCodec, err: GatewayError, headers: dict[str, str], started: float
+    ) -> Reply:
+        if err.code == "max_tokens_too_large":  # the planner names the output cap max_tokens: say the client's
+            err.param = codec.output_cap_field
+            err.message = err.message.replace("max_tokens", codec.output_cap_field, 1)
+        self.recorder.rejected(ingress, err, started)
+        return self.error_response(codec, err, headers)
 
     async def serve_batched(self, item: BatchItem, around: Around) -> Reply:
         """One request of a batch job, for ``item.principal`` (authenticated when the job was
@@ -332,6 +379,8 @@ class Pipeline:
             result = await self.executor.run(call.route, call.policy, make, call.request.stream, records, resume=resume)
         except GatewayError as err:
             await self._release(call)
+            if call.rescuer is not None and rescues(err):
+                return await self._rescue(call, records, err)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
             ending = Ending(err.status, err.kind, NOTHING)
             self.gate.record(usage_rows(call, None, records, ending))
@@ -354,6 +403,24 @@ class Pipeline:
             call.headers["x-turnout-cost"] = format_cost(charge.cost_usd)
             return Reply(result.body, 200, call.headers)
         return self._stream(call, result)
+
+    async def _rescue(self, call: Call, records: list[AttemptRecord], err: GatewayError) -> Answer:
+        """The canary failed ``call`` before its first byte: its attempts are recorded (no
+        request row: the request is not over) and the stable policy answers it."""
+        assert call.rescuer is not None and call.canary_version is not None
+        ending = Ending(err.status, err.kind, NOTHING)
+        self.gate.record(usage_rows(call, None, records, ending)[1:])
+        ingress = call.ingress
+        try:
+            decoded = (call.principal, call.request, call.body)
+            rescue = self._call(ingress, call.rescuer, call.codec, call.started, decoded)
+        except GatewayError as refusal:
+            headers = self.base_headers(call.rescuer, ingress.request_id)
+            return self._refused(ingress, call.codec, refusal, headers, call.started)
+        rescue.canary_version = call.canary_version
+        rescue.attempt_offset = call.attempt_offset + len(records)
+        rescue.headers["x-turnout-canary"] = f"{call.canary_version} rescued"
+        return await self._execute(rescue)
 
     async def _exchanges(self, call: Call) -> tuple[ExchangeFactory, ResumeFactory | None]:
         """The exchange factories the executor calls per attempt and per resume (images

@@ -1,7 +1,9 @@
 """The usage-log rows of one finished request: one for the request, one per attempt. Pure.
 
 Rows never carry prompts or outputs: only who asked, what was routed where, how each
-attempt ended, tokens, cost (``engine.billing``) and the policy version the request ran on.
+attempt ended, tokens, cost (``engine.billing``), the policy version the request (or the
+attempt) ran on and the canary it was sent to, if any: a request the stable policy rescued
+from a failing canary has the canary's attempt rows first, numbered on by the stable's.
 The request row also carries the routing facts the plan read (``engine.replay.recorded``,
 references only: the usage log's writer converts them), for ``turnout replay``.
 """
@@ -58,7 +60,7 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
             ending.status, ending.error_type, (time.perf_counter() - call.started) * 1000, ttfb,
             usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.reasoning_tokens,
             ending.charge.cost_usd, policy_version, _own_key(call, served.target.channel if served else None),
-            ending.charge.estimated, ending.overrun_usd, routing,
+            ending.charge.estimated, ending.overrun_usd, routing, call.canary_version,
         )
     ]  # fmt: skip
     for record, charge in pairs:
@@ -66,12 +68,14 @@ def usage_rows(call: Call, outcome: Outcome | None, records: list[AttemptRecord]
         target = record.attempt.target
         rows.append(
             UsageRecord(
-                request_id, record.number, now, account_id, key_id, endpoint, route.requested, alias_rule,
+                request_id, record.number + call.attempt_offset, now, account_id, key_id, endpoint, route.requested,
+                alias_rule,
                 target.model, target.channel, record.status or 0,
                 record.failure or (None if record.ended == "ok" else record.ended),
                 record.latency_ms, record.ttfb_ms,
                 spent.input_tokens, spent.output_tokens, spent.cached_input_tokens, spent.reasoning_tokens,
                 charge.cost_usd, policy_version, _own_key(call, target.channel), charge.estimated,
+                canary_version=call.canary_version,
             )
         )  # fmt: skip
     return rows

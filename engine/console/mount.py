@@ -49,7 +49,7 @@ def console_routes(
         return explain_plan(route, facts, policy.version, policy)
 
     pages = UserPages(accounts, Renderer(), lambda: store.current, client_ip)
-    public = PublicPages(pages, store, lambda: pipeline.health, settings.public_url)
+    public = PublicPages(pages, store, lambda: pipeline.health, settings.public_url, lambda: pipeline.canaries)
     admin = AdminPages(pages, store, explain)
     api = account_routes(accounts, render, lambda: store.current, client_ip, key_scoped)
     forms = {"/auth/login": pages.login, "/auth/register": pages.register, "/auth/logout": pages.logout}

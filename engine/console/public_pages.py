@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from engine.canary.monitor import CanaryMonitor
 from engine.console.pages import UserPages
 from engine.console.render import PREFIX
 from engine.console.snippets import snippets
@@ -46,9 +47,15 @@ def price_text(price: dict[str, float] | None) -> str:
 
 class PublicPages:
     def __init__(
-        self, pages: UserPages, store: PolicyStore, health: Callable[[], Health], public_url: str | None
+        self,
+        pages: UserPages,
+        store: PolicyStore,
+        health: Callable[[], Health],
+        public_url: str | None,
+        canaries: Callable[[], CanaryMonitor | None] = lambda: None,
     ) -> None:
         self.pages = pages
+        self.canaries = canaries
         self.store = store
         self.health = health
         self.public_url = public_url
@@ -75,7 +82,7 @@ class PublicPages:
 
     async def status(self, request: Request) -> Response:
         user = await self.pages.user_of(request)
-        document = status_document(self.store, self.health())
+        document = status_document(self.store, self.health(), self.canaries())
         return self.pages.renderer.page(request, "status.html", user=user, doc=document, state_names=STATE_NAMES)
 
     def routes(self) -> list[Route]:

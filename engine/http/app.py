@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.access import Gate, StaticKeyGate
+from engine.canary.monitor import CanaryMonitor
 from engine.console.render import PREFIX as CONSOLE_HOME
 from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.http.client_ip import parse_networks
@@ -150,6 +151,8 @@ def build_app(settings: Settings) -> ASGIApp:
         executor = Executor(transports, health, events=recorder, deadlines=media_deadlines(settings.image_timeout))
         pipeline = Pipeline(store, registry, executor, health, the_gate, images)
         pipeline.recorder = recorder
+        canaries = CanaryMonitor(lambda: store.current, state.engine if state is not None else None)
+        pipeline.canaries = canaries
         endpoints.pipeline = pipeline
         if state is not None:
             extra_routes[:] = state_routes(state, settings, pipeline, proxies, openai_error)
@@ -189,6 +192,7 @@ def build_app(settings: Settings) -> ASGIApp:
             if settings.watch
             else []
         )
+        watchers.append(asyncio.create_task(canaries.run(stop)))
         log.info("policy %s loaded from %s", store.current.version, settings.policy_dir)
         gc.freeze()  # startup objects (modules, policy, pools) never die: keep them out of GC passes
         try:

@@ -55,6 +55,11 @@ class DataPlane:
         self._body_limit = body_limit
         self._proxies = proxies
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The worker's pipeline (once the lifespan started it)."""
+        return self._pipeline()
+
     def _unread(self, scope: Scope, fmt: str, headers: dict[str, str], request_id: str) -> Ingress:
         """What the access log and metrics need of a request whose body was not read."""
         return Ingress(fmt, client_path(scope["path"]), b"", None, "", headers, request_id)

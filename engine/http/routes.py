@@ -236,7 +236,7 @@ class Endpoints:
         return _json(document, status=200 if ready else 503)
 
     async def status(self, request: Request) -> Handled:
-        return _json(status_document(self.pipeline.store, self.pipeline.health))
+        return _json(status_document(self.pipeline.store, self.pipeline.health, self.pipeline.canaries))
 
     async def explain(self, request: Request) -> Handled:
         err = await self._authed(request, "openai")

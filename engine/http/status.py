@@ -2,18 +2,20 @@
 
 ``status`` is ``degraded`` while the last reload failed (the previous policy keeps serving;
 ``policy.errors`` says why), else ``ok``. Warnings (a channel skipped for a missing key) are
-listed apart from errors and do not degrade the status."""
+listed apart from errors and do not degrade the status. ``canary`` is the canary's state
+(serving, rolled back and why, the last statistics; ``engine.canary.monitor``) or null."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from engine import __version__
+from engine.canary.monitor import CanaryMonitor
 from engine.policy.store import PolicyStore
 from engine.routing.health import Health
 
 
-def status_document(store: PolicyStore, health: Health) -> dict[str, Any]:
+def status_document(store: PolicyStore, health: Health, canaries: CanaryMonitor | None = None) -> dict[str, Any]:
     policy = store.current
     live = health.snapshot()
     channels: dict[str, Any] = {}
@@ -47,5 +49,6 @@ def status_document(store: PolicyStore, health: Health) -> dict[str, Any]:
             "last_error_at": store.last_error_at.isoformat() if store.last_error_at else None,
             "warnings": [str(w) for w in policy.warnings],
         },
+        "canary": canaries.status(policy) if canaries is not None else None,
         "channels": channels,
     }

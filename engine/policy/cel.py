@@ -29,11 +29,22 @@ from cel_expr_python.ext.ext_strings import ExtStrings
 
 from engine.policy.compiled import CelEvalError
 
-Scope = Literal["request", "candidate"]
+Scope = Literal["request", "candidate", "rollback"]
 ResultType = Literal["bool", "double"]
 
 _T = cel.Type
 _STRINGS = _T.Map(_T.STRING, _T.STRING)
+# One side's live statistics, for a canary's rollback condition (``engine.canary.stats``).
+_SIDE_STATS: Mapping[str, cel.Type] = {
+    "requests": _T.INT,
+    "errors": _T.INT,
+    "error_rate": _T.DOUBLE,
+    "fallbacks": _T.INT,
+    "fallback_rate": _T.DOUBLE,
+    "p50_latency_ms": _T.DOUBLE,
+    "p95_latency_ms": _T.DOUBLE,
+    "cost_per_request": _T.DOUBLE,
+}
 
 # The variable contract of engine.policy.compiled, as CEL types.
 FIELDS: Mapping[str, Mapping[str, cel.Type]] = {
@@ -64,10 +75,13 @@ FIELDS: Mapping[str, Mapping[str, cel.Type]] = {
         "in_flight": _T.INT,
     },
     "key": {"name": _T.STRING, "group": _T.STRING, "tags": _T.List(_T.STRING)},
+    "canary": _SIDE_STATS,
+    "stable": _SIDE_STATS,
 }
 ROOTS: Mapping[Scope, tuple[str, ...]] = {
     "request": ("request", "key", "now"),
     "candidate": ("request", "candidate", "key", "now"),
+    "rollback": ("canary", "stable"),
 }
 _RESULT_TYPES: Mapping[ResultType, cel.Type] = {"bool": _T.BOOL, "double": _T.DOUBLE}
 _ERROR_LINE = re.compile(r"ERROR: <input>:(\d+):(\d+): (.*)")
@@ -170,12 +184,12 @@ def _fields_read(source: str, roots: frozenset[str]) -> dict[str, tuple[str, ...
 
 
 def field_names(root: str) -> list[str]:
-    """The fields of ``request``/``candidate``/``key`` a rule may read, sorted."""
+    """The fields of ``request``/``candidate``/``key`` (or a canary side) a rule may read, sorted."""
     return sorted(FIELDS.get(root, {}))
 
 
 def _typed_environment(scope: Scope) -> cel.Env:
-    variables: dict[str, cel.Type] = {"now": _T.TIMESTAMP}
+    variables: dict[str, cel.Type] = {"now": _T.TIMESTAMP} if "now" in ROOTS[scope] else {}
     for root in ROOTS[scope]:
         for name, kind in FIELDS.get(root, {}).items():
             variables[f"{root}.{name}"] = kind

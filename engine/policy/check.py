@@ -35,14 +35,22 @@ def run_check(directory: Path, env: Mapping[str, str]) -> tuple[int, list[str]]:
 
 
 def summarize(policy: CompiledPolicy) -> str:
-    """``ok: 3 channels (1 skipped), 12 models, 4 aliases, version 1a2b3c4d5e6f``."""
+    """``ok: 3 channels (1 skipped), 12 models, 4 aliases, version 1a2b3c4d5e6f``, and the
+    canary's version and share when there is one."""
     skipped = sum(1 for c in policy.channels.values() if not c.enabled)
     channels = _count(len(policy.channels), "channel")
     if skipped:
         channels += f" ({skipped} skipped)"
     models = _count(len(policy.models), "model")
     aliases = _count(len(policy.aliases), "alias", "aliases")
-    return f"ok: {channels}, {models}, {aliases}, version {policy.version}"
+    summary = f"ok: {channels}, {models}, {aliases}, version {policy.version}"
+    canary = policy.canary
+    if canary is not None:
+        sides = [f"{canary.percent:g}% by {canary.sticky}"] if canary.percent else []
+        sides += [f"groups {', '.join(sorted(canary.groups))}"] if canary.groups else []
+        sides += [f"header {canary.header}"] if canary.header else []
+        summary += f"; canary version {canary.version} ({'; '.join(sides) or 'no traffic'})"
+    return summary
 
 
 def _count(n: int, singular: str, plural: str | None = None) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -17,6 +17,7 @@ from types import MappingProxyType
 import orjson
 
 from engine.policy.aliases import compile_aliases
+from engine.policy.canary import compile_canary
 from engine.policy.channels import compile_channels
 from engine.policy.compiled import BreakerSpec, ChannelSpec, CompiledPolicy, Diagnostic, RetrySpec
 from engine.policy.document import PolicyDocument, Problems
@@ -24,6 +25,7 @@ from engine.policy.env_refs import CREDENTIAL_HEADERS, FILE_PREFIX, secret_path
 from engine.policy.groups import compile_groups
 from engine.policy.models import compile_models
 from engine.policy.shape import RawPolicy, check_shape
+from engine.policy.sources import SourceFile
 from engine.policy.version import policy_version
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -31,8 +33,9 @@ _RETRY_KINDS = ("connect", "timeout")
 
 
 def compile_policy(
-    doc: PolicyDocument, env: Mapping[str, str], source_dir: str
+    doc: PolicyDocument, env: Mapping[str, str], source_dir: str, candidate: Sequence[SourceFile] = ()
 ) -> tuple[CompiledPolicy | None, list[Diagnostic]]:
+    """``candidate``: the files under ``canary/``, for ``[canary]`` (``engine.policy.canary``)."""
     problems = Problems(doc)
     raw = check_shape(problems)
     headers = _request_headers(raw, problems)
@@ -41,6 +44,9 @@ def compile_policy(
     models = compile_models(raw, problems, channels.specs)
     aliases = compile_aliases(raw, problems, models, headers)
     groups = compile_groups(raw, problems)
+    canary = None
+    if not problems.has_errors:
+        canary = compile_canary(raw, problems, candidate, lambda d: compile_policy(d, env, source_dir))
     diagnostics = sort_diagnostics(problems.items)
     if problems.has_errors:
         return None, diagnostics
@@ -63,6 +69,7 @@ def compile_policy(
             for ref in sorted(channels.secret_presence)
             if ref.startswith(FILE_PREFIX)
         ),
+        canary=canary,
     )
     return policy, diagnostics
 

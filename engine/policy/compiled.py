@@ -18,6 +18,8 @@ CEL variables a rule sees (plain Python values, built by the router per request)
 ``now``      datetime (timezone-aware UTC)
 
 ``when`` rules see request/key/now; ``filter``, ``order`` and ``cost`` also see candidate.
+The canary's ``rollback`` condition sees ``canary`` and ``stable``, each a dict of the
+live statistics of one side (``engine.canary.stats``).
 """
 
 from __future__ import annotations
@@ -216,6 +218,26 @@ class Diagnostic:
 
 
 @dataclass(frozen=True, slots=True)
+class CanarySpec:
+    """``[canary]``: the candidate policy (the files under ``canary/`` in place of the
+    stable's same-named ones), which requests it serves, and when it rolls itself back."""
+
+    policy: CompiledPolicy
+    rollback: CelProgram  # bool over ``canary`` and ``stable`` statistics
+    percent: float = 0.0  # share of conversations (or keys), by a stable hash
+    groups: frozenset[str] = frozenset()  # key groups always on the canary
+    header: str | None = None  # lower-case; "canary"/"stable" in it picks the side
+    sticky: Literal["conversation", "key"] = "conversation"
+    window: float = 600.0  # seconds of traffic the statistics cover
+    check_every: float = 5.0  # seconds between evaluations
+    rescue: bool = True  # a canary failure before the first byte is answered by the stable policy
+
+    @property
+    def version(self) -> str:
+        return self.policy.version
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     version: str  # hash of the canonical content
     loaded_at: datetime
@@ -233,6 +255,12 @@ class CompiledPolicy:
     # its public version, which depends only on whether each secret is set, stays the same.
     secrets_digest: str = ""
     secret_files: tuple[str, ...] = ()  # files named by ${file:...} references, to watch
+    canary: CanarySpec | None = None  # a candidate beside this (stable) policy
+
+    @property
+    def served_versions(self) -> tuple[str, str | None]:
+        """This version and its canary's: a reload that changes either swaps the policy."""
+        return self.version, self.canary.version if self.canary is not None else None
 
     def public_ids(self) -> list[str]:
         return sorted([*self.models, *self.aliases])

@@ -1,7 +1,7 @@
 """Durations and stream-buffer settings as written in a policy. Pure.
 
 A duration is a number of seconds (``1.5``) or a string with a unit: ``"500ms"``,
-``"1.5s"``, ``"2m"``. ``stream_buffer`` is ``"none"``, a duration, or ``"full"``; it
+``"1.5s"``, ``"2m"``, ``"1h"``. ``stream_buffer`` is ``"none"``, a duration, or ``"full"``; it
 compiles to seconds held (0 for none, infinity for full).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 BUFFER_NONE = 0.0
 BUFFER_FULL = math.inf
 

@@ -159,6 +159,23 @@ class GroupRaw(Raw):
     description: str | None = None
 
 
+DEFAULT_ROLLBACK = "canary.requests >= 20 && canary.error_rate > stable.error_rate + 0.05"
+
+
+class CanaryRaw(Raw):
+    """``[canary]``: the candidate under ``canary/`` serves a share of traffic (``engine.canary``)."""
+
+    percent: Annotated[float, Field(ge=0, le=100)] = 0.0
+    groups: list[str] = []
+    header: str | None = None
+    sticky: Literal["conversation", "key"] = "conversation"
+    rollback: str = DEFAULT_ROLLBACK
+    window: Duration = "10m"
+    check_every: Duration = "5s"
+    rescue: bool = True
+    description: str | None = None
+
+
 ENTRY_MODELS: dict[str, type[Raw]] = {
     "channels": ChannelRaw,
     "models": ModelRaw,
@@ -169,4 +186,5 @@ SINGLE_MODELS: dict[str, type[Raw]] = {
     "retry": RetryRaw,
     "breaker": BreakerRaw,
     "router": RouterRaw,
+    "canary": CanaryRaw,
 }

@@ -22,6 +22,7 @@ from engine.policy.schema import (
     SINGLE_MODELS,
     AliasRaw,
     BreakerRaw,
+    CanaryRaw,
     ChannelRaw,
     GroupRaw,
     ModelRaw,
@@ -45,6 +46,7 @@ class RawPolicy:
     retry: RetryRaw = field(default_factory=RetryRaw)
     breaker: BreakerRaw = field(default_factory=BreakerRaw)
     router: RouterRaw = field(default_factory=RouterRaw)
+    canary: CanaryRaw | None = None
     written: dict[str, set[str]] = field(default_factory=dict)  # section -> names written
     dropped: set[tuple[str, ...]] = field(default_factory=set)  # (section, name, key) ignored
 

@@ -3,6 +3,9 @@
 Policy tests live beside the policy and are not policy: a ``*.toml`` file whose name ends
 in ``.test.toml``, or that lies inside a directory named ``tests``, is a test file
 (``is_test_file``). ``find_files`` lists the policy files, ``find_test_files`` the others.
+A canary's candidate lives under ``canary/`` (``is_canary_file``): those files are neither
+policy nor tests of the stable policy; ``find_canary_files`` lists them (``engine.policy.load``
+puts each in place of the stable file of the same name).
 
 Files are found recursively through visible names only: names starting with ``.`` are
 skipped, which covers hidden directories and the ``..2026_...``/``..data`` entries of a
@@ -26,6 +29,7 @@ _TOML_POSITION = re.compile(r"^(.*) \(at line (\d+), column (\d+)\)$")
 _TOML_AT_END = re.compile(r"^(.*) \(at end of document\)$")
 TEST_SUFFIX = ".test.toml"
 TESTS_DIR = "tests"
+CANARY_DIR = "canary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +46,29 @@ def is_test_file(name: str) -> bool:
     return base.endswith(TEST_SUFFIX) or TESTS_DIR in folders
 
 
+def is_canary_file(name: str) -> bool:
+    """True for a file of the canary's candidate: anything under the top ``canary/`` directory."""
+    return name.startswith(CANARY_DIR + "/")
+
+
 def find_files(directory: Path) -> list[tuple[str, Path]]:
     """(relative name, path) of every visible policy ``*.toml`` under ``directory``, sorted."""
-    return [(name, path) for name, path in _toml_files(directory) if not is_test_file(name)]
+    return [(n, p) for n, p in _toml_files(directory) if not is_test_file(n) and not is_canary_file(n)]
 
 
 def find_test_files(directory: Path) -> list[tuple[str, Path]]:
     """(relative name, path) of every visible policy test file under ``directory``, sorted."""
-    return [(name, path) for name, path in _toml_files(directory) if is_test_file(name)]
+    return [(n, p) for n, p in _toml_files(directory) if is_test_file(n) and not is_canary_file(n)]
+
+
+def find_canary_test_files(directory: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of the candidate's test files (``canary/tests/...``), sorted."""
+    return [(n, p) for n, p in _toml_files(directory) if is_canary_file(n) and is_test_file(n)]
+
+
+def find_canary_files(directory: Path) -> list[tuple[str, Path]]:
+    """(relative name, path) of the candidate's policy files (``canary/...``), sorted."""
+    return [(n, p) for n, p in _toml_files(directory) if is_canary_file(n) and not is_test_file(n)]
 
 
 def _toml_files(directory: Path) -> list[tuple[str, Path]]:

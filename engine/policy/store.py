@@ -4,7 +4,7 @@
 snapshot throughout. ``reload()`` is a transaction: the directory is loaded and compiled
 in full, and only a policy that passed every check replaces the current one (a plain
 attribute swap, atomic for readers). A failed reload keeps serving the old policy and
-records why in ``last_error``; an unchanged version swaps nothing, unless a secret it
+records why in ``last_error``; an unchanged version (and canary version) swaps nothing, unless a secret it
 resolves changed (a rotated key file, an edited ``.env``): that swaps the same version in.
 """
 
@@ -70,7 +70,9 @@ class PolicyStore:
         """What the directory watch cannot see and must reload the policy: the secret files
         the current policy names, the ``.env`` file, and the directory itself (through a
         symlink, as git-sync swaps it, the target changes while no file in it does)."""
-        files = [self.directory, *(Path(p) for p in self._current.secret_files)]
+        policy = self._current
+        named = [*policy.secret_files, *(policy.canary.policy.secret_files if policy.canary else ())]
+        files = [self.directory, *(Path(p) for p in dict.fromkeys(named))]
         if isinstance(self._env, PolicyEnv) and self._env.dotenv is not None:
             files.append(self._env.dotenv)
         return files
@@ -104,7 +106,7 @@ class PolicyStore:
                 self.last_error = None
                 self.last_error_at = None
                 status: Literal["swapped", "unchanged"] = "unchanged"
-                if policy.version != previous.version or policy.secrets_digest != previous.secrets_digest:
+                if policy.served_versions != previous.served_versions or _secrets(policy) != _secrets(previous):
                     self._current = policy
                     self.loaded_at = policy.loaded_at
                     status = "swapped"
@@ -126,6 +128,11 @@ class PolicyStore:
             logger.exception("policy loader crashed")
             problem = Diagnostic(".", 0, "policy", f"internal error while loading: {exc!r}")
             return LoadResult(None, [problem])
+
+
+def _secrets(policy: CompiledPolicy) -> tuple[str, str | None]:
+    """The digests of the secrets the policy and its canary resolve."""
+    return policy.secrets_digest, policy.canary.policy.secrets_digest if policy.canary else None
 
 
 def _log(outcome: ReloadOutcome) -> None:

@@ -50,6 +50,7 @@ def register(
 ) -> None:
     replay = subparsers.add_parser("replay", help="re-plan recorded requests against a candidate policy")
     replay.add_argument("--policy", required=True, metavar="DIR", help="the candidate policy directory")
+    replay.add_argument("--canary", action="store_true", help="re-plan on DIR's canary candidate (canary/)")
     _traffic_options(replay)
     _bind(replay, "cmd_replay", load_config)
 
@@ -57,6 +58,7 @@ def register(
     diff.add_argument("rev_a", metavar="REV_A")
     diff.add_argument("rev_b", metavar="REV_B")
     diff.add_argument("--policy-path", default="policies", help="the policy directory in the repository")
+    diff.add_argument("--canary", action="store_true", help="REV_B's side is its canary candidate (canary/)")
     _traffic_options(diff)
     _bind(diff, "cmd_diff", load_config)
 

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from engine.replay.export import ExportError, read_export, write_export
 from engine.replay.git_revs import RevisionError, describe, policy_at
-from engine.replay.load import PolicyLoadError, load
+from engine.replay.load import PolicyLoadError, candidate_of, load
 from engine.replay.progress import Progress
 from engine.replay.read_db import Loaded, UsageLogError, recorded_since, usage_log_engine
 from engine.replay.recorded import RecordedRequest
@@ -91,8 +91,11 @@ def _headers_seen(requests: list[RecordedRequest]) -> set[str]:
 def cmd_replay(args: argparse.Namespace, load_config: Callable[[], StateConfig], out: TextIO, err: TextIO) -> int:
     directory = Path(args.policy)
     candidate = load(directory, args.real_env, str(directory))
+    if args.canary:
+        candidate = candidate_of(candidate, str(directory))
     requests, skipped = traffic(args, load_config)
-    report = Report("recorded traffic", f"{args.policy} (policy {candidate.version[:12]})")
+    what = "canary candidate" if args.canary else "policy"
+    report = Report("recorded traffic", f"{args.policy} ({what} {candidate.version[:12]})")
     report.notes.extend(policy_notes(candidate, _headers_seen(requests)))
     report.notes.append(
         "before: the first candidate each request was planned on and the cost it was charged; "
@@ -107,8 +110,12 @@ def cmd_diff(args: argparse.Namespace, load_config: Callable[[], StateConfig], o
     with policy_at(args.rev_a, args.policy_path, cwd) as dir_a, policy_at(args.rev_b, args.policy_path, cwd) as dir_b:
         policy_a = load(dir_a, args.real_env, f"{args.rev_a}:{args.policy_path}")
         policy_b = load(dir_b, args.real_env, f"{args.rev_b}:{args.policy_path}")
+        if args.canary:
+            policy_b = candidate_of(policy_b, f"{args.rev_b}:{args.policy_path}")
     requests, skipped = traffic(args, load_config)
-    report = Report(describe(cwd, args.rev_a), describe(cwd, args.rev_b))
+    report = Report(
+        describe(cwd, args.rev_a), describe(cwd, args.rev_b) + (" (canary candidate)" if args.canary else "")
+    )
     seen = _headers_seen(requests)
     report.notes.extend(dict.fromkeys([*policy_notes(policy_a, seen), *policy_notes(policy_b, seen)]))
     if policy_a.version == policy_b.version:

@@ -12,12 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from engine.policy.compile import compile_policy
 from engine.policy.compiled import CompiledPolicy
-from engine.policy.document import merge
 from engine.policy.load import load_policy
-from engine.policy.secrets import SecretLookup, process_env
-from engine.policy.sources import read_sources
+from engine.policy.secrets import process_env
 
 PLACEHOLDER = "turnout-replay-placeholder"
 
@@ -49,18 +46,16 @@ def load(directory: Path, real_env: bool, label: str) -> CompiledPolicy:
     if not directory.is_dir():
         raise PolicyLoadError(f"{label}: no policy directory at {directory}")
     env = process_env().read()
-    if real_env:
-        result = load_policy(directory, env)
-        policy, diagnostics = result.policy, result.diagnostics
-    else:  # load_policy's steps, with the placeholder lookup around the real one
-        sources, unreadable = read_sources(directory)
-        doc, duplicates = merge(sources)
-        lookup = PlaceholderSecrets(SecretLookup(env, directory))
-        policy, diagnostics = compile_policy(doc, lookup, str(directory)) if not unreadable else (None, [])
-        diagnostics = [*unreadable, *duplicates, *diagnostics]
-        if unreadable or duplicates:
-            policy = None
+    result = load_policy(directory, env, wrap=None if real_env else PlaceholderSecrets)
+    policy, diagnostics = result.policy, result.diagnostics
     if policy is None:
         problems = "; ".join(str(d) for d in diagnostics if d.severity == "error")
         raise PolicyLoadError(f"{label}: the policy has errors: {problems or 'see turnout check'}")
     return policy
+
+
+def candidate_of(policy: CompiledPolicy, label: str) -> CompiledPolicy:
+    """The canary's candidate (``--canary``); an error when the policy has no canary."""
+    if policy.canary is None:
+        raise PolicyLoadError(f"{label}: the policy has no [canary] (nothing under canary/ is served)")
+    return policy.canary.policy

@@ -63,3 +63,9 @@ async def set_text_once(conn: AsyncConnection, name: str, value: str) -> str:
     await conn.execute(dialect.insert(meta).values(row).on_conflict_do_nothing(index_elements=["name"]))
     stored = await read_text(conn, name)
     return value if stored is None else stored
+
+
+async def delete_value(conn: AsyncConnection, name: str) -> bool:
+    """Remove the named value; False when there was none."""
+    result = await conn.execute(sa.delete(meta).where(meta.c.name == name))
+    return bool(result.rowcount)

@@ -147,7 +147,9 @@ usage_log = sa.Table(
     sa.Column("estimated", sa.Boolean, nullable=False, server_default="0"),  # tokens counted by Turnout
     sa.Column("overrun_micros", sa.BigInteger, nullable=False, server_default="0"),  # cost not charged
     sa.Column("routing", sa.Text, nullable=True),  # request rows: routing facts as JSON (engine.replay.recorded)
+    sa.Column("canary_version", sa.Text, nullable=True),  # the canary the request was sent to (engine.canary)
     sa.Index("ix_usage_log_at", "at"),
+    sa.Index("ix_usage_log_canary", "canary_version", "at"),
     sa.Index("ix_usage_log_key_day", "key_id", "day"),
     sa.Index("ix_usage_log_account_day", "account_id", "day"),
 )

@@ -106,6 +106,7 @@ def usage_row(record: UsageRecord) -> dict[str, Any]:
         "estimated": record.estimated,
         "overrun_micros": usd_to_micros(record.overrun_usd),
         "routing": routing_json(record.routing) if record.routing is not None else None,
+        "canary_version": record.canary_version,
     }
 
 
@@ -152,7 +153,8 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
         try:
             (request_id, attempt, at, account_id, key_id, endpoint, model_requested, alias_rule, model_served,
              channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens, cached_tokens,
-             reasoning_tokens, cost_usd, policy_version, byok, estimated, overrun_usd, routing) = record  # fmt: skip
+             reasoning_tokens, cost_usd, policy_version, byok, estimated, overrun_usd, routing,
+             canary_version) = record  # fmt: skip
             if at is not last_at:  # a request's rows share one datetime
                 at_value, day = encode_at(at)
                 last_at = at
@@ -161,7 +163,7 @@ def db_rows(records: Iterable[UsageRecord], encode_at: Callable[[datetime], tupl
                 model_served, channel, status, error_type, latency_ms, ttfb_ms, prompt_tokens, completion_tokens,
                 cached_tokens, reasoning_tokens, cost_micros(cost_usd) if cost_usd else 0, policy_version, byok,
                 estimated, cost_micros(overrun_usd) if overrun_usd else 0,
-                routing_json(routing) if routing is not None else None,
+                routing_json(routing) if routing is not None else None, canary_version,
             ))  # fmt: skip
         except Exception as exc:  # one bad row must not block every row queued after it
             log.error("usage row of request %s dropped, it cannot be stored: %r", record[0], exc)

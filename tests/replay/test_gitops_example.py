@@ -94,3 +94,23 @@ def test_the_readme_replay_shows_the_change(tmp_path: Path, capsys: pytest.Captu
     assert data["cost"]["difference_micros"] < 0  # long-echo is cheaper than tools-echo
     assert main(["replay", "--policy", str(EXAMPLE / "policies"), "--from", str(EXAMPLE / "traffic.jsonl")]) == 0
     assert "route changes: 0 (0.0%)" in capsys.readouterr().out  # the sample was recorded on this policy
+
+
+def test_the_readme_canary_rollout_replays_through_the_candidate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (EXAMPLE / "README.md").read_text()
+    block = readme.split("cp -r examples/gitops/policies /tmp/rollout", 1)[1].split("```", 1)[0]
+    script = "cp -r examples/gitops/policies /tmp/rollout" + block
+    lines = [line for line in script.strip().splitlines() if not line.startswith("turnout ")]
+    rollout = tmp_path / "rollout"
+    shell = "\n".join(lines).replace("/tmp/rollout", str(rollout)).replace("examples/gitops", str(EXAMPLE))
+    subprocess.run(["bash", "-euc", shell], check=True)
+    assert main(["check", str(rollout)]) == 0
+    assert "; canary version " in capsys.readouterr().out
+    traffic = str(EXAMPLE / "traffic.jsonl")
+    assert main(["replay", "--policy", str(rollout), "--canary", "--from", traffic, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["requests"], data["changed"]) == (40, 10)
+    assert main(["replay", "--policy", str(rollout), "--from", traffic, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == 0  # the stable side is unchanged
