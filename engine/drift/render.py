@@ -34,7 +34,8 @@ def _signed_pct(share: float | None) -> str:
 
 def _versions(data: dict[str, Any]) -> str:
     return ", ".join(
-        f"{v['version'][:12]}{' (current)' if v['current'] else ''} {v['requests']}" for v in data["policy_versions"]
+        f"{v['version'][:12]}{' (current)' if v['current'] else ' (canary)' if v['canary'] else ''} {v['requests']}"
+        for v in data["policy_versions"]
     )
 
 

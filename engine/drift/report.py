@@ -14,7 +14,8 @@ Four findings, each flagged item counting toward ``--fail-on-drift``:
   mean estimate for the same requests (``engine.drift.tally.estimate_micros``) by more than
   ``cost_tolerance`` of the estimate.
 
-With no request in the window nothing is flagged: there is nothing to judge by.
+With no request in the window nothing is flagged: there is nothing to judge by. Requests the
+policy's canary candidate served are counted but judge nothing here but channels.
 """
 
 from __future__ import annotations
@@ -137,7 +138,15 @@ def costs(tally: Tally, limits: Thresholds) -> list[dict[str, Any]]:
 
 def _notes(tally: Tally) -> list[str]:
     notes = []
-    others = sum(n for version, n in tally.versions.items() if version != tally.policy.version)
+    canary = tally.policy.canary.version if tally.policy.canary is not None else None
+    if tally.canary == tally.requests:
+        notes.append("every request in the window ran on the canary candidate: only channels are judged")
+    if tally.canary:
+        notes.append(
+            f"{tally.canary} requests ran on the canary candidate {str(canary)[:12]}: left out of rules, traffic "
+            "and cost (they ran its policy); their attempts count for their channels"
+        )
+    others = sum(n for version, n in tally.versions.items() if version not in (tally.policy.version, canary))
     if others:
         notes.append(
             f"{others} requests ran on other policy versions: rules are counted by position, so a rule "
@@ -155,14 +164,15 @@ def _notes(tally: Tally) -> list[str]:
 def build(tally: Tally, window: Window, limits: Thresholds, policy_label: str) -> dict[str, Any]:
     """The report as JSON-ready data (rendered by ``engine.drift.render``)."""
     policy = tally.policy
-    empty = tally.requests == 0
+    canary = policy.canary.version if policy.canary is not None else None
+    empty = tally.requests == tally.canary
     data: dict[str, Any] = {
         "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},
-        "policy": {"directory": policy_label, "version": policy.version},
+        "policy": {"directory": policy_label, "version": policy.version, "canary": canary},
         "requests": tally.requests,
         "attempts": tally.attempts,
         "policy_versions": [
-            {"version": v, "requests": n, "current": v == policy.version}
+            {"version": v, "requests": n, "current": v == policy.version, "canary": v == canary}
             for v, n in sorted(tally.versions.items(), key=lambda item: (-item[1], item[0]))
         ],
         "thresholds": limits._asdict(),
@@ -170,7 +180,7 @@ def build(tally: Tally, window: Window, limits: Thresholds, policy_label: str) -
         "no_traffic": {"aliases": [], "models": [], "channels": []} if empty else idle(tally),
         "channels": channels(tally, limits),
         "costs": costs(tally, limits),
-        "notes": ["no request in the window: nothing is flagged"] if empty else _notes(tally),
+        "notes": ["no request in the window: nothing is flagged"] if not tally.requests else _notes(tally),
         "definition": COST_DEFINITION,
     }
     data["flagged"] = (

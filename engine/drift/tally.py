@@ -4,6 +4,10 @@ Per request row: the requested model or alias, the alias rule that matched, who 
 policy version, and, for the cost comparison, the charged cost next to the current policy's
 estimate for the same recorded facts (``estimate_micros``). Per attempt row: the channel,
 and whether the attempt ended ok. Memory grows with the names seen, not with the rows.
+
+Rows the policy's canary candidate served (``policy_version`` is the canary's) ran another
+policy's rules, models and prices: they are counted (requests, versions) and their attempts
+count for their channels, but they say nothing about this policy's rules, traffic or cost.
 """
 
 from __future__ import annotations
@@ -67,15 +71,23 @@ class Tally:
     channels: dict[str, ChannelAttempts] = field(default_factory=dict)
     costs: dict[str, ModelCost] = field(default_factory=dict)
     not_estimated: Counter[tuple[str, str]] = field(default_factory=Counter)  # (model, why) -> requests
+    canary: int = 0  # request rows the canary candidate served
     byok: int = 0  # served request rows charged a BYOK fee (left out of the cost comparison)
     without_facts: int = 0  # served request rows without readable routing facts (left out too)
 
     def add(self, row: UsageRow) -> None:
+        on_canary = self.policy.canary is not None and row.policy_version == self.policy.canary.version
         if row.attempt is not None:
-            self._attempt(row)
+            self.attempts += 1
+            self._channel(row)
+            if row.model_served is not None and not on_canary:
+                self.attempted[row.model_served] += 1
             return
         self.requests += 1
         self.versions[row.policy_version] += 1
+        if on_canary:
+            self.canary += 1
+            return
         self.requested[row.model_requested] += 1
         if row.alias_rule is not None:
             self.alias_rules[row.alias_rule] += 1
@@ -83,10 +95,7 @@ class Tally:
             self.served[row.model_served] += 1
             self._cost(row, row.model_served)
 
-    def _attempt(self, row: UsageRow) -> None:
-        self.attempts += 1
-        if row.model_served is not None:
-            self.attempted[row.model_served] += 1
+    def _channel(self, row: UsageRow) -> None:
         if row.channel is None:
             return
         channel = self.channels.get(row.channel)

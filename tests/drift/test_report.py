@@ -13,7 +13,8 @@ from engine.drift.report import Thresholds, Window, build
 from engine.drift.rows import CostFacts, cost_facts
 from engine.drift.tally import Tally, estimate_micros
 from engine.policy.compiled import CompiledPolicy
-from tests.drift.builders import AT, SINCE, policy, tally_of, week
+from tests.drift.builders import AT, POLICY, SINCE, policy, tally_of, week
+from tests.support.policy_files import write_policy
 
 WINDOW = Window(SINCE, AT)
 
@@ -34,8 +35,8 @@ def test_counts_and_versions(current: CompiledPolicy) -> None:
     data = report(current)
     assert (data["requests"], data["attempts"]) == (27, 44)
     assert data["policy_versions"] == [
-        {"version": current.version, "requests": 25, "current": True},
-        {"version": "0123456789abcdef", "requests": 2, "current": False},
+        {"version": current.version, "requests": 25, "current": True, "canary": False},
+        {"version": "0123456789abcdef", "requests": 2, "current": False, "canary": False},
     ]
     assert any(note.startswith("2 requests ran on other policy versions") for note in data["notes"])
 
@@ -93,6 +94,29 @@ def test_the_flag_count_and_an_empty_window(current: CompiledPolicy) -> None:
     assert report(current)["flagged"] == 6
     empty = build(Tally(current), WINDOW, Thresholds(), "policies")
     assert (empty["flagged"], empty["notes"]) == (0, ["no request in the window: nothing is flagged"])
+
+
+def test_requests_the_canary_served_judge_only_channels(tmp_path: Path) -> None:
+    write_policy(tmp_path / "policies", "[canary]\npercent = 10\n", "canary.toml")
+    write_policy(tmp_path / "policies" / "canary", POLICY.replace("request.has_images", "request.stream"))
+    stable = policy(tmp_path)
+    assert stable.canary is not None
+    canary = stable.canary.version
+    # the canary matched its rule 2 and served solo through quiet: that says nothing of the stable rule 2 or solo
+    on_canary = [
+        r._replace(alias_rule="auto#2", model_served="solo", channel="quiet", policy_version=canary)
+        for r in week(stable.version)[:2]
+    ]
+    data = build(tally_of(stable, week(stable.version) + on_canary), WINDOW, Thresholds(), "policies")
+    assert data["requests"] == 28 and data["policy"]["canary"] == canary
+    assert {"version": canary, "requests": 1, "current": False, "canary": True} in data["policy_versions"]
+    assert [(r["alias"], r["rule"]) for r in data["unmatched_rules"]] == [("auto", "2")]
+    assert data["no_traffic"] == {"aliases": ["unused"], "models": ["solo"], "channels": []}
+    assert {c["channel"]: c["attempts"] for c in data["channels"]} == {"spare": 20, "main": 24, "quiet": 1}
+    assert data["notes"][0].startswith(f"1 requests ran on the canary candidate {canary[:12]}: left out of")
+    only = build(tally_of(stable, on_canary), WINDOW, Thresholds(), "policies")
+    assert only["notes"][0] == "every request in the window ran on the canary candidate: only channels are judged"
+    assert (only["unmatched_rules"], only["costs"], only["flagged"]) == ([], [], 0)
 
 
 def test_the_estimate_is_the_planners_times_the_group_multiplier(current: CompiledPolicy) -> None:
