@@ -4,25 +4,13 @@ line. Parsers only; ``engine.canary.commands`` runs them (imported when one does
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
-import sys
 from collections.abc import Callable
 
-from engine.state.cli import Command, StateConfig
-from engine.state.errors import StateError
+from engine.state.cli import StateConfig, bind_command
 
 
 def _bind(parser: argparse.ArgumentParser, name: str, load_config: Callable[[], StateConfig]) -> None:
-    def run(args: argparse.Namespace) -> int:
-        command: Command = getattr(importlib.import_module("engine.canary.commands"), name)
-        try:
-            return asyncio.run(command(args, load_config(), sys.stdout))
-        except (StateError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    parser.set_defaults(func=run)
+    bind_command(parser, "engine.canary.commands", name, load_config)
 
 
 def register(

@@ -38,11 +38,14 @@ class StateConfig:
 Command = Callable[[argparse.Namespace, StateConfig, TextIO], Coroutine[Any, Any, int]]
 
 
-def _bind(parser: argparse.ArgumentParser, name: str, load_config: Callable[[], StateConfig]) -> None:
-    """``name``: the command's function in ``engine.state.commands``."""
+def bind_command(
+    parser: argparse.ArgumentParser, module: str, name: str, load_config: Callable[[], StateConfig]
+) -> None:
+    """Run ``module.name`` (a ``Command``, imported only when it runs) for ``parser``; a state
+    or value error is one line on stderr and exit status 1."""
 
     def run(args: argparse.Namespace) -> int:
-        command: Command = getattr(importlib.import_module("engine.state.commands"), name)
+        command: Command = getattr(importlib.import_module(module), name)
         try:
             return asyncio.run(command(args, load_config(), sys.stdout))
         except (StateError, ValueError) as exc:
@@ -50,6 +53,11 @@ def _bind(parser: argparse.ArgumentParser, name: str, load_config: Callable[[], 
             return 1
 
     parser.set_defaults(func=run)
+
+
+def _bind(parser: argparse.ArgumentParser, name: str, load_config: Callable[[], StateConfig]) -> None:
+    """``name``: the command's function in ``engine.state.commands``."""
+    bind_command(parser, "engine.state.commands", name, load_config)
 
 
 def register(
