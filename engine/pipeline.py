@@ -3,7 +3,9 @@
 Every request runs on the policy snapshot it started with. Every error reaches the
 client in its own format (the codec renders it); an exception that is not a
 ``GatewayError`` is logged with the request id and shown only as an internal error.
-Once decoded and planned, a request travels as one ``Call`` (``engine.call``).
+Once decoded and planned, a request travels as one ``Call`` (``engine.call``). When the
+policy has a canary, the request's side is chosen after it is authorized (``engine.canary``);
+what the canary fails before the first byte is planned again on the stable snapshot.
 """
 
 from __future__ import annotations
@@ -16,23 +18,23 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
-
 from engine.access import Admission, Gate, Principal, Reservation
 from engine.billing import NOTHING, Charge, batch_multiplier, byok_for, charges, request_charge
 from engine.call import Call, Ingress
 from engine.canary.monitor import CanaryMonitor
 from engine.canary.split import on_canary, rescues
 from engine.canonical import ChatRequest, Usage
+from engine.endpoints import endpoint_for, own_key, own_keys
 from engine.errors import BadRequest, GatewayError, NoCanonicalForm, PassthroughOnly
 from engine.exchange import Exchange, Leg, PassthroughExchange, TranslatedExchange
+from engine.http.json_body import parse_json
 from engine.http.reframed import reframed
 from engine.http.reply import Reply
 from engine.http.streaming import StreamResponse
 from engine.metering import worst_case_of
 from engine.observability.access_log import format_cost
 from engine.observability.recorder import Recorder
-from engine.policy.compiled import CompiledPolicy, Price
+from engine.policy.compiled import CanarySpec, CompiledPolicy, Price
 from engine.policy.store import PolicyStore
 from engine.resume import Continuation, Transcript, add_usage, continuation_request, estimated_usage
 from engine.routing.execute import (
@@ -49,41 +51,9 @@ from engine.routing.health import Health
 from engine.routing.image_fetch import ImageFetcher, remote_image_urls
 from engine.routing.plan import Attempt, KeyFacts, Plan, plan
 from engine.usage_rows import Ending, usage_rows
-from providers.base import ClientCodec, Endpoint
+from providers.base import ClientCodec
 from providers.outline import outline_request
 from providers.registry import Registry
-
-NO_KEYS: Mapping[str, str] = {}
-
-
-def endpoint_for(policy: CompiledPolicy, attempt: Attempt, own_keys: Mapping[str, str] = NO_KEYS) -> Endpoint:
-    """How an attempt addresses its channel (URL, key, headers, params, output-cap field);
-    the caller's own provider key (BYOK) on a channel that allows it; what its model
-    declares: the ``reasoning`` and ``system_messages`` capabilities."""
-    c = policy.channels[attempt.target.channel]
-    key = own_keys.get(c.name) if c.byok else None
-    model = policy.models.get(attempt.target.model)
-    capabilities = model.capabilities if model is not None else frozenset()
-    return Endpoint(
-        c.name,
-        c.format,
-        c.base_url,
-        key or c.api_key,
-        attempt.target.upstream_model,
-        c.headers,
-        c.params,
-        c.max_tokens_field,
-        reasoning="reasoning" in capabilities,
-        system_messages="system_messages" in capabilities,
-    )
-
-
-def _own_keys(call: Call) -> Mapping[str, str]:
-    return call.principal.byok_keys if call.byok is not None else NO_KEYS
-
-
-def _own_key(call: Call, endpoint: Endpoint) -> bool:
-    return call.byok is not None and endpoint.channel in call.byok.channels
 
 
 def dropped_tools(request: ChatRequest, upstream_format: str) -> list[str]:
@@ -110,37 +80,7 @@ class BatchItem(NamedTuple):
     body: dict[str, Any]
 
 
-__all__ = ["Answer", "Around", "BatchItem", "Ingress", "Pipeline", "parse_json"]
-
-
-MAX_JSON_DEPTH = 128  # deeper than any real schema; re-encoding upstream bodies stays safe (orjson: 255)
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}", code="invalid_json") from None
-    if body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH:  # only then can it be too deep
-        _check_depth(data)
-    return data
-
-
-def _check_depth(data: Any) -> None:
-    """A 400 for JSON nested deeper than ``MAX_JSON_DEPTH`` (a tool schema a few hundred
-    levels deep would otherwise fail when the upstream body is encoded)."""
-    level: list[Any] = [data]
-    for _ in range(MAX_JSON_DEPTH + 1):
-        nested: list[Any] = []
-        for value in level:
-            if isinstance(value, dict):
-                nested.extend(v for v in value.values() if isinstance(v, dict | list))
-            elif isinstance(value, list):
-                nested.extend(v for v in value if isinstance(v, dict | list))
-        if not nested:
-            return
-        level = nested
-    raise BadRequest(f"request body is nested deeper than {MAX_JSON_DEPTH} levels", code="invalid_json")
+__all__ = ["Answer", "Around", "BatchItem", "Ingress", "Pipeline"]
 
 
 class Pipeline:
@@ -229,10 +169,9 @@ class Pipeline:
         except GatewayError as err:
             return self._refused(ingress, codec, err, headers, started)
         principal, request, _ = decoded
-        canary = self.canaries.serving(stable) if self.canaries is not None else None
-        key = KeyFacts(principal.key_name, principal.group, principal.tags)
+        canary = self._canary_for(stable, principal, request, ingress.headers)
         rescued_from: str | None = None
-        if canary is not None and on_canary(canary, key, request, ingress.headers):
+        if canary is not None:
             try:
                 self.gate.authorize_model(principal, request.model, canary.policy)
                 call = self._call(ingress, canary.policy, codec, started, decoded)
@@ -255,6 +194,16 @@ class Pipeline:
             call.canary_version = rescued_from
             call.headers["x-turnout-canary"] = f"{rescued_from} rescued"
         return await self._execute(call)
+
+    def _canary_for(
+        self, stable: CompiledPolicy, principal: Principal, request: ChatRequest, headers: Mapping[str, str]
+    ) -> CanarySpec | None:
+        """The canary this request goes to, if any (``engine.canary.split``)."""
+        canary = self.canaries.serving(stable) if self.canaries is not None else None
+        if canary is None:
+            return None
+        key = KeyFacts(principal.key_name, principal.group, principal.tags)
+        return canary if on_canary(canary, key, request, headers) else None
 
     def _call(
         self,
@@ -379,8 +328,10 @@ class Pipeline:
             result = await self.executor.run(call.route, call.policy, make, call.request.stream, records, resume=resume)
         except GatewayError as err:
             await self._release(call)
-            if call.rescuer is not None and rescues(err):
-                return await self._rescue(call, records, err)
+            rescue = self._rescue(call, records, err)
+            if rescue is not None:
+                self.gate.record(usage_rows(call, None, records, Ending(err.status, err.kind, NOTHING))[1:])
+                return await self._execute(rescue)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
             ending = Ending(err.status, err.kind, NOTHING)
             self.gate.record(usage_rows(call, None, records, ending))
@@ -404,23 +355,23 @@ class Pipeline:
             return Reply(result.body, 200, call.headers)
         return self._stream(call, result)
 
-    async def _rescue(self, call: Call, records: list[AttemptRecord], err: GatewayError) -> Answer:
-        """The canary failed ``call`` before its first byte: its attempts are recorded (no
-        request row: the request is not over) and the stable policy answers it."""
-        assert call.rescuer is not None and call.canary_version is not None
-        ending = Ending(err.status, err.kind, NOTHING)
-        self.gate.record(usage_rows(call, None, records, ending)[1:])
-        ingress = call.ingress
+    def _rescue(self, call: Call, records: list[AttemptRecord], err: GatewayError) -> Call | None:
+        """The stable policy's call for a request the canary failed before its first byte,
+        its attempts numbered after the canary's (whose rows are then recorded without a
+        request row: the request is not over); None when there is no rescue (rescue off,
+        the client's own mistake, or the stable policy refuses the request too)."""
+        if call.rescuer is None or not rescues(err):
+            return None
         try:
-            decoded = (call.principal, call.request, call.body)
-            rescue = self._call(ingress, call.rescuer, call.codec, call.started, decoded)
-        except GatewayError as refusal:
-            headers = self.base_headers(call.rescuer, ingress.request_id)
-            return self._refused(ingress, call.codec, refusal, headers, call.started)
+            rescue = self._call(
+                call.ingress, call.rescuer, call.codec, call.started, (call.principal, call.request, call.body)
+            )
+        except GatewayError:
+            return None  # e.g. a model only the candidate has: the canary's own failure is the answer
         rescue.canary_version = call.canary_version
         rescue.attempt_offset = call.attempt_offset + len(records)
         rescue.headers["x-turnout-canary"] = f"{call.canary_version} rescued"
-        return await self._execute(rescue)
+        return rescue
 
     async def _exchanges(self, call: Call) -> tuple[ExchangeFactory, ResumeFactory | None]:
         """The exchange factories the executor calls per attempt and per resume (images
@@ -458,8 +409,8 @@ class Pipeline:
         for record in delivered:
             before = add_usage(before, estimated_usage(record.usage, prompt, record.output_chars))
         adapter = self.registry.adapter(call.policy.channels[attempt.target.channel].format)
-        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
-        leg = Leg(endpoint, adapter, call.codec, attempt.target.model, _own_key(call, endpoint))
+        endpoint = endpoint_for(call.policy, attempt, own_keys(call))
+        leg = Leg(endpoint, adapter, call.codec, attempt.target.model, own_key(call, endpoint))
         return TranslatedExchange(leg, continued), Continuation(transcript, stripped, before)
 
     def _inlines(self, policy: CompiledPolicy, attempt: Attempt) -> bool:
@@ -489,10 +440,8 @@ class Pipeline:
     def _exchange(self, call: Call, attempt: Attempt, request: ChatRequest) -> Exchange:
         channel = call.policy.channels[attempt.target.channel]
         codec = call.codec
-        endpoint = endpoint_for(call.policy, attempt, _own_keys(call))
-        leg = Leg(
-            endpoint, self.registry.adapter(channel.format), codec, attempt.target.model, _own_key(call, endpoint)
-        )
+        endpoint = endpoint_for(call.policy, attempt, own_keys(call))
+        leg = Leg(endpoint, self.registry.adapter(channel.format), codec, attempt.target.model, own_key(call, endpoint))
         passthrough = self.registry.passthrough(codec.format) if codec.format == channel.format else None
         if passthrough is not None and isinstance(call.body, dict):
             return PassthroughExchange(passthrough, leg, call.body, request, call.ingress.headers)

@@ -20,7 +20,7 @@ from engine.batch.runner import BatchRunner
 from engine.batch.store import BatchStore, NewJob
 from engine.batch.wire import job_of_file, openai_batch, openai_file, result_file, result_file_object, seed_job
 from engine.errors import BadRequest, GatewayError, ModelNotFound
-from engine.pipeline import parse_json
+from engine.http.json_body import parse_json
 
 Authenticate = Callable[[Request], Awaitable[Principal]]
 ReadBody = Callable[[Request], Awaitable[bytes]]

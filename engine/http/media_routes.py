@@ -18,8 +18,9 @@ from starlette.routing import Route
 from engine.errors import GatewayError, ModelNotFound
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import credential_for, read_body
+from engine.http.json_body import parse_json
 from engine.media.pipeline import EmbeddingsClient, ImagesClient, MediaPipeline
-from engine.pipeline import Answer, Ingress, parse_json
+from engine.pipeline import Answer, Ingress
 from providers.gemini import embeddings as gemini_embeddings
 from providers.multipart import parse_form
 from providers.openai import embeddings as openai_embeddings

@@ -20,6 +20,7 @@ from engine.errors import BadRequest, GatewayError, ModelNotFound
 from engine.explain import explain_plan
 from engine.http.client_ip import Network, client_ip
 from engine.http.client_request import DATA_PLANE_FORMATS, credential_for, read_body
+from engine.http.json_body import parse_json
 from engine.http.media_routes import GEMINI_EMBED_METHODS, MediaEndpoints
 from engine.http.models_list import (
     anthropic_models,
@@ -30,7 +31,7 @@ from engine.http.models_list import (
 from engine.http.readiness import Probe, readiness
 from engine.http.reply import Reply
 from engine.http.status import status_document
-from engine.pipeline import Answer, Ingress, Pipeline, parse_json
+from engine.pipeline import Answer, Ingress, Pipeline
 from engine.routing.facts import request_facts
 
 Handled = Response | Answer

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from engine.billing import Charge, byok_for
 from engine.call import Call, Ingress
 from engine.canonical import ChatRequest, Usage
+from engine.endpoints import endpoint_for, own_key, own_keys
 from engine.errors import GatewayError, ModelNotFound, UnsupportedFeature
 from engine.exchange import Exchange, Leg
 from engine.media.billing import image_charges, worst_image_cost
@@ -27,7 +28,7 @@ from engine.media.canonical import EmbeddingRequest, EmbeddingResult, ImageReque
 from engine.media.exchange import MediaExchange
 from engine.media.facts import embedding_facts, image_facts
 from engine.media.image_store import ImageStore
-from engine.pipeline import Answer, Pipeline, _own_key, _own_keys, endpoint_for
+from engine.pipeline import Answer, Pipeline
 from engine.routing.execute import ExchangeFactory, Outcome, ResumeFactory
 from engine.routing.facts import RequestFacts
 from engine.routing.plan import Attempt, KeyFacts, plan
@@ -129,9 +130,9 @@ class MediaPipeline(Pipeline):
 
         def make(attempt: Attempt) -> Exchange:
             channel = policy.channels[attempt.target.channel]
-            endpoint = endpoint_for(policy, attempt, _own_keys(call))
+            endpoint = endpoint_for(policy, attempt, own_keys(call))
             leg = Leg(endpoint, self.registry.adapter(channel.format), call.codec, attempt.target.model)
-            classify = leg._replace(own_key=_own_key(call, endpoint)).classify
+            classify = leg._replace(own_key=own_key(call, endpoint)).classify
             if isinstance(media, EmbeddingsCall):
                 embeddings = self.registry.embeddings_upstream(channel.format)
                 if embeddings is None:
