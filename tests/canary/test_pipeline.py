@@ -60,7 +60,10 @@ candidates = ["model-a"]
 CANARY_ALIASES = """
 [aliases.chat]
 candidates = ["model-b"]
-"""  # and no "legacy": the candidate dropped it
+
+[aliases.fresh-only]
+candidates = ["model-b"]
+"""  # and no "legacy": the candidate dropped it; "fresh-only" is new
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +214,21 @@ async def test_once_rolled_back_the_canary_takes_no_more_traffic(
     assert after.status_code == 200
     assert after.headers["x-turnout-policy"] == stable and "x-turnout-canary" not in after.headers
     assert len(fresh.requests) == tried
+
+
+async def test_a_new_alias_only_the_candidate_has_fails_as_the_canary_failed(
+    gateway: Gateway, fakes: tuple[FakeUpstream, FakeUpstream]
+) -> None:
+    stable, canary = _versions(gateway)
+    _, fresh = fakes
+    assert (await gateway.chat("fresh-only")).headers["x-turnout-policy"] == canary
+    assert (await gateway.chat("fresh-only", canary="stable")).status_code == 404
+    fresh.always("upstream-b", Status(503))
+    failed = await gateway.chat("fresh-only")
+    assert failed.status_code >= 500 and failed.json()["error"]["message"]
+    assert failed.headers["x-turnout-policy"] == canary and failed.headers["x-turnout-canary"] == canary
+    rows = await gateway.rows_of(failed.headers["x-request-id"])
+    assert [(r["attempt"], r["policy_version"], r["canary_version"], r["status"] >= 500) for r in rows] == [
+        (None, canary, canary, True),
+        (1, canary, canary, True),
+    ]
