@@ -330,7 +330,9 @@ class Pipeline:
             await self._release(call)
             rescue = self._rescue(call, records, err)
             if rescue is not None:
-                self.gate.record(usage_rows(call, None, records, Ending(err.status, err.kind, NOTHING))[1:])
+                ending = Ending(err.status, err.kind, NOTHING)
+                self.gate.record(usage_rows(call, None, records, ending)[1:])
+                self.recorder.canary_failed(call, records, ending)
                 return await self._execute(rescue)
             call.headers["x-turnout-route"] = call.route.route_header(None, len(records), _tried(records))
             ending = Ending(err.status, err.kind, NOTHING)

@@ -83,8 +83,12 @@ class CanaryMonitor:
         current: Callable[[], CompiledPolicy],
         engine: AsyncEngine | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_state: Callable[[str, bool], None] = lambda version, rolled_back: None,
     ) -> None:
+        """``on_state(version, rolled_back)`` hears when a canary starts serving, is rolled
+        back, or serves again (the worker's metrics)."""
         self._current = current
+        self._on_state = on_state
         self._engine = engine
         self._clock = clock
         self._rolled_back: dict[str, Rollback] = {}
@@ -128,6 +132,7 @@ class CanaryMonitor:
             return None
         if self._rolled_back.pop(spec.version, None) is not None:  # ``turnout canary reset``
             log.warning("canary %s serves again: its rollback was reset", spec.version)
+            self._on_state(spec.version, False)
             self._last.pop(spec.version, None)
         now = self._clock()
         canary, stable = await window_stats(
@@ -157,6 +162,7 @@ class CanaryMonitor:
         if spec.version in self._announced:
             return
         self._announced.add(spec.version)
+        self._on_state(spec.version, False)
         if self._engine is None:
             log.warning(
                 "canary %s serves beside %s WITHOUT automatic rollback: it needs the state store "
@@ -171,6 +177,7 @@ class CanaryMonitor:
         if rollback.version in self._rolled_back:
             return
         self._rolled_back[rollback.version] = rollback
+        self._on_state(rollback.version, True)
         who = "" if decided_here else " (decided by another worker)"
         log.warning("canary %s rolled back at %s%s: %s", rollback.version, rollback.at, who, rollback.reason)
 

@@ -151,7 +151,9 @@ def build_app(settings: Settings) -> ASGIApp:
         executor = Executor(transports, health, events=recorder, deadlines=media_deadlines(settings.image_timeout))
         pipeline = Pipeline(store, registry, executor, health, the_gate, images)
         pipeline.recorder = recorder
-        canaries = CanaryMonitor(lambda: store.current, state.engine if state is not None else None)
+        canaries = CanaryMonitor(
+            lambda: store.current, state.engine if state is not None else None, on_state=recorder.canary_state
+        )
         pipeline.canaries = canaries
         endpoints.pipeline = pipeline
         if state is not None:

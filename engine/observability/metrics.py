@@ -177,6 +177,18 @@ class Metrics:
             (),
             "livemax",
         )
+        self.canary_requests = self._counter(
+            "turnout_canary_requests",
+            "Requests sent to a canary, by its version and how they ended: served (by the canary), "
+            "failed (the canary's failure reached the client), rescued (the stable policy answered)",
+            ("version", "outcome"),
+        )
+        self.canary_rolled_back = self._gauge(
+            "turnout_canary_rolled_back",
+            "Per canary version: 1 once it is rolled back, 0 while it serves",
+            ("version",),
+            "livemax",
+        )
         self.usage_queue = self._gauge(
             "turnout_usage_log_queue_rows", "Usage-log rows waiting to be written", (), "livesum"
         )
@@ -185,7 +197,7 @@ class Metrics:
         )
         self._buffered = (
             self.requests, self.request_duration, self.attempts, self.retries, self.fallbacks, self.hedges,
-            self.resumes, self.ttft, self.latency, self.tokens, self.cost,
+            self.resumes, self.ttft, self.latency, self.tokens, self.cost, self.canary_requests,
         )  # fmt: skip
 
     def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Family:

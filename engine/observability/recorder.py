@@ -8,6 +8,8 @@ as it goes, and the routing events of the executor (``engine.routing.events``).
   writes the access-log line and, with tracing on, its spans.
 * ``stream_opened`` / ``stream_closed`` - streams in flight.
 * ``retried`` / ``fell_back`` / ``hedged`` / ``resumed`` - the executor's events.
+* ``canary_failed`` / ``canary_state`` - a canary's attempts the stable policy took over
+  from, and whether a canary version serves or was rolled back (``engine.canary``).
 * ``reloaded`` and ``refresh`` (``engine.observability.gauges`` calls it every second and
   before a scrape) - policy reloads, breaker states and the usage-log queue.
 
@@ -83,6 +85,10 @@ class Recorder:
             metrics.requests.add((fmt, alias, model, channel, status_label(ending.status)))
             metrics.request_duration.observe((fmt, alias), duration)
             self._attempts(metrics, policy, records, ending)
+            if call.canary_version is not None:
+                rescued = call.canary_version != policy.version
+                ended = "rescued" if rescued else "failed" if ending.status >= 500 else "served"
+                metrics.canary_requests.add((call.canary_version, ended))
         access = self.access
         if access is not None and access.enabled:
             usage = ending.charge.usage
@@ -117,6 +123,17 @@ class Recorder:
                     metrics.tokens.add((channel, model, "output"), charge.usage.output_tokens)
                 if charge.cost_usd > 0:
                     metrics.cost.add(pair, charge.cost_usd)
+
+    def canary_failed(self, call: Call, records: list[AttemptRecord], ending: Ending) -> None:
+        """The canary's attempts of a request the stable policy then answers (the request
+        itself is counted when that ends)."""
+        if self.metrics is not None:
+            self._attempts(self.metrics, call.policy, records, ending)
+
+    def canary_state(self, version: str, rolled_back: bool) -> None:
+        """A canary version serves (False) or was rolled back (True): the monitor says so."""
+        if self.metrics is not None:
+            self.metrics.canary_rolled_back.get(version).set(1 if rolled_back else 0)
 
     def rejected(self, ingress: Ingress, err: GatewayError, started: float) -> None:
         """A request that ended before it was planned (nothing was routed)."""

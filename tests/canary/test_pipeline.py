@@ -215,6 +215,12 @@ async def test_once_rolled_back_the_canary_takes_no_more_traffic(
     assert after.headers["x-turnout-policy"] == stable and "x-turnout-canary" not in after.headers
     assert len(fresh.requests) == tried
 
+    metrics = (await gateway.client.get("/metrics")).text
+    assert f'turnout_canary_requests_total{{outcome="rescued",version="{canary}"}} 3.0' in metrics
+    assert f'turnout_canary_rolled_back{{version="{canary}"}} 1.0' in metrics
+    # the canary's failed attempts count like any other, although the stable policy answered
+    assert 'turnout_upstream_attempts_total{channel="fresh",model="model-b",outcome="server"} 3.0' in metrics
+
 
 async def test_a_new_alias_only_the_candidate_has_fails_as_the_canary_failed(
     gateway: Gateway, fakes: tuple[FakeUpstream, FakeUpstream]
