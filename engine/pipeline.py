@@ -124,7 +124,6 @@ class Pipeline:
             if not isinstance(body, dict) or self.registry.passthrough(ingress.fmt) is None:
                 raise
             request = outline_request(ingress.fmt, body, ingress.path_model, ingress.path_stream, refusal)
-        self.gate.authorize_model(principal, request.model, policy)
         return principal, request, body
 
     def plan(
@@ -173,7 +172,6 @@ class Pipeline:
         rescued_from: str | None = None
         if canary is not None:
             try:
-                self.gate.authorize_model(principal, request.model, canary.policy)
                 call = self._call(ingress, canary.policy, codec, started, decoded)
             except GatewayError as err:
                 if not (canary.rescue and rescues(err)):
@@ -213,8 +211,10 @@ class Pipeline:
         started: float,
         decoded: tuple[Principal, ChatRequest, Any],
     ) -> Call:
-        """The request planned on ``policy``; raises the ``GatewayError`` that refuses it."""
+        """The request authorized and planned on ``policy``; raises the ``GatewayError`` that
+        refuses it (403 for a model the key's group may not call there, 404, no route...)."""
         principal, request, body = decoded
+        self.gate.authorize_model(principal, request.model, policy)
         planned_at = datetime.now(UTC)
         facts, route = self.plan(request, principal, policy, ingress.headers, planned_at)
         group = policy.groups.get(principal.group)

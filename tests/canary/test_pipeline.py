@@ -66,6 +66,15 @@ candidates = ["model-b"]
 """  # and no "legacy": the candidate dropped it; "fresh-only" is new
 
 
+GROUPS = """
+[groups.default]
+
+[groups.beta]
+models = ["chat"]
+"""  # the candidate lets beta call fresh-only too
+ADMIN_TOKEN = "canary-admin-token"
+
+
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[tuple[FakeUpstream, FakeUpstream]]:
     with FakeUpstream() as steady, FakeUpstream() as fresh:
@@ -110,7 +119,9 @@ async def gateway(
     write_policy(policy, POLICY.format(steady=steady.base_url, fresh=fresh.base_url), "policy.toml")
     write_policy(policy, STABLE_ALIASES, "aliases.toml")
     write_policy(policy / "canary", CANARY_ALIASES, "aliases.toml")
-    settings = Settings(policy_dir=policy, watch=False, data_dir=tmp_path / "data")
+    write_policy(policy, GROUPS, "groups.toml")
+    write_policy(policy / "canary", GROUPS.replace('["chat"]', '["chat", "fresh-only"]'), "groups.toml")
+    settings = Settings(policy_dir=policy, watch=False, data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN)
     app = build_app(settings)
     assert isinstance(app, DataPlane)
     inbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -238,3 +249,24 @@ async def test_a_new_alias_only_the_candidate_has_fails_as_the_canary_failed(
         (None, canary, canary, True),
         (1, canary, canary, True),
     ]
+
+
+async def test_the_candidates_groups_decide_what_a_key_may_call_on_the_canary(gateway: Gateway) -> None:
+    created = await gateway.client.post(
+        "/admin/keys", json={"name": "beta-key", "group": "beta"}, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    stable, canary = _versions(gateway)
+    body = {"model": "fresh-only", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def call(side: str) -> httpx.Response:
+        headers = {"authorization": f"Bearer {secret}", "x-turnout-canary": side}
+        return await gateway.client.post("/v1/chat/completions", json=body, headers=headers)
+
+    on_canary = await call("canary")
+    assert on_canary.status_code == 200, on_canary.text
+    assert on_canary.headers["x-turnout-policy"] == canary
+    on_stable = await call("stable")
+    assert on_stable.status_code == 403 and on_stable.json()["error"]["code"] == "model_not_allowed"
+    assert on_stable.headers["x-turnout-policy"] == stable
