@@ -162,11 +162,10 @@ class Pipeline:
     async def _handle(self, ingress: Ingress, started: float) -> Answer:
         stable = self.store.current
         codec = self.registry.codec(ingress.fmt)
-        headers = self.base_headers(stable, ingress.request_id)
         try:
             decoded = await self.decode(ingress, stable)
         except GatewayError as err:
-            return self._refused(ingress, codec, err, headers, started)
+            return self._refused(ingress, codec, err, self.base_headers(stable, ingress.request_id), started)
         principal, request, _ = decoded
         canary = self._canary_for(stable, principal, request, ingress.headers)
         rescued_from: str | None = None
@@ -187,7 +186,7 @@ class Pipeline:
         try:
             call = self._call(ingress, stable, codec, started, decoded)
         except GatewayError as err:
-            return self._refused(ingress, codec, err, headers, started)
+            return self._refused(ingress, codec, err, self.base_headers(stable, ingress.request_id), started)
         if rescued_from is not None:
             call.canary_version = rescued_from
             call.headers["x-turnout-canary"] = f"{rescued_from} rescued"

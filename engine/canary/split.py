@@ -7,6 +7,7 @@ canary), then ``percent``: a stable hash of the conversation (the key, the syste
 the first user message, which every later turn repeats) or of the key alone
 (``sticky = "key"``) falls in the first ``percent`` of 10,000 buckets. The hash does not
 depend on the candidate's version, so raising ``percent`` only adds conversations.
+``rescues`` says which of a canary's refusals or failures the stable side answers instead.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ the ``canary`` and ``stable`` statistics of the last ``window`` (``engine.canary
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -24,13 +23,12 @@ from engine.policy.cel import CelCompileError, compile_rule
 from engine.policy.compiled import CanarySpec, CelEvalError, CompiledPolicy, Diagnostic
 from engine.policy.document import PolicyDocument, Problems, merge
 from engine.policy.durations import parse_duration
-from engine.policy.env_refs import CREDENTIAL_HEADERS
+from engine.policy.env_refs import CREDENTIAL_HEADERS, HEADER_NAME
 from engine.policy.groups import DEFAULT_GROUP
 from engine.policy.schema import CanaryRaw
 from engine.policy.shape import RawPolicy
 from engine.policy.sources import CANARY_DIR, SourceFile
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # statistics a rollback condition must evaluate on at load (``engine.canary.stats``)
 _SAMPLE = {
     "requests": 100, "errors": 2, "error_rate": 0.02, "fallbacks": 5, "fallback_rate": 0.05,
@@ -105,7 +103,7 @@ def _settings(table: CanaryRaw, raw: RawPolicy, problems: Problems) -> Callable[
             problems.unknown(["canary", "groups", str(index)], "group", group, known_groups)
             ok = False
     header = table.header.lower() if table.header is not None else None
-    if header is not None and (_HEADER_NAME.fullmatch(header) is None or header in CREDENTIAL_HEADERS):
+    if header is not None and (HEADER_NAME.fullmatch(header) is None or header in CREDENTIAL_HEADERS):
         problems.add(["canary", "header"], "not a header name a request can choose its side with")
         ok = False
     durations: dict[str, float] = {}

@@ -8,7 +8,6 @@ means no policy; warnings ride along in ``CompiledPolicy.warnings``.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +20,13 @@ from engine.policy.canary import compile_canary
 from engine.policy.channels import compile_channels
 from engine.policy.compiled import BreakerSpec, ChannelSpec, CompiledPolicy, Diagnostic, RetrySpec
 from engine.policy.document import PolicyDocument, Problems
-from engine.policy.env_refs import CREDENTIAL_HEADERS, FILE_PREFIX, secret_path
+from engine.policy.env_refs import CREDENTIAL_HEADERS, FILE_PREFIX, HEADER_NAME, secret_path
 from engine.policy.groups import compile_groups
 from engine.policy.models import compile_models
 from engine.policy.shape import RawPolicy, check_shape
 from engine.policy.sources import SourceFile
 from engine.policy.version import policy_version
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _RETRY_KINDS = ("connect", "timeout")
 
 
@@ -86,7 +84,7 @@ def sort_diagnostics(items: list[Diagnostic]) -> list[Diagnostic]:
 def _request_headers(raw: RawPolicy, problems: Problems) -> frozenset[str]:
     names: set[str] = set()
     for index, name in enumerate(raw.router.request_headers):
-        if _HEADER_NAME.fullmatch(name) is None:
+        if HEADER_NAME.fullmatch(name) is None:
             problems.add(["router", "request_headers", str(index)], "not a valid header name")
         elif name.lower() in CREDENTIAL_HEADERS or name.lower() == "cookie":
             problems.add(

@@ -21,6 +21,7 @@ from pathlib import Path
 _REFERENCE = re.compile(r"\$\{(file:[^}\s]+|[A-Za-z_][A-Za-z0-9_]*)\}")
 FILE_PREFIX = "file:"
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
 @dataclass(frozen=True, slots=True)
