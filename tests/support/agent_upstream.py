@@ -57,7 +57,7 @@ from tests.support import agent_wire_anthropic, agent_wire_gemini, agent_wire_op
 from tests.support.agent_conversation import Format, read_conversation
 from tests.support.agent_request import AgentRequest, Kind
 from tests.support.agent_script import AgentScript, Reply, counted_body, input_count, plan
-from tests.support.background_server import BackgroundServer, ServedFake
+from tests.support.background_server import BackgroundServer, ServedFake, wait_for_arrivals, wait_until_done
 
 __all__ = ["AgentRequest", "AgentScript", "AgentUpstream", "Route", "route"]
 
@@ -183,24 +183,14 @@ class AgentUpstream(ServedFake):
 
     def wait_for(self, count: int, kind: Kind | None = "generate", timeout: float = 30.0) -> list[AgentRequest]:
         """Block until ``count`` requests of ``kind`` (any kind for ``None``) arrived; return them."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while True:
-                got = [r for r in self._received if kind is None or r.kind == kind]
-                if len(got) >= count:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"agent upstream got {len(got)} {kind or ''} requests, expected {count}")
-                self._arrived.wait(left)
+        keep = (lambda r: True) if kind is None else (lambda r: r.kind == kind)
+        return wait_for_arrivals(
+            self._arrived, self._received, keep, count, timeout, f"agent upstream ({kind or 'any kind'})"
+        )
 
     def wait_idle(self, timeout: float = 30.0) -> list[AgentRequest]:
         """Block until every request received so far has been answered; return them all."""
-        deadline = time.monotonic() + timeout
-        for entry in self.requests:
-            if not entry.done.wait(max(0.0, deadline - time.monotonic())):
-                raise AssertionError(f"agent upstream request {entry.index} ({entry.path}) still open")
-        return self.requests
+        return wait_until_done(self.requests, timeout, lambda r: f"agent upstream request {r.index} ({r.path})")
 
     def reset(self) -> None:
         with self._arrived:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, TypeVar
 
 from aiohttp import web
 
@@ -101,3 +102,38 @@ class ServedFake:
     @property
     def port(self) -> int:
         return self._server.port
+
+
+class _Finishing(Protocol):
+    done: threading.Event
+
+
+T = TypeVar("T")
+F = TypeVar("F", bound=_Finishing)
+
+
+def wait_for_arrivals(
+    arrived: threading.Condition, received: list[T], keep: Callable[[T], bool], count: int, timeout: float, what: str
+) -> list[T]:
+    """Block on ``arrived`` (notified as each request is recorded in ``received``) until
+    ``count`` of them pass ``keep``; return those. After ``timeout`` seconds, raise
+    ``AssertionError("<what> got N requests, expected <count>")``."""
+    deadline = time.monotonic() + timeout
+    with arrived:
+        while True:
+            got = [r for r in received if keep(r)]
+            if len(got) >= count:
+                return got
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{what} got {len(got)} requests, expected {count}")
+            arrived.wait(left)
+
+
+def wait_until_done(requests: list[F], timeout: float, describe: Callable[[F], str]) -> list[F]:
+    """Block until every request's ``done`` is set; ``describe`` names one still open."""
+    deadline = time.monotonic() + timeout
+    for entry in requests:
+        if not entry.done.wait(max(0.0, deadline - time.monotonic())):
+            raise AssertionError(f"{describe(entry)} still open after {timeout:g} s")
+    return requests

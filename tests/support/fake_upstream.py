@@ -34,7 +34,7 @@ import orjson
 from aiohttp import web
 
 from tests.support import openai_wire
-from tests.support.background_server import BackgroundServer, ServedFake
+from tests.support.background_server import BackgroundServer, ServedFake, wait_for_arrivals
 from tests.support.replies import Cut, Hang, Json, Reply, Status, Stream
 
 _PATH_MODEL = re.compile(r"/models/([^/:]+)")
@@ -127,14 +127,7 @@ class FakeUpstream(ServedFake):
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
         """Block until at least ``count`` requests arrived; raise after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while len(self._received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"fake upstream got {len(self._received)} requests, expected {count}")
-                self._arrived.wait(left)
-            return list(self._received)
+        return wait_for_arrivals(self._arrived, self._received, lambda r: True, count, timeout, "fake upstream")
 
     def _record(self, entry: Received) -> None:
         with self._arrived:

@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.support.background_server import BackgroundServer, ServedFake
+from tests.support.background_server import BackgroundServer, ServedFake, wait_for_arrivals, wait_until_done
 from tests.support.fault_plan import Behaviour, Fault, FaultPlan, FaultSyntaxError, parse_model
 from tests.support.fault_text import make_answer
 from tests.support.fault_wire import WIRES, RequestFacts, Turn, WireFormat
@@ -121,25 +121,13 @@ class FaultUpstream(ServedFake):
 
     def wait_for(self, count: int, model: str | None = None, timeout: float = 10.0) -> list[FaultRequest]:
         """Block until ``count`` requests (naming ``model``, when given) arrived."""
-        deadline = time.monotonic() + timeout
-        with self._arrived:
-            while True:
-                got = [r for r in self._received if model is None or r.model == model]
-                if len(got) >= count:
-                    return got
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"fault upstream got {len(got)} requests, expected {count}")
-                self._arrived.wait(left)
+        keep = (lambda r: True) if model is None else (lambda r: r.model == model)
+        return wait_for_arrivals(self._arrived, self._received, keep, count, timeout, "fault upstream")
 
     def wait_idle(self, timeout: float = 10.0) -> list[FaultRequest]:
         """Block until every request received so far is over (answered, dropped, or left
         by its client), so its record is final."""
-        deadline = time.monotonic() + timeout
-        for entry in self.requests:
-            if not entry.done.wait(max(0.0, deadline - time.monotonic())):
-                raise AssertionError(f"request {entry.index} for {entry.model!r} still open after {timeout:g} s")
-        return self.requests
+        return wait_until_done(self.requests, timeout, lambda r: f"request {r.index} for {r.model!r}")
 
     def reset(self) -> None:
         """Forget recordings and per-model counts."""
